@@ -1,0 +1,135 @@
+"""The four engine interfaces behind the local server: VAD, speech-to-text, LLM, text-to-speech.
+
+Engines are loaded once per process and shared by sessions. Their methods are synchronous and
+may be slow: the server calls them from worker threads, never on the event loop. Long-running
+calls take a `threading.Event` and stop soon after it is set (barge-in, cancel).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias, TypedDict, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+Float32Array: TypeAlias = NDArray[np.float32]
+
+
+@runtime_checkable
+class VoiceActivityDetector(Protocol):
+    """Per-session speech detector over fixed-size frames of float32 mono audio in [-1, 1)."""
+
+    sample_rate: int
+    frame_samples: int
+
+    def speech_probability(self, frame: Float32Array) -> float:
+        """Probability 0..1 that this frame (exactly `frame_samples` long) holds speech."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the detector's state (between turns)."""
+        ...
+
+
+class VadEngine(Protocol):
+    """Shared VAD model; each session gets its own detector state."""
+
+    name: str
+
+    def create_detector(self) -> VoiceActivityDetector:
+        """A new detector with fresh state."""
+        ...
+
+
+class SpeechToTextEngine(Protocol):
+    """Transcribes a whole utterance of float32 mono audio at `sample_rate`."""
+
+    name: str
+    sample_rate: int
+
+    def transcribe(
+        self, samples: Float32Array, *, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        """The transcript of the utterance ("" for silence)."""
+        ...
+
+
+class ChatMessage(TypedDict, total=False):
+    """An OpenAI-style chat message for the LLM engine."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LlmToolCall:
+    """A tool call decided by the LLM; `arguments` is a JSON object as a string."""
+
+    name: str
+    arguments: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LlmChunk:
+    """One streamed piece of LLM output: text, or a complete tool call."""
+
+    text: str = ""
+    tool_call: LlmToolCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmRequest:
+    """What the server asks the LLM for one response."""
+
+    messages: Sequence[ChatMessage]
+    tools: Sequence[Mapping[str, Any]] = ()
+    """Function tools in the Realtime shape: {type, name, description, parameters}."""
+    tool_choice: str | Mapping[str, Any] = "auto"
+    max_output_tokens: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class LanguageModelEngine(Protocol):
+    """Streams a reply for a chat, with optional tool calls."""
+
+    name: str
+
+    def generate(self, request: LlmRequest, cancel: threading.Event) -> Iterator[LlmChunk]:
+        """Yield text pieces as they are decoded, or tool calls; stop soon after `cancel` is set."""
+        ...
+
+
+class TextToSpeechEngine(Protocol):
+    """Speaks text as PCM16 mono at `sample_rate`."""
+
+    name: str
+    sample_rate: int
+
+    def synthesize(
+        self, text: str, *, voice: str | None, speed: float, cancel: threading.Event
+    ) -> Iterator[bytes]:
+        """Yield PCM16 little-endian chunks at `sample_rate`; stop soon after `cancel` is set."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSet:
+    """The engines one server process uses, shared by all sessions."""
+
+    vad: VadEngine
+    stt: SpeechToTextEngine
+    llm: LanguageModelEngine
+    tts: TextToSpeechEngine
+
+    def describe(self) -> str:
+        """One line naming the engines, for the start-up log."""
+        return (
+            f"vad={self.vad.name} stt={self.stt.name} llm={self.llm.name} tts={self.tts.name}"
+        )
