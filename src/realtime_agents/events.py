@@ -123,9 +123,7 @@ class RealtimeModelInputAudioTranscriptionDeltaEvent(msgspec.Struct, frozen=True
     type: Literal["input_audio_transcription_delta"] = "input_audio_transcription_delta"
 
 
-class RealtimeModelInputAudioTranscriptionCompletedEvent(
-    msgspec.Struct, frozen=True, kw_only=True
-):
+class RealtimeModelInputAudioTranscriptionCompletedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """The user's transcript for an item is final."""
 
     item_id: str

@@ -46,7 +46,9 @@ class RealtimeModelSendRawMessage(msgspec.Struct, frozen=True):
 
     def __post_init__(self) -> None:
         if not isinstance(self.message.get("type"), str):
-            raise ValueError("a raw message needs a string 'type', e.g. {'type': 'response.create'}")
+            raise ValueError(
+                "a raw message needs a string 'type', e.g. {'type': 'response.create'}"
+            )
 
 
 class RealtimeModelSendUserInput(msgspec.Struct, frozen=True):

@@ -96,7 +96,7 @@ RealtimeItem: TypeAlias = RealtimeMessageItem | FunctionCallItem
 
 
 def item_text(item: RealtimeItem) -> str:
-    """The readable text of an item: message text and transcripts joined, or the call's arguments."""
+    """The readable text of an item: text and transcripts joined, or a call's arguments."""
     if isinstance(item, FunctionCallItem):
         return item.arguments
     parts: list[str] = []

@@ -1,4 +1,4 @@
-"""The model interface: `RealtimeModel`, its listener, its connection config and the playback tracker."""
+"""The model interface: `RealtimeModel`, its listener, its config and the playback tracker."""
 
 from __future__ import annotations
 

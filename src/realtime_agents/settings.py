@@ -1,15 +1,14 @@
-"""Session settings in the GA shape, with the older flat keys accepted and normalised in one place."""
+"""Session settings in the GA shape; the older flat keys are accepted and normalised here."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
 
-
 from .audio import ga_audio_format, normalize_audio_format
 
 AudioFormatSpec: TypeAlias = str | Mapping[str, Any]
-"""`"pcm16"`, `"g711_ulaw"`, `"g711_alaw"`, or a GA mapping such as `{"type": "audio/pcm", "rate": 24000}`."""
+"""`"pcm16"`, `"g711_ulaw"`, `"g711_alaw"`, or a GA mapping like `{"type": "audio/pcm"}`."""
 
 Modality: TypeAlias = Literal["text", "audio"]
 
@@ -86,7 +85,7 @@ ToolChoice: TypeAlias = str | Mapping[str, Any]
 
 
 class RealtimeSessionModelSettings(TypedDict, total=False):
-    """Settings sent to the model: the GA shape, plus older flat keys that `normalize_settings` folds in."""
+    """Settings sent to the model: the GA shape, plus flat keys `normalize_settings` folds in."""
 
     model_name: str
     instructions: str

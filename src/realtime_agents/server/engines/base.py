@@ -130,6 +130,4 @@ class EngineSet:
 
     def describe(self) -> str:
         """One line naming the engines, for the start-up log."""
-        return (
-            f"vad={self.vad.name} stt={self.stt.name} llm={self.llm.name} tts={self.tts.name}"
-        )
+        return f"vad={self.vad.name} stt={self.stt.name} llm={self.llm.name} tts={self.tts.name}"
