@@ -1,0 +1,71 @@
+"""What the sans-I/O core asks the I/O shell to do, and the core's per-session limits."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from ..audio import AudioFormatName
+from .engines.base import LlmRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolLimits:
+    """Per-session limits enforced by the core."""
+
+    max_audio_buffer_ms: int = 15 * 60 * 1000
+    max_conversation_items: int = 2000
+    max_session_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class StartResponse:
+    """Run the engines for a response; report back with the `response_*` methods."""
+
+    response_id: str
+    request: LlmRequest
+    output_modalities: tuple[str, ...]
+    voice: str | None
+    speed: float
+    output_format: AudioFormatName
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResponse:
+    """Stop the engines of a response (its `response.done` has been sent already)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribe:
+    """Transcribe a committed user audio item; report with `transcription_*`."""
+
+    item_id: str
+    audio: bytes
+    audio_format: AudioFormatName
+    language: str | None
+    prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeAudio:
+    """Run VAD over appended audio that starts at `start_ms`; report with `vad_frames`."""
+
+    audio: bytes
+    audio_format: AudioFormatName
+    start_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection with this WebSocket close code and reason."""
+
+    code: int
+    reason: str
+
+
+Effect: TypeAlias = StartResponse | CancelResponse | Transcribe | AnalyzeAudio | Close
+Output: TypeAlias = dict[str, Any] | Effect

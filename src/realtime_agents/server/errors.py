@@ -1,0 +1,114 @@
+"""Protocol errors as values: the `error` server event and the exception that carries one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ids import new_id
+
+INVALID_REQUEST = "invalid_request_error"
+SERVER_ERROR = "server_error"
+
+
+class ProtocolError(Exception):
+    """A client mistake that becomes an `error` event; the connection lives on unless `fatal`."""
+
+    def __init__(
+        self,
+        code: str | None,
+        message: str,
+        param: str | None = None,
+        *,
+        error_type: str = INVALID_REQUEST,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+        self.error_type = error_type
+
+    def to_event(self, client_event_id: str | None) -> dict[str, Any]:
+        """The `error` server event, echoing the offending client `event_id`."""
+        return error_event(
+            self.code,
+            self.message,
+            param=self.param,
+            client_event_id=client_event_id,
+            error_type=self.error_type,
+        )
+
+
+def error_event(
+    code: str | None,
+    message: str,
+    *,
+    param: str | None = None,
+    client_event_id: str | None = None,
+    error_type: str = INVALID_REQUEST,
+) -> dict[str, Any]:
+    """An `error` server event in the GA shape, with explicit nulls."""
+    return {
+        "type": "error",
+        "event_id": new_id("event"),
+        "error": {
+            "type": error_type,
+            "code": code,
+            "message": message,
+            "param": param,
+            "event_id": client_event_id,
+        },
+    }
+
+
+def unknown_parameter(param: str) -> ProtocolError:
+    """`unknown_parameter` for a dotted parameter path."""
+    return ProtocolError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+
+
+def missing_parameter(param: str) -> ProtocolError:
+    """`missing_required_parameter` for a dotted parameter path."""
+    return ProtocolError(
+        "missing_required_parameter", f"Missing required parameter: '{param}'.", param
+    )
+
+
+def invalid_type(param: str, expected: str, value: object) -> ProtocolError:
+    """`invalid_type`: the value has the wrong JSON type."""
+    return ProtocolError(
+        "invalid_type",
+        f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)} instead.",
+        param,
+    )
+
+
+def invalid_value(param: str, value: object, allowed: list[str] | None = None) -> ProtocolError:
+    """`invalid_value`, optionally listing the supported values."""
+    message = f"Invalid value: {value!r}."
+    if allowed:
+        message += " Supported values are: " + _join_allowed(allowed) + "."
+    return ProtocolError("invalid_value", message, param)
+
+
+def _join_allowed(allowed: list[str]) -> str:
+    quoted = [f"'{value}'" for value in allowed]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

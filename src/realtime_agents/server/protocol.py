@@ -1,0 +1,466 @@
+"""The sans-I/O conversation core of the local realtime server.
+
+`SessionProtocol` takes parsed client events and engine results and returns what to do:
+server events (JSON-ready dicts, in order) and effects (`StartResponse`, `CancelResponse`,
+`Transcribe`, `AnalyzeAudio`, `Close`) for the I/O shell. It owns no socket, no clock and no
+thread: every method that depends on time takes `now` (seconds, any monotonic origin).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from ..audio import AudioFormatName
+from .conversation import Conversation, ItemAudio, chat_messages, messages_tokens
+from .effects import (
+    AnalyzeAudio,
+    CancelResponse,
+    Close,
+    Effect,
+    Output,
+    ProtocolLimits,
+    StartResponse,
+    Transcribe,
+)
+from .engines.base import LlmRequest, LlmToolCall
+from .errors import ProtocolError, error_event, invalid_value
+from .fields import expect_str
+from .handlers import HANDLERS
+from .ids import new_id
+from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
+from .response_params import ResponseParams, parse_response_params
+from .responses import ActiveResponse, event
+from .session_config import default_session, format_name, vad_parameters
+
+CLIENT_EVENT_TYPES = [
+    "session.update",
+    "session.close",
+    "input_audio_buffer.append",
+    "session.input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+]
+
+
+class SessionProtocol:
+    """One realtime session's state machine."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        now: float,
+        limits: ProtocolLimits | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        """`now` is the shell's monotonic time; `created_at` the Unix time (default: `now`)."""
+        self.limits = limits or ProtocolLimits()
+        created = now if created_at is None else created_at
+        self.session = default_session(model, created, self.limits.max_session_seconds)
+        self.expires_at = now + self.limits.max_session_seconds
+        self.conversation = Conversation()
+        self.buffer = InputAudioBuffer(self.input_format)
+        self.detector = TurnDetector(
+            *vad_parameters(self.session["audio"]["input"]["turn_detection"])
+        )
+        self.responses: dict[str, ActiveResponse] = {}
+        self.default_response_id: str | None = None
+        self.pending_transcriptions: dict[str, bool] = {}
+        """Item ids awaiting a transcript -> whether transcription events are sent."""
+        self.speech_item_id: str | None = None
+        self.voice_locked = False
+        self.idle_deadline: float | None = None
+        self.closed = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def input_format(self) -> AudioFormatName:
+        """The canonical name of the input audio format."""
+        return format_name(self.session["audio"]["input"]["format"])
+
+    @property
+    def turn_detection(self) -> dict[str, Any] | None:
+        """The effective turn detection config (None = manual commits)."""
+        value: dict[str, Any] | None = self.session["audio"]["input"]["turn_detection"]
+        return value
+
+    @property
+    def vad_enabled(self) -> bool:
+        """Whether appended audio goes through VAD."""
+        return self.turn_detection is not None
+
+    # ------------------------------------------------------------------ entry points
+
+    def start(self) -> list[Output]:
+        """The first frame: `session.created` with the full session."""
+        return [event("session.created", session=copy.deepcopy(self.session))]
+
+    def receive(self, message: object, now: float) -> list[Output]:
+        """Handle one parsed client event (any JSON value)."""
+        client_event_id: str | None = None
+        try:
+            if not isinstance(message, dict):
+                raise ProtocolError(
+                    "invalid_type", "Invalid event: expected a JSON object with a 'type'.", None
+                )
+            raw_id = message.get("event_id")
+            if isinstance(raw_id, str):
+                client_event_id = raw_id
+            elif raw_id is not None:
+                expect_str(raw_id, "event_id")
+            if "type" not in message:
+                raise ProtocolError(
+                    "missing_required_parameter", "Missing required parameter: 'type'.", "type"
+                )
+            kind = message["type"]
+            handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise invalid_value("type", kind, CLIENT_EVENT_TYPES)
+            return handler(self, message, now, client_event_id)
+        except ProtocolError as error:
+            return [error.to_event(client_event_id)]
+
+    def tick(self, now: float) -> list[Output]:
+        """Time passes: session expiry and the idle timeout."""
+        if self.closed:
+            return []
+        if now >= self.expires_at:
+            self.closed = True
+            minutes = round(self.limits.max_session_seconds / 60)
+            return [
+                error_event(
+                    "session_expired",
+                    f"Your session hit the maximum duration of {minutes} minutes.",
+                ),
+                Close(1001, "session_expired"),
+            ]
+        if self.idle_deadline is not None and now >= self.idle_deadline:
+            self.idle_deadline = None
+            if self.default_response_id is None and not self.detector.in_speech:
+                return self._idle_timeout(now)
+        return []
+
+    # ------------------------------------------------------------------ engine reports
+
+    def vad_frames(self, frames: Sequence[tuple[float, float, float]], now: float) -> list[Output]:
+        """Speech probabilities of consecutive frames: (start_ms, end_ms, probability)."""
+        out: list[Output] = []
+        if self.turn_detection is None:
+            return out
+        for start_ms, end_ms, probability in frames:
+            change = self.detector.frame(start_ms, end_ms, probability)
+            if isinstance(change, SpeechStarted):
+                out += self._speech_started(change.audio_start_ms)
+            elif isinstance(change, SpeechStopped):
+                out += self._speech_stopped(change.audio_end_ms, now)
+        if not self.detector.in_speech and frames:
+            self.buffer.trim_before(frames[-1][1] - self.detector.prefix_padding_ms)
+        return out
+
+    def transcription_delta(self, item_id: str, delta: str) -> list[Output]:
+        """Partial transcript of a user audio item."""
+        if not delta or not self.pending_transcriptions.get(item_id):
+            return []
+        return [
+            event(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=delta,
+                logprobs=None,
+            )
+        ]
+
+    def transcription_completed(self, item_id: str, transcript: str) -> list[Output]:
+        """Final transcript of a user audio item; held responses may start now."""
+        if item_id not in self.pending_transcriptions:
+            return []
+        send_events = self.pending_transcriptions.pop(item_id)
+        out: list[Output] = []
+        item = self.conversation.get(item_id)
+        seconds = 0.0
+        if item is not None:
+            for part in item["content"]:
+                if part["type"] == "input_audio":
+                    part["transcript"] = transcript
+            audio = self.conversation.audio.get(item_id)
+            if audio is not None:
+                seconds = len(audio.input_audio) / (
+                    48000 if audio.input_format == "pcm16" else 8000
+                )
+        if send_events:
+            out.append(
+                event(
+                    "conversation.item.input_audio_transcription.completed",
+                    item_id=item_id,
+                    content_index=0,
+                    transcript=transcript,
+                    usage={"type": "duration", "seconds": round(seconds, 3)},
+                    logprobs=None,
+                )
+            )
+        return out + self.release_waiting(item_id)
+
+    def transcription_failed(self, item_id: str, message: str) -> list[Output]:
+        """Transcription failed; the item keeps a null transcript."""
+        if item_id not in self.pending_transcriptions:
+            return []
+        out: list[Output] = []
+        if self.pending_transcriptions.pop(item_id):
+            out.append(
+                event(
+                    "conversation.item.input_audio_transcription.failed",
+                    item_id=item_id,
+                    content_index=0,
+                    error={
+                        "type": "server_error",
+                        "code": "transcription_failed",
+                        "message": message,
+                        "param": None,
+                    },
+                )
+            )
+        return out + self.release_waiting(item_id)
+
+    def response_text(self, response_id: str, delta: str) -> list[Output]:
+        """Text (text mode) or the transcript of the audio about to follow (audio mode)."""
+        response = self._live(response_id)
+        return list(response.text(delta)) if response else []
+
+    def response_audio(self, response_id: str, chunk: bytes) -> list[Output]:
+        """An audio chunk already in the response's output format."""
+        response = self._live(response_id)
+        if response is None:
+            return []
+        if chunk:
+            self.voice_locked = True
+        return list(response.audio(chunk))
+
+    def response_tool_call(self, response_id: str, call: LlmToolCall) -> list[Output]:
+        """A complete tool call decided by the LLM."""
+        response = self._live(response_id)
+        return list(response.tool_call(call)) if response else []
+
+    def response_finished(
+        self, response_id: str, now: float, error: str | None = None
+    ) -> list[Output]:
+        """The engines finished a response (or failed with `error`)."""
+        response = self._live(response_id)
+        if response is None:
+            return []
+        max_tokens = response.params.max_output_tokens
+        if error is not None:
+            details: dict[str, Any] | None = {
+                "type": "failed",
+                "error": {"type": "server_error", "code": "engine_error", "message": error},
+            }
+            status = "failed"
+        elif isinstance(max_tokens, int) and response.text_tokens >= max_tokens:
+            status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
+        else:
+            status, details = "completed", None
+        out = self.end_response(response, status, details)
+        detection = self.turn_detection
+        if (
+            not response.params.out_of_band
+            and detection is not None
+            and detection.get("idle_timeout_ms") is not None
+        ):
+            self.idle_deadline = (
+                now + response.audio_ms / 1000 + detection["idle_timeout_ms"] / 1000
+            )
+        return out
+
+    # ------------------------------------------------------------------ turn taking
+
+    def _speech_started(self, audio_start_ms: int) -> list[Output]:
+        self.idle_deadline = None
+        self.buffer.trim_before(audio_start_ms)
+        self.speech_item_id = new_id("item")
+        out: list[Output] = [
+            event(
+                "input_audio_buffer.speech_started",
+                audio_start_ms=audio_start_ms,
+                item_id=self.speech_item_id,
+            )
+        ]
+        detection = self.turn_detection
+        if detection and detection.get("interrupt_response") and self.default_response_id:
+            response = self.responses[self.default_response_id]
+            out += self.end_response(
+                response, "cancelled", {"type": "cancelled", "reason": "turn_detected"}
+            )
+        return out
+
+    def _speech_stopped(self, audio_end_ms: int, now: float) -> list[Output]:
+        item_id = self.speech_item_id or new_id("item")
+        self.speech_item_id = None
+        out: list[Output] = [
+            event("input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id)
+        ]
+        audio = self.buffer.take_until(self.buffer.start_ms, audio_end_ms)
+        out += self.commit_audio(audio, item_id)
+        detection = self.turn_detection
+        if detection and detection.get("create_response") and self.default_response_id is None:
+            out += self.create_response(parse_response_params(None, self.session), None)
+        return out
+
+    def _idle_timeout(self, now: float) -> list[Output]:
+        item_id = new_id("item")
+        position = int(self.buffer.end_ms)
+        out: list[Output] = [
+            event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=position,
+                audio_end_ms=position,
+                item_id=item_id,
+            )
+        ]
+        out += self.commit_audio(self.buffer.take_all(), item_id)
+        out += self.create_response(parse_response_params(None, self.session), None)
+        return out
+
+    def commit_audio(self, audio: bytes, item_id: str) -> list[Output]:
+        """Turn committed audio into a user item (and transcribe it)."""
+        if len(self.conversation) >= self.limits.max_conversation_items:
+            return [self.too_many_items().to_event(None)]
+        item = {
+            "id": item_id,
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        previous = self.conversation.insert(item)
+        self.conversation.audio[item_id] = ItemAudio(
+            input_audio=audio, input_format=self.input_format
+        )
+        out: list[Output] = [
+            event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id),
+            event("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)),
+            event("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)),
+        ]
+        out += self.transcribe(item_id, audio)
+        return out
+
+    def transcribe(self, item_id: str, audio: bytes) -> list[Output]:
+        transcription = self.session["audio"]["input"]["transcription"]
+        self.pending_transcriptions[item_id] = transcription is not None
+        return [
+            Transcribe(
+                item_id,
+                audio,
+                self.input_format,
+                (transcription or {}).get("language"),
+                (transcription or {}).get("prompt"),
+            )
+        ]
+
+    def too_many_items(self) -> ProtocolError:
+        return ProtocolError(
+            "conversation_max_items_exceeded",
+            f"The conversation already holds the maximum of {self.limits.max_conversation_items} "
+            "items; delete items with conversation.item.delete before adding more.",
+        )
+
+    # ------------------------------------------------------------------ responses
+
+    def create_response(
+        self, params: ResponseParams, input_items: list[dict[str, Any]] | None
+    ) -> list[Output]:
+        response_id = new_id("resp")
+        conversation = None if params.out_of_band else self.conversation
+        response = ActiveResponse(
+            response_id, params, conversation, None if params.out_of_band else self.conversation.id
+        )
+        self.responses[response_id] = response
+        if not params.out_of_band:
+            self.default_response_id = response_id
+        if input_items is None:
+            response.input_item_ids = self.conversation.ids()
+            response.waiting_for = {
+                item_id
+                for item_id in response.input_item_ids
+                if item_id in self.pending_transcriptions
+            }
+        else:
+            response.input_items = input_items
+        out: list[Output] = [response.created_event()]
+        if not response.waiting_for:
+            out.append(self._start(response))
+        return out
+
+    def _start(self, response: ActiveResponse) -> StartResponse:
+        if response.input_items is not None:
+            items = response.input_items
+        else:
+            ids = response.input_item_ids or []
+            items = [item for i in ids if (item := self.conversation.get(i)) is not None]
+        params = response.params
+        messages = chat_messages(params.instructions, items)
+        response.input_tokens = messages_tokens(messages)
+        response.started = True
+        voice = params.voice if isinstance(params.voice, str) else params.voice.get("id")
+        max_tokens = params.max_output_tokens
+        request = LlmRequest(
+            messages=messages,
+            tools=[] if params.tool_choice == "none" else list(params.tools),
+            tool_choice=params.tool_choice,
+            max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            metadata=dict(params.metadata or {}),
+        )
+        return StartResponse(
+            response.id,
+            request,
+            tuple(params.output_modalities),
+            voice,
+            float(self.session["audio"]["output"]["speed"]),
+            format_name(params.output_format),
+        )
+
+    def release_waiting(self, item_id: str) -> list[Output]:
+        out: list[Output] = []
+        for response in list(self.responses.values()):
+            if item_id in response.waiting_for:
+                response.waiting_for.discard(item_id)
+                if not response.waiting_for and not response.started:
+                    out.append(self._start(response))
+        return out
+
+    def _live(self, response_id: str) -> ActiveResponse | None:
+        response = self.responses.get(response_id)
+        return response if response is not None and not response.finished else None
+
+    def end_response(
+        self, response: ActiveResponse, status: str, details: dict[str, Any] | None
+    ) -> list[Output]:
+        out: list[Output] = list(response.finish(status, details))
+        del self.responses[response.id]
+        if self.default_response_id == response.id:
+            self.default_response_id = None
+        if status == "cancelled" and response.started:
+            out.append(CancelResponse(response.id))
+        return out
+
+
+__all__ = [
+    "CLIENT_EVENT_TYPES",
+    "AnalyzeAudio",
+    "CancelResponse",
+    "Close",
+    "Effect",
+    "Output",
+    "ProtocolLimits",
+    "SessionProtocol",
+    "StartResponse",
+    "Transcribe",
+]
