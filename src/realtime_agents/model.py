@@ -100,8 +100,11 @@ class RealtimePlaybackTracker:
         }
 
 
-class RealtimeModelConfig(TypedDict):
+class RealtimeModelConfig(TypedDict, total=False):
     """Options for connecting to a realtime model."""
+
+    # total=False: under `from __future__ import annotations` Python 3.11 cannot see the string
+    # `NotRequired[...]`, so without it every key would land in `__required_keys__` at runtime.
 
     api_key: NotRequired[str | Callable[[], MaybeAwaitable[str]]]
     """The API key (or function that returns a key) to use when connecting. If unset, the model will

@@ -1,0 +1,27 @@
+"""Test helpers: a scripted in-memory `RealtimeModel` for testing apps and agents."""
+
+from __future__ import annotations
+
+from .scripted import (
+    RealtimeScriptError,
+    RealtimeSendMatcher,
+    RealtimeStep,
+    ScriptedConnectCall,
+    ScriptedRealtimeModel,
+    UnconsumedRealtimeSteps,
+    UnexpectedRealtimeSend,
+    describe_matcher,
+    redact_url,
+)
+
+__all__ = [
+    "RealtimeScriptError",
+    "RealtimeSendMatcher",
+    "RealtimeStep",
+    "ScriptedConnectCall",
+    "ScriptedRealtimeModel",
+    "UnconsumedRealtimeSteps",
+    "UnexpectedRealtimeSend",
+    "describe_matcher",
+    "redact_url",
+]
