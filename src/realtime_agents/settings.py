@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+from typing import Any, Literal, TypeAlias, TypedDict, cast
 
 from .audio import ga_audio_format, normalize_audio_format
 
@@ -64,13 +64,16 @@ class AudioConfig(TypedDict, total=False):
     output: AudioOutputConfig
 
 
-class FunctionToolDefinition(TypedDict):
-    """A function tool as the model sees it."""
-
+class _FunctionToolRequired(TypedDict):
     type: Literal["function"]
     name: str
-    description: NotRequired[str]
-    parameters: NotRequired[Mapping[str, Any]]
+
+
+class FunctionToolDefinition(_FunctionToolRequired, total=False):
+    """A function tool as the model sees it."""
+
+    description: str
+    parameters: Mapping[str, Any]
 
 
 class TracingConfig(TypedDict, total=False):
