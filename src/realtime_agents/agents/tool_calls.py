@@ -1,0 +1,191 @@
+"""Running the model's tool calls: function tools, handoffs and approvals, each in its own task."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..events import RealtimeModelToolCallEvent
+from ..inputs import RealtimeModelSendToolOutput
+from .agent import RealtimeAgent
+from .events import (
+    ErrorEvent,
+    HandoffEvent,
+    ToolApprovalRequiredEvent,
+    ToolEndEvent,
+    ToolStartEvent,
+)
+from .handoffs import Handoff, HandoffInputError, transfer_message
+from .tools import FunctionTool, ToolContext
+
+if TYPE_CHECKING:
+    from .session import RealtimeSession
+
+_SEEN_CALL_IDS = 4096
+
+
+def rejection_message(tool: FunctionTool) -> str:
+    """The default tool output for a rejected call."""
+    return (
+        f"The user did not approve the call to tool '{tool.name}', so it was not run. "
+        "Tell the user and ask how they would like to continue."
+    )
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A tool call parked until the app approves or rejects it."""
+
+    call: RealtimeModelToolCallEvent
+    agent: RealtimeAgent
+    tool: FunctionTool
+
+
+class ToolCallRunner:
+    """Turns tool-call events into tasks on the session, so event delivery never waits on a tool.
+
+    Each call is resolved against the agent that was active when it arrived, so a call that
+    races a handoff still finds its tool. A call id seen twice is run once.
+    """
+
+    def __init__(self, session: RealtimeSession) -> None:
+        self._session = session
+        self._pending: dict[str, PendingApproval] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def pending_approvals(self) -> dict[str, PendingApproval]:
+        """Calls waiting for approval, by call id."""
+        return dict(self._pending)
+
+    def on_tool_call(self, call: RealtimeModelToolCallEvent) -> None:
+        """Start handling a tool call in the background."""
+        if call.call_id in self._seen:
+            return
+        self._seen[call.call_id] = None
+        if len(self._seen) > _SEEN_CALL_IDS:
+            self._seen.popitem(last=False)
+        agent = self._session.current_agent
+        self._session._spawn(self._dispatch(call, agent), f"tool call {call.name}")
+
+    async def approve(self, call_id: str) -> None:
+        """Run a parked call."""
+        pending = self._take(call_id)
+        self._session._spawn(
+            self._execute(pending.call, pending.agent, pending.tool),
+            f"tool call {pending.tool.name}",
+        )
+
+    async def reject(self, call_id: str, message: str | None = None) -> None:
+        """Answer a parked call with a rejection instead of running it."""
+        pending = self._take(call_id)
+        await self._send_output(pending.call, message or rejection_message(pending.tool))
+
+    def clear(self) -> None:
+        """Forget parked calls (the session is closing)."""
+        self._pending.clear()
+
+    def _take(self, call_id: str) -> PendingApproval:
+        pending = self._pending.pop(call_id, None)
+        if pending is None:
+            waiting = ", ".join(self._pending) or "none"
+            raise KeyError(f"no tool call {call_id!r} is waiting for approval (waiting: {waiting})")
+        return pending
+
+    async def _dispatch(self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent) -> None:
+        target = agent.find_tool(call.name)
+        if target is None:
+            names = [d["name"] for d in agent.tool_definitions()]
+            message = (
+                f"Error: there is no tool named '{call.name}'. "
+                f"Available tools: {', '.join(names) or 'none'}."
+            )
+            await self._session._publish(ErrorEvent(message=f"the model called {message[7:]}"))
+            await self._send_output(call, message)
+        elif isinstance(target, Handoff):
+            await self._handoff(call, agent, target)
+        else:
+            try:
+                needs_approval = await target.requires_approval(
+                    self._session.context, call.arguments
+                )
+            except Exception as exc:
+                await self._session._report(f"needs_approval of tool {target.name!r} raised", exc)
+                await self._send_output(
+                    call, f"Error: could not decide whether '{target.name}' may run: {exc}"
+                )
+                return
+            if needs_approval:
+                self._pending[call.call_id] = PendingApproval(call, agent, target)
+                await self._session._publish(
+                    ToolApprovalRequiredEvent(
+                        agent=agent, tool=target, call_id=call.call_id, arguments=call.arguments
+                    )
+                )
+            else:
+                await self._execute(call, agent, target)
+
+    async def _execute(
+        self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
+    ) -> None:
+        session = self._session
+        context = ToolContext(
+            context=session.context,
+            call_id=call.call_id,
+            tool_name=tool.name,
+            arguments=call.arguments,
+            agent=agent,
+        )
+        await session._publish(
+            ToolStartEvent(agent=agent, tool=tool, call_id=call.call_id, arguments=call.arguments)
+        )
+        await session._call_hooks((agent,), "on_tool_start", agent, tool, call.call_id)
+        result = await tool.invoke(context, timeout_s=session._config.get("tool_timeout_s"))
+        await self._send_output(call, result.output)
+        await session._publish(
+            ToolEndEvent(
+                agent=agent,
+                tool=tool,
+                call_id=call.call_id,
+                arguments=call.arguments,
+                output=result.output,
+                status=result.status,
+                value=result.value,
+            )
+        )
+        await session._call_hooks((agent,), "on_tool_end", agent, tool, call.call_id, result)
+
+    async def _handoff(
+        self, call: RealtimeModelToolCallEvent, from_agent: RealtimeAgent, target: Handoff
+    ) -> None:
+        session = self._session
+        try:
+            value: Any = target.parse_input(call.arguments)
+        except HandoffInputError as exc:
+            await self._send_output(call, str(exc))
+            return
+        try:
+            await target.run_callback(session.context, value)
+        except Exception as exc:
+            await session._report(f"on_handoff of {target.tool_name!r} raised", exc)
+            await self._send_output(
+                call, f"Error: the handoff to {target.agent.name} failed: {exc}"
+            )
+            return
+        to_agent = target.agent
+        if not await session._switch_agent(to_agent):
+            await self._send_output(call, f"Error: the handoff to {to_agent.name} failed.")
+            return
+        await session._publish(
+            HandoffEvent(from_agent=from_agent, to_agent=to_agent, call_id=call.call_id)
+        )
+        await session._call_hooks((to_agent, from_agent), "on_handoff", from_agent, to_agent)
+        await self._send_output(call, transfer_message(from_agent, to_agent))
+
+    async def _send_output(self, call: RealtimeModelToolCallEvent, output: str) -> None:
+        """Send the output and ask the model to go on; record it in the history."""
+        await self._session._send(
+            RealtimeModelSendToolOutput(tool_call=call, output=output, start_response=True)
+        )
+        await self._session._record_tool_output(call.call_id, output)
