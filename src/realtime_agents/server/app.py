@@ -1,0 +1,340 @@
+"""The WebSocket shell of the local realtime server: `/v1/realtime`, auth, limits, sockets.
+
+Start it from code with `server = await serve("127.0.0.1", 0, engines)`; `server.port` and
+`server.url` give the bound address, `await server.close()` shuts it down gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as websockets_serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from .effects import ProtocolLimits
+from .engines.base import EngineSet
+from .errors import error_event
+from .pipeline import SessionPipeline
+from .protocol import SessionProtocol
+
+logger = logging.getLogger(__name__)
+API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
+PATHS = ("/v1/realtime", "/realtime")
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """Authentication and limits; every limit has an OpenAI-style error code."""
+
+    api_key: str | None = None
+    """Bearer token clients must present (None = no authentication, loopback only)."""
+    max_frame_bytes: int = 16 * 1024 * 1024
+    """Larger text frames get `message_too_large` (frames over twice this close with 1009)."""
+    max_audio_buffer_ms: int = 15 * 60 * 1000
+    """Uncommitted input audio limit: `input_audio_buffer_too_large`."""
+    max_conversation_items: int = 2000
+    """Items per conversation: `conversation_max_items_exceeded`."""
+    max_sessions: int = 256
+    """Concurrent sessions per process: `session_limit_reached`, close 1013."""
+    max_session_seconds: float = 3600.0
+    """Session lifetime: `session_expired`, close 1001."""
+    ping_interval: float | None = 20.0
+    worker_threads: int = 8
+    """Threads shared by all sessions for engine calls."""
+    tick_seconds: float = 0.1
+    """How often the idle timeout and the session expiry are checked."""
+    event_hook: Callable[[dict[str, Any]], None] | None = None
+    """Called with every server event just before it is sent (tests, tracing)."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` binds only to the local machine."""
+    if host in ("localhost",):
+        return True
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RealtimeServer:
+    """A running server; use `serve()` to create one."""
+
+    def __init__(
+        self, host: str, port: int, engines: EngineSet, options: ServerOptions | None = None
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.engines = engines
+        self.options = options or ServerOptions()
+        self.executor = ThreadPoolExecutor(
+            max_workers=self.options.worker_threads, thread_name_prefix="realtime-engine"
+        )
+        self.sessions = 0
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self._server is not None, "call start() first"
+        sockets = list(self._server.sockets)
+        return int(sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """`ws://host:port/v1/realtime`."""
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"ws://{host}:{self.port}/v1/realtime"
+
+    async def start(self) -> None:
+        """Bind and listen."""
+        if not self.options.api_key and not is_loopback(self.host):
+            raise ValueError(
+                f"Refusing to listen on {self.host!r} without an API key: set --api-key or "
+                f"{API_KEY_ENV}, or bind to 127.0.0.1."
+            )
+        self._server = await websockets_serve(
+            self._connection,
+            self.host,
+            self.requested_port,
+            process_request=self._process_request,
+            select_subprotocol=_select_subprotocol,
+            max_size=2 * self.options.max_frame_bytes,
+            max_queue=32,
+            ping_interval=self.options.ping_interval,
+            ping_timeout=self.options.ping_interval,
+        )
+
+    async def close(self) -> None:
+        """Stop accepting, close every session with 1001, and stop the engine threads."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+            self._server = None
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled."""
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> RealtimeServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ handshake
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path.rstrip("/")
+        if path not in PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
+        return None
+
+    def _authenticate(self, connection: ServerConnection) -> dict[str, Any] | None:
+        """None when the client may proceed, else the `error` event to send before closing."""
+        expected = self.options.api_key
+        if not expected:
+            return None
+        token = _presented_token(connection)
+        if token is None:
+            return error_event(None, "Missing bearer or basic authentication in header")
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            return error_event(
+                "invalid_api_key", "Incorrect API key provided. Check the server's --api-key."
+            )
+        return None
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _connection(self, connection: ServerConnection) -> None:
+        request = connection.request
+        assert request is not None
+        query = parse_qs(urlsplit(request.path).query)
+        auth_error = self._authenticate(connection)
+        if auth_error is not None:
+            code = auth_error["error"]["code"]
+            await self._refuse(
+                connection, auth_error, 3000, "invalid_request_error" + (f".{code}" if code else "")
+            )  # noqa: E501
+            return
+        model = (query.get("model") or [""])[0]
+        if not model and not query.get("call_id") and query.get("intent") != ["transcription"]:
+            await self._refuse(
+                connection,
+                error_event(
+                    "missing_model",
+                    "You must provide a model parameter, for example "
+                    "ws://127.0.0.1:8765/v1/realtime?model=local",
+                ),
+                4000,
+                "invalid_request_error.missing_model",
+            )
+            return
+        if self.sessions >= self.options.max_sessions:
+            await self._refuse(
+                connection,
+                error_event(
+                    "session_limit_reached",
+                    f"This server already runs {self.options.max_sessions} sessions; "
+                    "try again later.",
+                    error_type="server_error",
+                ),
+                1013,
+                "session_limit_reached",
+            )
+            return
+        self.sessions += 1
+        try:
+            await self._run_session(connection, model or "local")
+        finally:
+            self.sessions -= 1
+
+    async def _refuse(
+        self, connection: ServerConnection, event: dict[str, Any], code: int, reason: str
+    ) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._send(connection, [event])
+            await connection.close(code, reason)
+
+    async def _send(self, connection: ServerConnection, events: list[dict[str, Any]]) -> None:
+        hook = self.options.event_hook
+        for event in events:
+            if hook is not None:
+                hook(event)
+            await connection.send(_encoder.encode(event), text=True)
+
+    async def _run_session(self, connection: ServerConnection, model: str) -> None:
+        options = self.options
+        limits = ProtocolLimits(
+            max_audio_buffer_ms=options.max_audio_buffer_ms,
+            max_conversation_items=options.max_conversation_items,
+            max_session_seconds=options.max_session_seconds,
+        )
+        core = SessionProtocol(
+            model=model, now=time.monotonic(), limits=limits, created_at=time.time()
+        )
+        pipeline = SessionPipeline(core, self.engines, executor=self.executor)
+        await pipeline.start()
+        writer = asyncio.create_task(self._writer(connection, pipeline))
+        reader = asyncio.create_task(self._reader(connection, pipeline))
+        ticker = asyncio.create_task(self._ticker(pipeline))
+        closing = asyncio.create_task(pipeline.closing.wait())
+        try:
+            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, ticker, closing):
+                task.cancel()
+            request = pipeline.close_request
+            if request is not None and not writer.done():
+                writer.cancel()
+                with contextlib.suppress(ConnectionClosed, asyncio.CancelledError):
+                    await self._send(connection, pipeline.pending_events())
+                    await connection.close(request.code, request.reason)
+            writer.cancel()
+            await pipeline.aclose()
+            for task in (reader, ticker, closing, writer):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _writer(self, connection: ServerConnection, pipeline: SessionPipeline) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self._send(connection, await pipeline.next_events())
+
+    async def _ticker(self, pipeline: SessionPipeline) -> None:
+        while True:
+            await asyncio.sleep(self.options.tick_seconds)
+            await pipeline.tick()
+
+    async def _reader(self, connection: ServerConnection, pipeline: SessionPipeline) -> None:
+        limit = self.options.max_frame_bytes
+        with contextlib.suppress(ConnectionClosed):
+            async for message in connection:
+                if isinstance(message, bytes):
+                    await pipeline.send_event(
+                        error_event(
+                            "invalid_event",
+                            "Expected a text WebSocket message; binary frames are not supported.",
+                        )
+                    )
+                    continue
+                if len(message) > limit:
+                    await pipeline.send_event(
+                        error_event(
+                            "message_too_large",
+                            f"The message of {len(message)} bytes exceeds the server's limit of "
+                            f"{limit} bytes; send audio in smaller appends.",
+                        )
+                    )
+                    continue
+                try:
+                    parsed = _decoder.decode(message)
+                except msgspec.DecodeError as error:
+                    await pipeline.send_event(
+                        error_event(
+                            "invalid_json",
+                            f"Invalid event: failed to parse JSON value. {error}",
+                        )
+                    )
+                    continue
+                await pipeline.receive(parsed)
+
+
+def _select_subprotocol(
+    connection: ServerConnection, subprotocols: list[Subprotocol] | Any
+) -> Subprotocol | None:
+    """Choose `realtime` when offered (the key subprotocol is only a carrier for the token)."""
+    return Subprotocol("realtime") if "realtime" in subprotocols else None
+
+
+def _presented_token(connection: ServerConnection) -> str | None:
+    request = connection.request
+    assert request is not None
+    headers: Headers = request.headers
+    authorization = headers.get("Authorization")
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    if headers.get("api-key"):
+        return headers["api-key"]
+    for value in headers.get_all("Sec-WebSocket-Protocol"):
+        for protocol in value.split(","):
+            protocol = protocol.strip()
+            if protocol.startswith(_KEY_SUBPROTOCOL):
+                return protocol[len(_KEY_SUBPROTOCOL) :]
+    return None
+
+
+async def serve(
+    host: str, port: int, engines: EngineSet, options: ServerOptions | None = None
+) -> RealtimeServer:
+    """Start a server (port 0 picks a free port; read it from `server.port`)."""
+    if options is None:
+        options = ServerOptions(api_key=os.environ.get(API_KEY_ENV) or None)
+    server = RealtimeServer(host, port, engines, options)
+    await server.start()
+    logger.info("realtime server listening on %s (%s)", server.url, engines.describe())
+    return server

@@ -1,0 +1,344 @@
+"""The per-session async driver: runs the core's effects on the engines and sends its events.
+
+All core calls happen on the event loop; engine work runs in worker threads (an executor the
+server shares between sessions) and is stopped through `threading.Event`s on barge-in and
+cancel. Outgoing events go through one ordered queue drained by the socket writer; producers
+wait when it is full (back-pressure instead of dropping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..audio import (
+    AudioFormatName,
+    StreamingResampler,
+    alaw_encode,
+    bytes_for_ms,
+    decode_to_pcm16,
+    pcm16_to_float32,
+    resample_pcm16,
+    sample_rate_of,
+    ulaw_encode,
+)
+from .clauses import ClauseCutter
+from .effects import AnalyzeAudio, CancelResponse, Close, Output, StartResponse, Transcribe
+from .engines.base import EngineSet, LlmChunk
+from .protocol import SessionProtocol
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_DONE = object()
+MAX_AUDIO_DELTA_MS = 100
+"""Audio deltas are at most this long (TTS chunks are split)."""
+
+
+class SessionPipeline:
+    """Drives one `SessionProtocol` with an `EngineSet`."""
+
+    def __init__(
+        self,
+        core: SessionProtocol,
+        engines: EngineSet,
+        *,
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_queued_events: int = 256,
+    ) -> None:
+        self.core = core
+        self.engines = engines
+        self.executor = executor
+        self.clock = clock
+        self.close_request: Close | None = None
+        self.closing = asyncio.Event()
+        self._outgoing: deque[dict[str, Any]] = deque()
+        self._max_queued = max_queued_events
+        self._has_events = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._responses: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._vad = _VadRunner(engines, inline=bool(getattr(engines.vad, "runs_inline", False)))
+        self._vad_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ public API
+
+    async def start(self) -> None:
+        """Queue `session.created`."""
+        await self.handle(self.core.start())
+
+    async def receive(self, message: object) -> None:
+        """One parsed client event."""
+        await self.handle(self.core.receive(message, self.clock()))
+
+    async def tick(self) -> None:
+        """Let time pass in the core (idle timeout, session expiry)."""
+        await self.handle(self.core.tick(self.clock()))
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        """Queue an event built outside the core (e.g. an `error` for invalid JSON)."""
+        await self.handle([event])
+
+    async def next_events(self) -> list[dict[str, Any]]:
+        """Wait for and take every queued event (for the socket writer)."""
+        while not self._outgoing:
+            self._has_events.clear()
+            await self._has_events.wait()
+        events = list(self._outgoing)
+        self._outgoing.clear()
+        self._drained.set()
+        return events
+
+    def pending_events(self) -> list[dict[str, Any]]:
+        """Take whatever is queued without waiting."""
+        events = list(self._outgoing)
+        self._outgoing.clear()
+        self._drained.set()
+        return events
+
+    async def aclose(self) -> None:
+        """Stop every engine call and task of this session."""
+        for _, cancel in self._responses.values():
+            cancel.set()
+        tasks = [task for task, _ in self._responses.values()] + list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._responses.clear()
+        self._tasks.clear()
+
+    # ------------------------------------------------------------------ outputs
+
+    async def handle(self, outputs: list[Output]) -> None:
+        """Queue events in order and start effects; wait while the outgoing queue is full."""
+        for output in outputs:
+            if isinstance(output, dict):
+                self._outgoing.append(output)
+                self._has_events.set()
+            else:
+                await self._effect(output)
+        if len(self._outgoing) > self._max_queued:
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def _effect(self, effect: Any) -> None:
+        if isinstance(effect, AnalyzeAudio):
+            if self._vad.inline:
+                frames = self._vad.analyze(effect)
+                await self.handle(self.core.vad_frames(frames, self.clock()))
+            else:
+                self._spawn(self._analyze_in_thread(effect))
+        elif isinstance(effect, Transcribe):
+            self._spawn(self._transcribe(effect))
+        elif isinstance(effect, StartResponse):
+            task = asyncio.create_task(self._run_response(effect))
+            self._responses[effect.response_id] = (task, effect.cancel)
+            task.add_done_callback(lambda _: self._responses.pop(effect.response_id, None))
+        elif isinstance(effect, CancelResponse):
+            entry = self._responses.pop(effect.response_id, None)
+            if entry is not None:
+                entry[1].set()
+                entry[0].cancel()
+        elif isinstance(effect, Close):
+            self.close_request = effect
+            self.closing.set()
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _in_thread(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function)
+
+    # ------------------------------------------------------------------ VAD and STT
+
+    async def _analyze_in_thread(self, effect: AnalyzeAudio) -> None:
+        async with self._vad_lock:  # frames must reach the core in order
+            frames = await self._in_thread(lambda: self._vad.analyze(effect))
+            await self.handle(self.core.vad_frames(frames, self.clock()))
+
+    async def _transcribe(self, effect: Transcribe) -> None:
+        stt = self.engines.stt
+        try:
+            pcm, rate = decode_to_pcm16(effect.audio, effect.audio_format)
+            samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
+            text = await self._in_thread(
+                lambda: stt.transcribe(samples, language=effect.language, prompt=effect.prompt)
+            )
+        except Exception as error:  # an engine failure is reported, never raised into the loop
+            logger.exception("transcription failed")
+            await self.handle(self.core.transcription_failed(effect.item_id, str(error)))
+            return
+        text = text.strip()
+        await self.handle(self.core.transcription_delta(effect.item_id, text))
+        await self.handle(self.core.transcription_completed(effect.item_id, text))
+
+    # ------------------------------------------------------------------ responses
+
+    async def _run_response(self, effect: StartResponse) -> None:
+        response_id, cancel = effect.response_id, effect.cancel
+        audio_mode = "audio" in effect.output_modalities
+        speaker = _Speaker(self, effect) if audio_mode else None
+        cutter = ClauseCutter()
+        try:
+            llm = self.engines.llm
+            async for chunk in self._stream(lambda: llm.generate(effect.request, cancel), cancel):
+                assert isinstance(chunk, LlmChunk)
+                if chunk.tool_call is not None:
+                    if speaker is not None:
+                        await speaker.speak(cutter.flush())
+                    await self.handle(self.core.response_tool_call(response_id, chunk.tool_call))
+                elif speaker is None:
+                    await self.handle(self.core.response_text(response_id, chunk.text))
+                else:
+                    for clause in cutter.feed(chunk.text):
+                        await speaker.speak(clause)
+            if speaker is not None:
+                await speaker.speak(cutter.flush())
+                await speaker.finish()
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        except Exception as error:
+            logger.exception("response %s failed", response_id)
+            await self.handle(self.core.response_finished(response_id, self.clock(), str(error)))
+            return
+        finally:
+            cancel.set()  # stops the producer threads whatever happened
+        await self.handle(self.core.response_finished(response_id, self.clock()))
+
+    async def _stream(
+        self, make_iterator: Callable[[], Iterator[Any]], cancel: threading.Event
+    ) -> AsyncIterator[Any]:
+        """Run a blocking iterator in a worker thread, yielding its items on the loop."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=32)
+
+        def put(item: Any) -> bool:
+            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+            while True:
+                try:
+                    future.result(timeout=0.05)
+                    return True
+                except TimeoutError:
+                    if cancel.is_set() or loop.is_closed():
+                        future.cancel()
+                        return False
+
+        def produce() -> None:
+            try:
+                for item in make_iterator():
+                    if cancel.is_set() or not put(item):
+                        return
+                put(_DONE)
+            except BaseException as error:  # handed to the consumer
+                put(error)
+
+        loop.run_in_executor(self.executor, produce)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        except BaseException:
+            cancel.set()  # leaving early: stop the producer thread
+            raise
+
+
+class _Speaker:
+    """Synthesises clauses for one response and sends transcript and audio deltas."""
+
+    def __init__(self, pipeline: SessionPipeline, effect: StartResponse) -> None:
+        self.pipeline = pipeline
+        self.effect = effect
+        self.tts = pipeline.engines.tts
+        self.format: AudioFormatName = effect.output_format
+        self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
+        self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
+
+    async def speak(self, text: str) -> None:
+        """Transcript delta for the clause, then its audio as it is synthesised."""
+        if not text.strip():
+            return
+        pipeline, effect = self.pipeline, self.effect
+        await pipeline.handle(pipeline.core.response_text(effect.response_id, text))
+        tts, cancel = self.tts, effect.cancel
+        voice, speed = effect.voice, effect.speed
+        spoken = text.strip()
+        async for pcm in pipeline._stream(
+            lambda: tts.synthesize(spoken, voice=voice, speed=speed, cancel=cancel), cancel
+        ):
+            await self._send(self.resampler.process(pcm))
+
+    async def finish(self) -> None:
+        """Flush the resampler's tail."""
+        await self._send(self.resampler.process(b"", last=True))
+
+    async def _send(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        if self.format == "g711_ulaw":
+            data = ulaw_encode(pcm)
+        elif self.format == "g711_alaw":
+            data = alaw_encode(pcm)
+        else:
+            data = pcm
+        core, response_id = self.pipeline.core, self.effect.response_id
+        for start in range(0, len(data), self.max_delta):
+            piece = data[start : start + self.max_delta]
+            await self.pipeline.handle(core.response_audio(response_id, piece))
+
+
+class _VadRunner:
+    """Decodes, resamples and frames appended audio for the session's voice activity detector."""
+
+    def __init__(self, engines: EngineSet, *, inline: bool) -> None:
+        self.inline = inline
+        self.detector = engines.vad.create_detector()
+        self.rate = self.detector.sample_rate
+        self.frame = self.detector.frame_samples
+        self._format: AudioFormatName | None = None
+        self._resampler: StreamingResampler | None = None
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._origin_ms = 0.0
+        self._consumed = 0
+        self._expected_ms = -1.0
+
+    def analyze(self, effect: AnalyzeAudio) -> list[tuple[float, float, float]]:
+        """(start_ms, end_ms, probability) of every complete frame in this chunk."""
+        pcm, rate = decode_to_pcm16(effect.audio, effect.audio_format)
+        if effect.audio_format != self._format or abs(effect.start_ms - self._expected_ms) > 1:
+            self._format = effect.audio_format
+            self._resampler = StreamingResampler(rate, self.rate)
+            self._pending = np.zeros(0, dtype=np.float32)
+            self._origin_ms = effect.start_ms
+            self._consumed = 0
+        self._expected_ms = effect.start_ms + len(pcm) / 2 / rate * 1000
+        assert self._resampler is not None
+        samples = pcm16_to_float32(self._resampler.process(pcm))
+        self._pending = np.concatenate((self._pending, samples))
+        frames = []
+        ms_per_sample = 1000 / self.rate
+        while len(self._pending) >= self.frame:
+            frame, self._pending = self._pending[: self.frame], self._pending[self.frame :]
+            start = self._origin_ms + self._consumed * ms_per_sample
+            self._consumed += self.frame
+            end = self._origin_ms + self._consumed * ms_per_sample
+            frames.append((start, end, float(self.detector.speech_probability(frame))))
+        return frames
