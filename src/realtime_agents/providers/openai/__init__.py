@@ -1,0 +1,23 @@
+"""The OpenAI Realtime provider: `OpenAIRealtimeWebSocketModel` and its sans-I/O parts."""
+
+from __future__ import annotations
+
+from .protocol import OpenAIRealtimeProtocol
+from .websocket import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    RECOVERABLE_CLOSE_CODES,
+    OpenAIRealtimeWebSocketModel,
+    RealtimeConnectionError,
+    TransportOptions,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "RECOVERABLE_CLOSE_CODES",
+    "OpenAIRealtimeProtocol",
+    "OpenAIRealtimeWebSocketModel",
+    "RealtimeConnectionError",
+    "TransportOptions",
+]

@@ -1,0 +1,163 @@
+"""Sans-I/O record of what a reconnect must restore: the conversation and uncommitted user audio.
+
+Both are bounded. Going over a bound drops the oldest entries and reports it once per episode
+as an error event (`replay_history_overflow` / `replay_audio_overflow`): never a silent loss.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+
+from ...events import RealtimeErrorInfo, RealtimeModelErrorEvent
+from ...items import FunctionCallItem, InputAudio, RealtimeItem, UserMessageItem
+from . import wire
+
+DEFAULT_MAX_HISTORY_ITEMS = 2_000
+DEFAULT_MAX_UNSENT_AUDIO_BYTES = 16 * 1024 * 1024
+"""About 5.8 minutes of PCM16 at 24 kHz."""
+
+
+def _overflow(code: str, message: str) -> RealtimeModelErrorEvent:
+    return RealtimeModelErrorEvent(
+        error=RealtimeErrorInfo(message=message, type="client_error", code=code)
+    )
+
+
+class ConversationHistory:
+    """The conversation as seen on the wire (messages, function calls with their outputs)."""
+
+    def __init__(self, max_items: int = DEFAULT_MAX_HISTORY_ITEMS) -> None:
+        if max_items < 1:
+            raise ValueError(f"max_items must be at least 1, got {max_items}")
+        self._max_items = max_items
+        self._items: dict[str, RealtimeItem] = {}
+        self._call_items: dict[str, str] = {}
+        """call_id -> item id of the function call."""
+        self._overflowing = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[RealtimeItem]:
+        """The items in conversation order."""
+        return list(self._items.values())
+
+    def observe(self, item: RealtimeItem) -> tuple[RealtimeItem, RealtimeModelErrorEvent | None]:
+        """Record an item the server reported; returns it (outputs joined to their call)."""
+        if isinstance(item, FunctionCallItem) and not item.name and item.output is not None:
+            call_item_id = self._call_items.get(item.call_id)
+            call = self._items.get(call_item_id) if call_item_id else None
+            if isinstance(call, FunctionCallItem):
+                item = msgspec.structs.replace(call, output=item.output, status="completed")
+        elif isinstance(item, FunctionCallItem):
+            self._call_items[item.call_id] = item.item_id
+            known = self._items.get(item.item_id)
+            if isinstance(known, FunctionCallItem) and known.output is not None:
+                item = msgspec.structs.replace(item, output=known.output)
+        elif isinstance(item, UserMessageItem):
+            item = self._keep_transcripts(item)
+        self._items[item.item_id] = item
+        return item, self._trim()
+
+    def _keep_transcripts(self, item: UserMessageItem) -> UserMessageItem:
+        known = self._items.get(item.item_id)
+        if not isinstance(known, UserMessageItem) or len(known.content) != len(item.content):
+            return item
+        content = tuple(
+            msgspec.structs.replace(new, transcript=old.transcript)
+            if isinstance(new, InputAudio)
+            and isinstance(old, InputAudio)
+            and new.transcript is None
+            else new
+            for new, old in zip(item.content, known.content, strict=True)
+        )
+        return msgspec.structs.replace(item, content=content)
+
+    def set_transcript(self, item_id: str, content_index: int, transcript: str) -> None:
+        """The user's audio in this item was transcribed."""
+        item = self._items.get(item_id)
+        if not isinstance(item, UserMessageItem) or content_index >= len(item.content):
+            return
+        part = item.content[content_index]
+        if isinstance(part, InputAudio):
+            content = list(item.content)
+            content[content_index] = msgspec.structs.replace(part, transcript=transcript)
+            self._items[item_id] = msgspec.structs.replace(item, content=tuple(content))
+
+    def delete(self, item_id: str) -> None:
+        """The server deleted the item."""
+        self._items.pop(item_id, None)
+
+    def _trim(self) -> RealtimeModelErrorEvent | None:
+        if len(self._items) <= self._max_items:
+            self._overflowing = False
+            return None
+        while len(self._items) > self._max_items:
+            del self._items[next(iter(self._items))]
+        if self._overflowing:
+            return None
+        self._overflowing = True
+        return _overflow(
+            "replay_history_overflow",
+            f"conversation history exceeds {self._max_items} items; the oldest will not be "
+            "restored after a reconnect (raise max_history_items to keep more)",
+        )
+
+    def replay_frames(self) -> list[bytes]:
+        """`conversation.item.create` frames that rebuild the conversation in a new session."""
+        frames: list[bytes] = []
+        for item in self._items.values():
+            for wire_item in wire.item_to_wire(item):
+                frames.append(wire.encode_item_create(wire_item))
+        return frames
+
+
+class UnsentAudio:
+    """User audio appended since the last commit, to append again after a reconnect."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+        self._max_bytes = max_bytes
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._overflowing = False
+
+    @property
+    def max_bytes(self) -> int:
+        """The bound."""
+        return self._max_bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return self._size
+
+    def append(self, audio: bytes) -> RealtimeModelErrorEvent | None:
+        """Hold a chunk; returns an error event the first time the bound drops old audio."""
+        self._chunks.append(audio)
+        self._size += len(audio)
+        if self._size <= self._max_bytes:
+            return None
+        while self._size > self._max_bytes and self._chunks:
+            self._size -= len(self._chunks.popleft())
+        if self._overflowing:
+            return None
+        self._overflowing = True
+        return _overflow(
+            "replay_audio_overflow",
+            f"more than {self._max_bytes} bytes of uncommitted user audio; the oldest will not "
+            "be replayed after a reconnect (commit more often or raise max_unsent_audio_bytes)",
+        )
+
+    def clear(self) -> None:
+        """The buffer was committed or cleared."""
+        self._chunks.clear()
+        self._size = 0
+        self._overflowing = False
+
+    def replay_frames(self) -> list[bytes]:
+        """`input_audio_buffer.append` frames for the audio held."""
+        return [wire.encode_append_audio(chunk) for chunk in self._chunks]

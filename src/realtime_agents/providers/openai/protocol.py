@@ -1,0 +1,388 @@
+"""Sans-I/O OpenAI Realtime client: frames and send events in, model events and frames out.
+
+`OpenAIRealtimeProtocol` owns the turn state, the playback accounting and the replay record;
+the WebSocket shell only moves bytes and events. Outgoing frames go to `outbox` in the order
+they must be written, each tagged with a kind so that a reconnect knows which to keep.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from ...audio import AudioFormatError, AudioFormatName, normalize_audio_format
+from ...events import (
+    RealtimeErrorInfo,
+    RealtimeModelAudioEvent,
+    RealtimeModelAudioInterruptedEvent,
+    RealtimeModelEvent,
+    RealtimeModelItemUpdatedEvent,
+    RealtimeModelOtherEvent,
+    RealtimeModelRawServerEvent,
+    RealtimeModelTurnEndedEvent,
+)
+from ...inputs import (
+    RealtimeModelSendAudio,
+    RealtimeModelSendClearAudio,
+    RealtimeModelSendConversationItem,
+    RealtimeModelSendCreateResponse,
+    RealtimeModelSendEvent,
+    RealtimeModelSendInterrupt,
+    RealtimeModelSendRawMessage,
+    RealtimeModelSendSessionUpdate,
+    RealtimeModelSendToolOutput,
+    RealtimeModelSendUserInput,
+)
+from ...model import RealtimePlaybackTracker
+from ...settings import merge_settings
+from . import frames, wire
+from .history import (
+    DEFAULT_MAX_HISTORY_ITEMS,
+    DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+    ConversationHistory,
+    UnsentAudio,
+)
+from .turns import CANCEL_EVENT_PREFIX, Interruption, PlaybackState, ResponseSequencer
+
+FrameKind: TypeAlias = Literal["audio", "item", "create", "other"]
+"""`item` frames survive a reconnect; the rest are rebuilt (audio, creates) or moot."""
+
+_GENERIC = msgspec.json.Decoder()
+_AUDIO_DELTAS = (frames.AudioDelta, frames.BetaAudioDelta)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+class OpenAIRealtimeProtocol:
+    """The client side of one logical session, across reconnects."""
+
+    def __init__(
+        self,
+        initial_settings: Mapping[str, Any] | None = None,
+        *,
+        playback_tracker: RealtimePlaybackTracker | None = None,
+        max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS,
+        max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+        emit_raw_events: bool = False,
+    ) -> None:
+        self.settings: dict[str, Any] = dict(merge_settings({}, initial_settings or {}))
+        self.sequencer = ResponseSequencer()
+        self.playback = PlaybackState(tracker=playback_tracker)
+        self.history = ConversationHistory(max_history_items)
+        self.unsent_audio = UnsentAudio(max_unsent_audio_bytes)
+        self.outbox: deque[tuple[FrameKind, bytes]] = deque()
+        self.emit_raw_events = emit_raw_events
+        self.session_ready = False
+        """True once `session.created` arrived and the session was set up on this connection."""
+        self.session_expired = False
+        self.server_interrupts = True
+        """Whether server VAD cancels a response on speech (`interrupt_response`)."""
+        self.last_error: RealtimeErrorInfo | None = None
+        """The last error the server reported (to explain a close that follows it)."""
+        self._resuming = False
+        self._withheld_audio_bytes = 0
+        self._cancel_counter = 0
+        self._initial_settings_given = bool(initial_settings)
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
+        """Decode one server frame, update the state, queue replies; returns events to emit."""
+        decoded = frames.decode_server_frame(frame)
+        if decoded.__class__ in _AUDIO_DELTAS and not self.emit_raw_events:
+            delta: frames.AudioDelta = decoded
+            if not self.playback.accept_delta(
+                delta.response_id, delta.item_id, delta.content_index, len(delta.delta), now
+            ):
+                return []
+            return [
+                RealtimeModelAudioEvent(
+                    data=delta.delta,
+                    response_id=delta.response_id,
+                    item_id=delta.item_id,
+                    content_index=delta.content_index,
+                )
+            ]
+        events = self._receive_decoded(decoded, now)
+        if self.emit_raw_events:
+            with contextlib.suppress(msgspec.DecodeError):
+                events.insert(0, RealtimeModelRawServerEvent(data=_GENERIC.decode(frame)))
+        return events
+
+    def _receive_decoded(
+        self, decoded: frames.ServerEvent | frames.DecodeFailure, now: float
+    ) -> list[RealtimeModelEvent]:
+        if isinstance(decoded, frames.DecodeFailure):
+            return [decoded.event]
+        if isinstance(decoded, frames.AudioDelta):
+            if not self.playback.accept_delta(
+                decoded.response_id, decoded.item_id, decoded.content_index, len(decoded.delta), now
+            ):
+                return []
+            return wire.to_model_events(decoded)
+        if isinstance(decoded, frames.SpeechStarted):
+            return self._barge_in(now) + wire.to_model_events(decoded)
+        if isinstance(decoded, frames.ItemAdded):
+            return self._on_item(decoded)
+        if isinstance(decoded, frames.ErrorFrame):
+            return self._on_error(decoded)
+        if isinstance(decoded, frames.SessionCreated):
+            self._on_session(decoded.session)
+            self._start_session()
+        elif isinstance(decoded, frames.SessionUpdated):
+            self._on_session(decoded.session)
+        elif isinstance(decoded, frames.ResponseCreated):
+            self.sequencer.on_response_created(decoded.response.id)
+        elif isinstance(decoded, frames.ResponseDone):
+            self._push("create", self.sequencer.on_response_done(decoded.response.id))
+        elif isinstance(decoded, frames.AudioDone):
+            self.playback.on_audio_done(decoded.item_id)
+        elif isinstance(decoded, frames.InputCommitted | frames.InputCleared):
+            self.unsent_audio.clear()
+        elif isinstance(decoded, frames.InputTranscriptionCompleted):
+            self.history.set_transcript(decoded.item_id, decoded.content_index, decoded.transcript)
+        elif isinstance(decoded, frames.ItemDeleted):
+            self.history.delete(decoded.item_id)
+        return wire.to_model_events(decoded)
+
+    def _on_item(self, frame: frames.ItemAdded) -> list[RealtimeModelEvent]:
+        item = wire.wire_item_to_item(frame.item, frame.previous_item_id)
+        if item is None:
+            return [RealtimeModelOtherEvent(data=frame)]
+        item, overflow = self.history.observe(item)
+        updated = RealtimeModelItemUpdatedEvent(item=item, previous_item_id=frame.previous_item_id)
+        return [updated] if overflow is None else [updated, overflow]
+
+    def _on_error(self, frame: frames.ErrorFrame) -> list[RealtimeModelEvent]:
+        code, event_id = frame.error.code, frame.error.event_id
+        self.last_error = frame.error.to_info()
+        if code == "session_expired":
+            self.session_expired = True
+        if (
+            event_id
+            and event_id.startswith(CANCEL_EVENT_PREFIX)
+            and code == "response_cancel_not_active"
+        ):
+            return []  # the response ended before our cancel arrived: nothing to report
+        self._push("create", self.sequencer.on_error(event_id, code))
+        if code == "conversation_already_has_active_response" and self.sequencer.pending_count:
+            return []  # our create was re-queued behind the server's own response
+        return wire.to_model_events(frame)
+
+    def _on_session(self, session: Mapping[str, Any]) -> None:
+        audio = _mapping(session.get("audio"))
+        output = _mapping(audio.get("output"))
+        audio_input = _mapping(audio.get("input"))
+        fmt = output.get("format", session.get("output_audio_format"))
+        if fmt is not None:
+            try:
+                name: AudioFormatName = normalize_audio_format(fmt)
+            except AudioFormatError:
+                pass
+            else:
+                self.playback.audio_format = name
+                if self.playback.tracker is not None:
+                    self.playback.tracker.set_audio_format(name)
+        turn = audio_input.get("turn_detection", session.get("turn_detection", {}))
+        if turn is None:
+            self.server_interrupts = False
+        elif isinstance(turn, Mapping):
+            self.server_interrupts = turn.get("interrupt_response", True) is not False
+
+    def _start_session(self) -> None:
+        """`session.created`: send the settings, and after a reconnect restore what was lost."""
+        frames: deque[tuple[FrameKind, bytes]] = deque()
+        if self._initial_settings_given or self._resuming:
+            frames.append(("other", wire.encode_session_update(self.settings)))
+        if self._resuming:
+            frames.extend(("item", f) for f in self.history.replay_frames())
+        frames.extend(self.outbox)  # uncommitted audio first (see on_connection_lost), then sends
+        self.outbox = frames
+        self._withheld_audio_bytes = 0
+        self._resuming = False
+        self.session_ready = True
+        self._push("create", self.sequencer.resume())
+
+    def _barge_in(self, now: float) -> list[RealtimeModelEvent]:
+        if not self.server_interrupts:
+            return []
+        interruption = self.playback.interrupt(now)
+        if interruption is None:
+            return []
+        self.playback.drop_response(interruption.response_id)
+        return self._interrupted(interruption)
+
+    def _interrupted(self, interruption: Interruption) -> list[RealtimeModelEvent]:
+        if interruption.truncate_at_ms is not None:
+            self._push(
+                "other",
+                [
+                    wire.encode_truncate(
+                        interruption.item_id,
+                        interruption.content_index,
+                        interruption.truncate_at_ms,
+                    )
+                ],
+            )
+        return [
+            RealtimeModelAudioInterruptedEvent(
+                item_id=interruption.item_id,
+                content_index=interruption.content_index,
+                response_id=interruption.response_id or None,
+            )
+        ]
+
+    # ------------------------------------------------------------------ connection changes
+
+    def on_connection_lost(self) -> list[RealtimeModelEvent]:
+        """The socket is gone: keep what a new session needs; report responses cut short."""
+        self.session_ready = False
+        self._resuming = True
+        self.session_expired = False
+        kept = [entry for entry in self.outbox if entry[0] == "item"]
+        self.outbox = deque(("audio", f) for f in self.unsent_audio.replay_frames())
+        self.outbox.extend(kept)
+        self._withheld_audio_bytes = sum(len(frame) for _, frame in self.outbox)
+        cut = self.sequencer.on_disconnect()
+        return [
+            RealtimeModelTurnEndedEvent(
+                response_id=response_id, status="incomplete", status_reason="connection_lost"
+            )
+            for response_id in cut
+        ]
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, event: RealtimeModelSendEvent, now: float) -> list[RealtimeModelEvent]:
+        """Turn an app send event into frames in `outbox`; returns events to emit at once."""
+        if isinstance(event, RealtimeModelSendAudio):
+            return self._send_audio(event.audio, event.commit)
+        if isinstance(event, RealtimeModelSendUserInput):
+            self._send_user_input(event)
+        elif isinstance(event, RealtimeModelSendToolOutput):
+            output_item = {
+                "type": "function_call_output",
+                "call_id": event.tool_call.call_id,
+                "output": event.output,
+            }
+            self._push("item", [wire.encode_item_create(output_item)])
+            if event.start_response:
+                self._push("create", self.sequencer.request())
+        elif isinstance(event, RealtimeModelSendCreateResponse):
+            params = {
+                f: v
+                for f in event.__struct_fields__
+                if f != "type" and (v := getattr(event, f)) is not None
+            }
+            self._push("create", self.sequencer.request(params))
+        elif isinstance(event, RealtimeModelSendInterrupt):
+            return self._send_interrupt(event, now)
+        elif isinstance(event, RealtimeModelSendSessionUpdate):
+            self.settings = dict(merge_settings(self.settings, event.session_settings))
+            self._push("other", [wire.encode_session_update(event.session_settings)])
+        elif isinstance(event, RealtimeModelSendClearAudio):
+            self.unsent_audio.clear()
+            self._push("other", [wire.INPUT_AUDIO_CLEAR])
+        elif isinstance(event, RealtimeModelSendConversationItem):
+            previous = event.previous_item_id
+            for wire_item in wire.item_to_wire(event.item):
+                self._push("item", [wire.encode_item_create(wire_item, previous)])
+                previous = None
+        elif isinstance(event, RealtimeModelSendRawMessage):
+            return self._send_raw(event.message)
+        else:  # pragma: no cover - exhaustive over RealtimeModelSendEvent
+            raise TypeError(f"unsupported send event {type(event).__name__}")
+        return []
+
+    def _send_audio(self, audio: bytes, commit: bool) -> list[RealtimeModelEvent]:
+        overflow = self.unsent_audio.append(audio)
+        frame = wire.encode_append_audio(audio)
+        self.outbox.append(("audio", frame))
+        if not self.session_ready:
+            self._withhold(len(frame))
+        if commit:
+            self.outbox.append(("item", wire.INPUT_AUDIO_COMMIT))
+        return [] if overflow is None else [overflow]
+
+    def _withhold(self, size: int) -> None:
+        """Bound audio held while disconnected, like `unsent_audio` (base64 is 4/3 larger)."""
+        self._withheld_audio_bytes += size
+        limit = self.unsent_audio.max_bytes * 4 // 3 + 1024
+        if self._withheld_audio_bytes <= limit:
+            return
+        kept: deque[tuple[FrameKind, bytes]] = deque()
+        for kind, frame in self.outbox:
+            if kind == "audio" and self._withheld_audio_bytes > limit:
+                self._withheld_audio_bytes -= len(frame)
+            else:
+                kept.append((kind, frame))
+        self.outbox = kept
+
+    def _send_user_input(self, event: RealtimeModelSendUserInput) -> None:
+        user_input = event.user_input
+        if isinstance(user_input, str):
+            item: Mapping[str, Any] = {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": user_input}],
+            }
+        else:
+            item = user_input
+        self._push("item", [wire.encode_item_create(item)])
+        if event.start_response:
+            self._push("create", self.sequencer.request())
+
+    def _send_interrupt(
+        self, event: RealtimeModelSendInterrupt, now: float
+    ) -> list[RealtimeModelEvent]:
+        active = self.sequencer.active_responses
+        events: list[RealtimeModelEvent] = []
+        playing = self.playback.current_response_id
+        if event.response_id is None or event.response_id == playing:
+            interruption = self.playback.interrupt(now)
+            if interruption is not None:
+                self.playback.drop_response(interruption.response_id)
+                events = self._interrupted(interruption)
+        if event.cancel_response:
+            targets = [event.response_id] if event.response_id in active else sorted(active)
+            for response_id in targets:
+                if not response_id:
+                    continue
+                self.playback.drop_response(response_id)
+                self._cancel_counter += 1
+                cancel_id = f"{CANCEL_EVENT_PREFIX}{self._cancel_counter}"
+                self._push("other", [wire.encode_response_cancel(response_id, cancel_id)])
+        return events
+
+    def _send_raw(self, message: Mapping[str, Any]) -> list[RealtimeModelEvent]:
+        kind = message.get("type")
+        if kind == "response.create":
+            params = message.get("response")
+            self._push("create", self.sequencer.request(params if params else None))
+            return []
+        if kind == "input_audio_buffer.append":
+            audio = message.get("audio")
+            if isinstance(audio, str):
+                try:
+                    decoded = base64.b64decode(audio, validate=True)
+                except (binascii.Error, ValueError):
+                    decoded = None
+                if decoded is not None:
+                    overflow = self.unsent_audio.append(decoded)
+                    self._push("audio", [wire.encode(message)])
+                    return [] if overflow is None else [overflow]
+        item_kinds = ("conversation.item.create", "input_audio_buffer.commit")
+        self._push("item" if kind in item_kinds else "other", [wire.encode(message)])
+        return []
+
+    def _push(self, kind: FrameKind, frames: list[bytes]) -> None:
+        for frame in frames:
+            self.outbox.append((kind, frame))

@@ -1,0 +1,448 @@
+"""`OpenAIRealtimeWebSocketModel`: the OpenAI Realtime API over `websockets`, a thin I/O shell.
+
+The protocol logic lives in `OpenAIRealtimeProtocol` (sans-I/O). This module opens sockets,
+reads frames into it, writes the frames it queues, delivers its events through a bounded
+dispatcher, and reconnects when the config asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypedDict
+from urllib.parse import urlencode, urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from ...events import (
+    RealtimeErrorInfo,
+    RealtimeModelConnectionStatusEvent,
+    RealtimeModelEndOfStreamEvent,
+    RealtimeModelErrorEvent,
+    RealtimeModelEvent,
+    RealtimeModelExceptionEvent,
+)
+from ...inputs import RealtimeModelSendEvent
+from ...model import (
+    DEFAULT_RECONNECT_POLICY,
+    MissingApiKeyError,
+    RealtimeModel,
+    RealtimeModelConfig,
+    RealtimeModelListener,
+    ReconnectPolicy,
+    resolve_api_key,
+)
+from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
+from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
+from .protocol import OpenAIRealtimeProtocol
+from .redact import RedactingLogger, redact_text, redact_url
+
+logger = logging.getLogger("realtime_agents.providers.openai")
+
+DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
+RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
+USER_AGENT = "realtime-agents/0.1 (python)"
+
+
+class TransportOptions(TypedDict, total=False):
+    """WebSocket settings; every one has a bounded default."""
+
+    ping_interval: float | None
+    """Seconds between keepalive pings (default 20; None disables)."""
+    ping_timeout: float | None
+    """Seconds to wait for a pong before dropping the connection (default 20)."""
+    open_timeout: float
+    """Seconds to open the socket and receive `session.created` (default 10)."""
+    close_timeout: float
+    """Seconds to wait for the closing handshake (default 5)."""
+    max_size: int
+    """Largest incoming frame in bytes (default 16 MiB)."""
+    max_queue: int
+    """Frames `websockets` buffers before it stops reading the socket (default 16)."""
+    compression: bool
+    """Offer permessage-deflate (default False: saves CPU on audio, which barely compresses)."""
+    proxy: str | bool | None
+    """Proxy as `websockets` takes it (default True: from the environment)."""
+    user_agent: str
+
+
+_DEFAULTS: dict[str, Any] = {
+    "ping_interval": 20.0,
+    "ping_timeout": 20.0,
+    "open_timeout": 10.0,
+    "close_timeout": 5.0,
+    "max_size": 16 * 1024 * 1024,
+    "max_queue": 16,
+    "compression": False,
+    "proxy": True,
+    "user_agent": USER_AGENT,
+}
+
+
+class RealtimeConnectionError(ConnectionError):
+    """The connection could not be opened or was lost; the message says why (never the key)."""
+
+
+_State = Literal["new", "connecting", "open", "reconnecting", "closed"]
+
+
+def build_url(options: RealtimeModelConfig) -> str:
+    """The URL to connect to: `url`, else the OpenAI endpoint with `model` or `call_id`."""
+    call_id = options.get("call_id")
+    settings = options.get("initial_model_settings") or {}
+    model = settings.get("model_name")
+    if call_id and model:
+        raise ValueError("give either call_id (attach to a call) or model_name, not both")
+    url = options.get("url")
+    if url is None:
+        query = {"call_id": call_id} if call_id else {"model": model or DEFAULT_MODEL}
+        return f"{DEFAULT_BASE_URL}?{urlencode(query)}"
+    if call_id:
+        separator = "&" if urlsplit(url).query else "?"
+        return f"{url}{separator}{urlencode({'call_id': call_id})}"
+    return url
+
+
+class OpenAIRealtimeWebSocketModel(RealtimeModel):
+    """The OpenAI Realtime API (GA) over a WebSocket; also Azure and compatible servers.
+
+    Example:
+        model = OpenAIRealtimeWebSocketModel()
+        model.add_listener(my_listener)
+        await model.connect({"initial_model_settings": {"instructions": "Be brief."}})
+        await model.send_event(RealtimeModelSendUserInput("Hello"))
+    """
+
+    def __init__(
+        self,
+        transport: TransportOptions | None = None,
+        *,
+        emit_raw_events: bool = False,
+        event_queue_size: int = DEFAULT_EVENT_QUEUE_SIZE,
+        max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS,
+        max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        unknown = set(transport or {}) - set(_DEFAULTS)
+        if unknown:
+            raise ValueError(
+                f"unknown transport options {sorted(unknown)}; use {sorted(_DEFAULTS)}"
+            )
+        self._transport: dict[str, Any] = {**_DEFAULTS, **(transport or {})}
+        self._emit_raw_events = emit_raw_events
+        self._max_history_items = max_history_items
+        self._max_unsent_audio_bytes = max_unsent_audio_bytes
+        self._clock = clock
+        self._dispatcher = Dispatcher(event_queue_size)
+        self._protocol = OpenAIRealtimeProtocol()
+        self._options: RealtimeModelConfig = {}
+        self._url = ""
+        self._policy: ReconnectPolicy | None = None
+        self._state: _State = "new"
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+        self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._closing = False
+        self._finished = False
+        self._announced = False
+        self._failed_attempts = 0
+        self._end_reason: str | None = None
+        self._ws_logger = RedactingLogger(logging.getLogger("realtime_agents.providers.openai.ws"))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={redact_url(self._url)!r}, state={self._state!r})"
+
+    @property
+    def protocol(self) -> OpenAIRealtimeProtocol:
+        """The sans-I/O state (history, turn state); read it, do not drive it."""
+        return self._protocol
+
+    @property
+    def event_queue(self) -> Any:
+        """The bounded queue between the socket reader and the listeners."""
+        return self._dispatcher.queue
+
+    # ------------------------------------------------------------------ RealtimeModel
+
+    def add_listener(self, listener: RealtimeModelListener) -> None:
+        self._dispatcher.add_listener(listener)
+
+    def remove_listener(self, listener: RealtimeModelListener) -> None:
+        self._dispatcher.remove_listener(listener)
+
+    async def connect(self, options: RealtimeModelConfig) -> None:
+        """Open the socket and wait for the session; raises `RealtimeConnectionError` if not."""
+        if self._state != "new":
+            raise RuntimeError("connect() was already called on this model; create a new one")
+        self._options = options
+        self._url = build_url(options)
+        self._policy = options.get("reconnect")
+        self._protocol = OpenAIRealtimeProtocol(
+            options.get("initial_model_settings"),
+            playback_tracker=options.get("playback_tracker"),
+            max_history_items=self._max_history_items,
+            max_unsent_audio_bytes=self._max_unsent_audio_bytes,
+            emit_raw_events=self._emit_raw_events,
+        )
+        headers = await self._headers()  # a missing key raises before anything starts
+        self._state = "connecting"
+        self._dispatcher.start()
+        await self._emit(RealtimeModelConnectionStatusEvent(status="connecting"))
+        try:
+            ws = await self._open(headers)
+        except Exception as exc:
+            reason = f"could not connect to {redact_url(self._url)}: {self._describe(exc)}"
+            await self._emit(_error_event(reason, "connect_failed"))
+            self._finish(reason)
+            raise RealtimeConnectionError(reason) from None
+        self._ws = ws
+        self._reader = asyncio.get_running_loop().create_task(
+            self._run(ws), name="realtime-agents-openai-reader"
+        )
+        ready = asyncio.ensure_future(self._ready.wait())
+        await asyncio.wait(
+            {ready, self._reader},
+            timeout=self._transport["open_timeout"],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        ready.cancel()
+        if self._announced:
+            return
+        if self._finished:
+            raise RealtimeConnectionError(self._end_reason or "the connection closed at once")
+        await self.close()
+        raise RealtimeConnectionError("the server sent no session.created in time")
+
+    async def send_event(self, event: RealtimeModelSendEvent) -> None:
+        """Encode and send; during a reconnect, frames wait and user audio is recorded."""
+        if self._state == "new":
+            raise RuntimeError("call connect() before send_event()")
+        if self._finished or self._closing:
+            raise RealtimeConnectionError(f"the connection is closed ({self._end_reason})")
+        events = self._protocol.send(event, self._clock())
+        await self._flush()
+        for extra in events:
+            await self._emit(extra)
+
+    async def close(self) -> None:
+        """Close the connection; idempotent, and safe from any task, a listener's included."""
+        current = asyncio.current_task()
+        dispatcher = self._dispatcher.task
+        if self._closing:
+            if current is not dispatcher and current is not self._reader:
+                await self._closed.wait()
+            return
+        self._closing = True
+        reader = self._reader
+        if reader is not None and reader is not current and not reader.done():
+            reader.cancel()
+            await asyncio.wait({reader})
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        self._finish("closed by the client")
+        if dispatcher is not None and dispatcher is not current and not dispatcher.done():
+            await asyncio.wait({dispatcher})
+        self._closed.set()
+
+    # ------------------------------------------------------------------ connection
+
+    async def _headers(self) -> dict[str, str]:
+        given = self._options.get("headers")
+        key = await resolve_api_key(self._options.get("api_key"), "OPENAI_API_KEY")
+        if given is not None:
+            headers = dict(given)
+        elif not key:
+            raise MissingApiKeyError(
+                "No OpenAI API key: pass api_key in the model config or set the OPENAI_API_KEY "
+                "environment variable (or pass headers, e.g. Azure's api-key header)."
+            )
+        else:
+            headers = {"Authorization": f"Bearer {key}"}
+        self._ws_logger.secrets = tuple(v for v in (key, *headers.values()) if v)
+        return headers
+
+    async def _open(self, headers: dict[str, str]) -> ClientConnection:
+        t = self._transport
+        logger.debug("connecting to %s", redact_url(self._url))
+        return await connect(
+            self._url,
+            additional_headers=headers,
+            user_agent_header=t["user_agent"],
+            open_timeout=t["open_timeout"],
+            ping_interval=t["ping_interval"],
+            ping_timeout=t["ping_timeout"],
+            close_timeout=t["close_timeout"],
+            max_size=t["max_size"],
+            max_queue=t["max_queue"],
+            compression="deflate" if t["compression"] else None,
+            proxy=t["proxy"],
+            logger=self._ws_logger,
+        )
+
+    def _describe(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return redact_text(text.replace(self._url, redact_url(self._url)), self._ws_logger.secrets)
+
+    async def _run(self, ws: ClientConnection) -> None:
+        """Read frames until the stream ends, reconnecting when allowed."""
+        reason: str | None = None
+        try:
+            while True:
+                code, close_reason = await self._read(ws)
+                if self._closing:
+                    return
+                described = self._describe_close(code, close_reason)
+                recoverable = code in RECOVERABLE_CLOSE_CODES or self._protocol.session_expired
+                if recoverable and self._policy is not None:
+                    new_ws = await self._reconnect(described)
+                    if new_ws is None:
+                        reason = f"could not reconnect after {described}"
+                        break
+                    ws = new_ws
+                    continue
+                reason = described
+                if code != 1000 or self._protocol.session_expired:
+                    hint = " (reconnect is off)" if recoverable else ""
+                    await self._emit(
+                        _error_event(
+                            f"the connection closed: {described}{hint}", "connection_closed"
+                        )
+                    )
+                break
+        except Exception as exc:
+            if self._closing:
+                return
+            reason = f"internal error: {self._describe(exc)}"
+            logger.error("realtime connection task failed: %s", reason)
+            await self._emit(RealtimeModelExceptionEvent(exception=exc, context="connection task"))
+        finally:
+            if not self._closing:
+                self._finish(reason)
+
+    async def _read(self, ws: ClientConnection) -> tuple[int, str]:
+        protocol = self._protocol
+        put = self._dispatcher.queue.put
+        clock = self._clock
+        try:
+            while True:
+                frame = await ws.recv(decode=False)
+                try:
+                    events = protocol.receive(frame, clock())
+                except Exception as exc:  # a bug here must not end the session
+                    logger.error("could not handle a server frame: %s", type(exc).__name__)
+                    events = [RealtimeModelExceptionEvent(exception=exc, context="server frame")]
+                for event in events:
+                    await put(event)
+                if protocol.outbox and protocol.session_ready:
+                    await self._flush()
+                if not self._announced and protocol.session_ready:
+                    self._announced = True
+                    self._failed_attempts = 0
+                    self._state = "open"
+                    await put(RealtimeModelConnectionStatusEvent(status="connected"))
+                    self._ready.set()
+        except ConnectionClosed:
+            pass
+        code = ws.close_code if ws.close_code is not None else 1006
+        return code, ws.close_reason or ""
+
+    def _describe_close(self, code: int, close_reason: str) -> str:
+        text = f"code {code}" + (f" ({close_reason})" if close_reason else "")
+        last = self._protocol.last_error
+        if last is not None and code not in (1000,) and last.message:
+            text += f": {last.message}"
+        return redact_text(text, self._ws_logger.secrets)
+
+    async def _reconnect(self, why: str) -> ClientConnection | None:
+        policy: ReconnectPolicy = {**DEFAULT_RECONNECT_POLICY, **(self._policy or {})}
+        self._ws = None
+        self._state = "reconnecting"
+        self._announced = False
+        for event in self._protocol.on_connection_lost():
+            await self._emit(event)
+        max_attempts = policy.get("max_attempts", 5)
+        while self._failed_attempts < max_attempts:
+            self._failed_attempts += 1
+            attempt = self._failed_attempts
+            await self._emit(
+                RealtimeModelConnectionStatusEvent(
+                    status="reconnecting", reason=why, attempt=attempt
+                )
+            )
+            await asyncio.sleep(_backoff(policy, attempt))
+            try:
+                ws = await self._open(await self._headers())
+            except Exception as exc:
+                why = self._describe(exc)
+                logger.info("reconnect attempt %d failed: %s", attempt, why)
+                continue
+            self._ws = ws
+            self._state = "connecting"
+            return ws
+        await self._emit(
+            _error_event(
+                f"gave up after {max_attempts} reconnect attempts: {why}", "reconnect_failed"
+            )
+        )
+        return None
+
+    async def _flush(self) -> None:
+        """Write queued frames in order; a lost connection leaves them for the reconnect."""
+        protocol = self._protocol
+        if not protocol.outbox or not protocol.session_ready:
+            return
+        async with self._write_lock:
+            ws = self._ws
+            outbox = protocol.outbox
+            while (
+                ws is not None and outbox and protocol.session_ready and outbox is protocol.outbox
+            ):
+                try:
+                    await ws.send(outbox[0][1], text=True)
+                except ConnectionClosed:
+                    return
+                outbox.popleft()
+
+    # ------------------------------------------------------------------ events
+
+    async def _emit(self, event: RealtimeModelEvent) -> None:
+        if asyncio.current_task() is self._dispatcher.task:
+            self._dispatcher.queue.put_final(event)  # a listener must never wait on itself
+        else:
+            await self._dispatcher.queue.put(event)
+
+    def _finish(self, reason: str | None) -> None:
+        """End the stream: `disconnected`, then `end_of_stream`, exactly once."""
+        if self._finished:
+            return
+        self._finished = True
+        self._state = "closed"
+        self._end_reason = reason
+        self._protocol.session_ready = False
+        queue = self._dispatcher.queue
+        queue.put_final(RealtimeModelConnectionStatusEvent(status="disconnected", reason=reason))
+        queue.put_final(RealtimeModelEndOfStreamEvent(reason=reason))
+        self._ready.set()
+
+
+def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
+    initial = float(policy.get("initial_backoff_s", 0.25))
+    delay = min(float(policy.get("max_backoff_s", 8.0)), initial * 2.0 ** (attempt - 1))
+    jitter = min(max(policy.get("jitter", 0.2), 0.0), 1.0)
+    return max(0.0, delay * (1 + jitter * random.uniform(-1.0, 1.0)))
+
+
+def _error_event(message: str, code: str) -> RealtimeModelErrorEvent:
+    return RealtimeModelErrorEvent(
+        error=RealtimeErrorInfo(message=message, type="connection_error", code=code)
+    )
