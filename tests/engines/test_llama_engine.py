@@ -1,0 +1,149 @@
+"""SmolLM2 on llama.cpp runs for real: a reply, tool routing, tool_choice and cancellation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from realtime_agents.server.engines.base import ChatMessage, EngineSet, LlmChunk, LlmRequest
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+    {
+        "type": "function",
+        "name": "set_timer",
+        "description": "Start a countdown timer.",
+        "parameters": {
+            "type": "object",
+            "properties": {"minutes": {"type": "integer"}},
+            "required": ["minutes"],
+        },
+    },
+]
+
+
+def _run(
+    embedded: EngineSet,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: str | Mapping[str, Any] = "auto",
+) -> list[LlmChunk]:
+    request = LlmRequest(messages=messages, tools=tools, tool_choice=tool_choice)
+    return list(embedded.llm.generate(request, threading.Event()))
+
+
+def _ask(text: str) -> list[ChatMessage]:
+    return [
+        {"role": "system", "content": "You are a friendly assistant."},
+        {"role": "user", "content": text},
+    ]
+
+
+def _text(chunks: list[LlmChunk]) -> str:
+    assert all(chunk.tool_call is None for chunk in chunks), chunks
+    return "".join(chunk.text for chunk in chunks)
+
+
+def test_smollm2_knows_the_capital_of_france(embedded: EngineSet) -> None:
+    chunks = _run(embedded, _ask("What is the capital of France?"))
+    assert len(chunks) > 1  # streamed piece by piece
+    assert "Paris" in _text(chunks)
+
+
+@pytest.mark.parametrize(
+    ("query", "tool", "arguments"),
+    [
+        ("What's the weather in Paris?", "get_weather", {"city": "Paris"}),
+        ("Set a timer for five minutes.", "set_timer", {"minutes": 5}),
+    ],
+)
+def test_router_picks_the_right_tool(
+    embedded: EngineSet, query: str, tool: str, arguments: dict[str, Any]
+) -> None:
+    chunks = _run(embedded, _ask(query), TOOLS)
+    assert len(chunks) == 1
+    call = chunks[0].tool_call
+    assert call is not None
+    assert call.name == tool
+    assert json.loads(call.arguments) == arguments
+    assert call.call_id.startswith("call_")
+
+
+@pytest.mark.parametrize("query", ["How are you doing today?", "What is the capital of France?"])
+def test_router_answers_chit_chat_without_a_tool(embedded: EngineSet, query: str) -> None:
+    assert _text(_run(embedded, _ask(query), TOOLS)).strip()
+
+
+def test_call_ids_are_fresh(embedded: EngineSet) -> None:
+    first = _run(embedded, _ask("What's the weather in Paris?"), TOOLS)[0].tool_call
+    second = _run(embedded, _ask("What's the weather in Paris?"), TOOLS)[0].tool_call
+    assert first is not None and second is not None
+    assert first.call_id != second.call_id
+
+
+def test_tool_choice_none_never_calls_a_tool(embedded: EngineSet) -> None:
+    assert _text(_run(embedded, _ask("What's the weather in Paris?"), TOOLS, "none")).strip()
+
+
+def test_tool_choice_required_always_calls_a_tool(embedded: EngineSet) -> None:
+    chunks = _run(embedded, _ask("How are you doing today?"), TOOLS, "required")
+    assert chunks[0].tool_call is not None
+    assert chunks[0].tool_call.name in {"get_weather", "set_timer"}
+
+
+def test_tool_choice_names_the_tool(embedded: EngineSet) -> None:
+    choice = {"type": "function", "name": "set_timer"}
+    chunks = _run(embedded, _ask("What's the weather in Paris?"), TOOLS, choice)
+    assert chunks[0].tool_call is not None
+    assert chunks[0].tool_call.name == "set_timer"
+    assert set(json.loads(chunks[0].tool_call.arguments)) == {"minutes"}
+
+
+def test_tool_output_is_answered_in_prose(embedded: EngineSet) -> None:
+    messages: list[ChatMessage] = [
+        *_ask("What's the weather in Paris?"),
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "content": '{"city": "Paris", "conditions": "sunny", "temperature_c": 18}',
+        },
+    ]
+    reply = _text(_run(embedded, messages, TOOLS)).lower()
+    assert "sunny" in reply or "18" in reply, reply
+
+
+def test_cancel_stops_generation_early(embedded: EngineSet) -> None:
+    prompt = _ask("Tell me a long story about a dragon who lives in a castle.")
+    full = _run(embedded, prompt)
+    cancel = threading.Event()
+    stream = embedded.llm.generate(LlmRequest(messages=prompt), cancel)
+    received = [next(stream), next(stream)]
+    cancel.set()
+    received.extend(stream)
+    assert len(full) > 10
+    assert len(received) <= 3
+    assert list(embedded.llm.generate(LlmRequest(messages=prompt), cancel)) == []
