@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import numpy as np
 import pytest
-from openai.types.realtime import RealtimeServerEvent
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
+from server_helpers import LONG_REPLY, SERVER_EVENT
 
 from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
 from realtime_agents.server.engines.base import EngineSet
@@ -20,23 +18,6 @@ from realtime_agents.server.engines.scripted import (
     ToolRule,
     scripted_engine_set,
 )
-
-SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
-LONG_REPLY = (
-    "Sure, here is a longer answer. It has several clauses, each one synthesised on its own, "
-    "so that the first audio starts early. The rest keeps streaming while you listen, and you "
-    "may interrupt me at any moment by speaking over the audio."
-)
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 class EventRecorder:
@@ -90,21 +71,3 @@ async def server(recorder: EventRecorder) -> AsyncIterator[RealtimeServer]:
         yield running
     finally:
         await running.close()
-
-
-def tone(ms: int, rate: int = 24000, amplitude: float = 0.3) -> bytes:
-    """PCM16 speech stand-in: a 300 Hz tone (the energy VAD hears it as speech)."""
-    t = np.arange(ms * rate // 1000) / rate
-    return (amplitude * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2").tobytes()
-
-
-def silence(ms: int, rate: int = 24000) -> bytes:
-    """PCM16 silence."""
-    return bytes(2 * (ms * rate // 1000))
-
-
-def utterance_chunks(speech_ms: int = 600, chunk_ms: int = 100) -> list[str]:
-    """Base64 100 ms chunks: 200 ms silence, speech, then 800 ms silence."""
-    audio = silence(200) + tone(speech_ms) + silence(800)
-    size = 48 * chunk_ms
-    return [base64.b64encode(audio[i : i + size]).decode() for i in range(0, len(audio), size)]

@@ -179,7 +179,7 @@ class RealtimeServer:
             code = auth_error["error"]["code"]
             await self._refuse(
                 connection, auth_error, 3000, "invalid_request_error" + (f".{code}" if code else "")
-            )  # noqa: E501
+            )
             return
         model = (query.get("model") or [""])[0]
         if not model and not query.get("call_id") and query.get("intent") != ["transcription"]:

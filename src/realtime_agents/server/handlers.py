@@ -227,8 +227,8 @@ def truncate_transcript(segments: list[tuple[int, str]], cut: int, total: int) -
             continue
         keep = int(len(piece) * (cut - start) / (end - start))
         partial = piece[:keep]
-        if keep < len(piece) and " " in partial.strip():
-            partial = partial[: partial.rstrip().rfind(" ")]
+        if keep < len(piece) and not piece[keep].isspace():
+            partial = partial[: partial.rfind(" ") + 1]  # drop the word cut in half
         text += partial
         break
     return text.rstrip() if len(text) < sum(len(p) for _, p in segments) else text
