@@ -199,7 +199,7 @@ class PlaybackState:
             return None  # playback already finished: nothing to stop or truncate
         truncate_at: int | None = None
         if played is not None:
-            clamped = math.floor(min(played, received))
+            clamped = math.floor(min(played, received) + 1e-6)  # 0.05 s is 49.99... ms
             truncate_at = clamped if clamped > 0 else None
         return Interruption(
             current.item_id, current.content_index, current.response_id, truncate_at
