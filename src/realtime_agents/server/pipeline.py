@@ -225,18 +225,18 @@ class SessionPipeline:
     ) -> AsyncIterator[Any]:
         """Run a blocking iterator in a worker thread, yielding its items on the loop."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=32)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        slots = threading.Semaphore(32)  # bounds the queue: the producer waits for the consumer
 
         def put(item: Any) -> bool:
-            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-            while True:
-                try:
-                    future.result(timeout=0.05)
-                    return True
-                except TimeoutError:
-                    if cancel.is_set() or loop.is_closed():
-                        future.cancel()
-                        return False
+            while not slots.acquire(timeout=0.05):
+                if cancel.is_set():
+                    return False
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return False
+            return True
 
         def produce() -> None:
             try:
@@ -251,6 +251,7 @@ class SessionPipeline:
         try:
             while True:
                 item = await queue.get()
+                slots.release()
                 if item is _DONE:
                     break
                 if isinstance(item, BaseException):
