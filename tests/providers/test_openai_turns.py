@@ -47,8 +47,15 @@ async def test_text_turn(server: FakeRealtimeServer) -> None:
     assert "".join(e.delta for e in collector.of("output_text_delta")) == "Hi there, friend!"
     assert collector.of("output_text_done")[0].text == "Hi there, friend!"
     update = server.received[0]
-    assert update == {"type": "session.update", "session": {"type": "realtime", "instructions": "Brief."}}
-    assert server.received_types() == ["session.update", "conversation.item.create", "response.create"]
+    assert update == {
+        "type": "session.update",
+        "session": {"type": "realtime", "instructions": "Brief."},
+    }
+    assert server.received_types() == [
+        "session.update",
+        "conversation.item.create",
+        "response.create",
+    ]
     assistant = [
         e.item for e in collector.of("item_updated") if isinstance(e.item, AssistantMessageItem)
     ]
@@ -75,7 +82,8 @@ async def test_audio_turn_with_server_vad() -> None:
         assert collector.of("audio_done")
         assert collector.of("transcript_done")[0].transcript == "Everest."
         appended = b"".join(
-            base64.b64decode(e["audio"]) for e in events_of(server.received, "input_audio_buffer.append")
+            base64.b64decode(e["audio"])
+            for e in events_of(server.received, "input_audio_buffer.append")
         )
         assert appended == PCM_1S[:4800] * 2
         assert model.protocol.unsent_audio.size == 0  # the commit cleared the replay buffer

@@ -26,6 +26,7 @@ import asyncio
 import base64
 import itertools
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..providers.openai.redact import RedactingLogger
 from .fake_script import (
     Event,
     ScriptedResponse,
@@ -112,7 +114,14 @@ class FakeRealtimeServer:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> FakeRealtimeServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=None, compression=None)
+        self._server = await serve(
+            self._handle,
+            "127.0.0.1",
+            0,
+            max_size=None,
+            compression=None,
+            logger=RedactingLogger(logging.getLogger("realtime_agents.testing.fake_server")),
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -238,6 +247,8 @@ class FakeRealtimeServer:
     async def _close(self, conn: FakeConnection, code: int, reason: str = "") -> None:
         if code == 1006:
             conn.ws.transport.abort()
+        elif code == 1005:  # an empty close frame: the client sees "no status code"
+            await conn.ws.close(None)  # type: ignore[arg-type]
         else:
             await conn.ws.close(code, reason)
 
