@@ -6,7 +6,7 @@ import base64
 
 import pytest
 import websockets
-from conftest import make_engines
+from conftest import EventRecorder, make_engines
 from server_helpers import WEATHER_TOOL, utterance_chunks
 from socket_client import connect, kinds, receive, send, until, user_message
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -14,7 +14,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
 
 
-async def test_text_turn(server: RealtimeServer) -> None:
+async def test_text_turn(server: RealtimeServer, recorder: EventRecorder) -> None:
+    before = recorder.count
     async with await connect(server.url) as ws:
         created = await receive(ws)
         assert created["type"] == "session.created"
@@ -48,6 +49,7 @@ async def test_text_turn(server: RealtimeServer) -> None:
         text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
         assert text.startswith("Sure, here is a longer answer.")
         assert events[-1]["response"]["status"] == "completed"
+        assert recorder.count - before >= len(events) + 2  # every sent event was checked
 
 
 async def test_audio_turn_with_server_vad(server: RealtimeServer) -> None:
