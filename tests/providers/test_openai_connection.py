@@ -393,3 +393,26 @@ async def test_raw_events_are_off_by_default_and_on_when_asked(server: FakeRealt
     model = await open_model(server, loud, model_options={"emit_raw_events": True})
     await model.close()
     assert loud.of("raw_server_event")[0].data["type"] == "session.created"
+
+
+async def test_close_while_the_listener_queue_is_full_does_not_wait_out_the_timeout(
+    server: FakeRealtimeServer,
+) -> None:
+    server.script(audio_response(bytes(32 * 5000), 32))
+    listener = GatedListener()
+    model = await open_model(
+        server,
+        listener,
+        model_options={"event_queue_size": 16, "transport": {"close_timeout": 60.0}},
+    )
+    await model.send_event(RealtimeModelSendCreateResponse())
+    queue = model.event_queue
+    async with asyncio.timeout(10):
+        while len(queue) < queue.maxsize:  # noqa: ASYNC110 - polling a plain counter
+            await asyncio.sleep(0.01)
+    closing = asyncio.ensure_future(model.close())
+    listener.gate.set()
+    async with asyncio.timeout(10):  # far below close_timeout: the close handshake completed
+        await closing
+    assert listener.types()[-1] == "end_of_stream"
+    assert listener.types().count("end_of_stream") == 1

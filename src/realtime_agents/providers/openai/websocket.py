@@ -247,8 +247,13 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             await asyncio.wait({reader})
         ws, self._ws = self._ws, None
         if ws is not None:
+            # Keep reading while closing: unread frames would otherwise stop `websockets` from
+            # seeing the server's close frame, and close() would wait out its timeout.
+            drain = asyncio.get_running_loop().create_task(_drain(ws))
             with contextlib.suppress(Exception):
                 await ws.close()
+            drain.cancel()
+            await asyncio.wait({drain})
         self._finish("closed by the client")
         if dispatcher is not None and dispatcher is not current and not dispatcher.done():
             await asyncio.wait({dispatcher})
@@ -433,6 +438,12 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         queue.put_final(RealtimeModelConnectionStatusEvent(status="disconnected", reason=reason))
         queue.put_final(RealtimeModelEndOfStreamEvent(reason=reason))
         self._ready.set()
+
+
+async def _drain(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.recv(decode=False)
 
 
 def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
