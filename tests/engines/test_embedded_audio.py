@@ -47,6 +47,9 @@ def test_whisper_full_window_also_transcribes(question: QuestionLoader) -> None:
 def test_collapse_repeats_keeps_one_copy_of_a_looped_phrase() -> None:
     assert collapse_repeats("Stop. Stop. Stop. Stop") == "Stop."
     assert collapse_repeats("Yes, please. Yes, please. Yes") == "Yes, please."
+    looped = "What's the weather in Paris? What's the weather in"
+    assert collapse_repeats(looped) == "What's the weather in Paris?"
+    assert collapse_repeats("Paris? What's") == "Paris? What's"
     assert collapse_repeats("What is the weather in Paris?") == "What is the weather in Paris?"
     assert collapse_repeats("") == ""
 

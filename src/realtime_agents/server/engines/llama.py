@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
 from realtime_agents.server.engines.tool_router import (
@@ -47,7 +48,24 @@ def bundled_gguf_path() -> str:
     return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
 
 
-def _acquire(lock: threading.Lock, cancel: threading.Event) -> bool:
+class Cancellation(Protocol):
+    """Anything with `is_set()`, like `threading.Event`."""
+
+    def is_set(self) -> bool: ...
+
+
+class _EitherSet:
+    """Set as soon as either of two events is set."""
+
+    def __init__(self, first: Cancellation, second: Cancellation) -> None:
+        self._first = first
+        self._second = second
+
+    def is_set(self) -> bool:
+        return self._first.is_set() or self._second.is_set()
+
+
+def _acquire(lock: threading.Lock, cancel: Cancellation) -> bool:
     """Wait for `lock` unless `cancel` is set first; True when the lock is held."""
     while not cancel.is_set():
         if lock.acquire(timeout=_LOCK_POLL_SECONDS):
@@ -105,22 +123,78 @@ class LlamaLanguageModel:
         last = messages[-1] if messages else None
         if last is not None and last.get("role") == "user" and request.tools:
             tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
-            if tools:
+            if tools and not allow_none:
                 call = self._route(_text(last), tools, allow_none, cancel)
-                if cancel.is_set():
-                    return
-                if call is not None:
+                if call is not None and not cancel.is_set():
                     yield LlmChunk(tool_call=call)
-                    return
+                return
+            if tools:
+                yield from self._route_while_replying(request, _text(last), tools, cancel)
+                return
         yield from self._reply(messages, request.max_output_tokens, cancel)
 
-    def prepare_tools(
-        self, tools: Sequence[Mapping[str, Any]], tool_choice: object = "auto"
+    def _route_while_replying(
+        self, request: LlmRequest, user_text: str, tools: Sequence[Any], cancel: threading.Event
+    ) -> Iterator[LlmChunk]:
+        """Route and start the reply at once (one core each); keep the reply if no tool is due.
+
+        The replier's first tokens are held back until the router has decided; when it picks
+        a tool, the reply is cancelled and never seen.
+        """
+        pieces: queue.SimpleQueue[LlmChunk | None] = queue.SimpleQueue()
+        drop_reply = threading.Event()
+        reply_cancel = _EitherSet(cancel, drop_reply)
+
+        def reply() -> None:
+            try:
+                for chunk in self._reply(request.messages, request.max_output_tokens, reply_cancel):
+                    pieces.put(chunk)
+            finally:
+                pieces.put(None)
+
+        worker = threading.Thread(target=reply, name="llm-reply", daemon=True)
+        worker.start()
+        try:
+            call = self._route(user_text, tools, True, cancel)
+            if call is not None or cancel.is_set():
+                drop_reply.set()
+                if call is not None and not cancel.is_set():
+                    yield LlmChunk(tool_call=call)
+                return
+            while True:
+                try:
+                    piece = pieces.get(timeout=_LOCK_POLL_SECONDS)
+                except queue.Empty:
+                    if cancel.is_set():
+                        return
+                    continue
+                if piece is None or cancel.is_set():
+                    return
+                yield piece
+        finally:
+            drop_reply.set()
+
+    def prepare(
+        self,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: str | Mapping[str, Any] = "auto",
+        instructions: str | None = None,
     ) -> None:
-        """Prefill the router's few-shot prefix for a tool list so the first routing is fast."""
+        """Prefill the prompt prefixes a session will use, so its first turn is fast.
+
+        The router's few-shot prefix for `tools` (about 2 s to prefill once on one core) and
+        the replier's system prompt with `instructions` stay in the KV caches. Call it from a
+        worker thread when a session's tools or instructions change.
+        """
         chosen, allow_none = select_tools(parse_tools(tools), tool_choice)
         if chosen:
             self._route("Hello.", chosen, allow_none, threading.Event())
+        if instructions is not None:
+            system: ChatMessage = {"role": "system", "content": instructions}
+            user: ChatMessage = {"role": "user", "content": "Hello."}
+            request = LlmRequest(messages=[system, user], max_output_tokens=1)
+            for _ in self._reply(request.messages, 1, threading.Event()):
+                pass
 
     def warm_up(self) -> None:
         """One tiny completion on each instance so the first turn is fast."""
@@ -247,7 +321,7 @@ class LlamaLanguageModel:
         return [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
 
     def _reply(
-        self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: threading.Event
+        self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation
     ) -> Iterator[LlmChunk]:
         """Stream the replier's prose, stopping between tokens once `cancel` is set."""
         if not _acquire(self._replier_lock, cancel):

@@ -50,8 +50,9 @@ def collapse_repeats(text: str) -> str:
     """
     words = text.split()
     keys = [word.strip(".,!?;:…-\"'").lower() for word in words]
-    for period in range(1, len(keys) // 2 + 1):
-        if all(keys[i] == keys[i + period] for i in range(len(keys) - period)):
+    for period in range(1, len(keys)):
+        repeated = len(keys) - period
+        if repeated >= min(period, 2) and all(keys[i] == keys[i + period] for i in range(repeated)):
             return " ".join(words[:period])
     return text
 
