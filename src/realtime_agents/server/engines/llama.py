@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -33,7 +34,16 @@ DEFAULT_SYSTEM_PROMPT: Final = (
 )
 _HISTORY_CHARS: Final = 3000
 """Keep about this many characters of recent conversation (the context is 2048 tokens)."""
-_ROUTER_MAX_TOKENS: Final = 64
+_MESSAGE_CHARS: Final = 1500
+"""Longer messages (a big tool output, say) are cut to this many characters."""
+_HISTORY_BLOCK: Final = 8
+"""Old turns are dropped this many at a time."""
+_ROUTER_MAX_TOKENS: Final = 16
+_CHATML: Final = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
 _LOCK_POLL_SECONDS: Final = 0.05
 
 
@@ -74,9 +84,70 @@ def _acquire(lock: threading.Lock, cancel: Cancellation) -> bool:
 
 
 def _text(message: Mapping[str, Any]) -> str:
-    """A message's content as plain text."""
+    """A message's content as plain text, cut to fit the small context window."""
     content = message.get("content")
-    return content if isinstance(content, str) else ""
+    return content[:_MESSAGE_CHARS] if isinstance(content, str) else ""
+
+
+def _chat_formatter(model: Any) -> Any:
+    """Renders chat messages to a raw prompt with the model's own chat template."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = model.metadata.get("tokenizer.chat_template") or _CHATML
+    eos, bos = model.token_eos(), model.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=model._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=model._model.token_get_text(bos) if bos != -1 else "",
+    )
+
+
+def _gbnf_literal(text: str) -> str:
+    """A GBNF string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _RouterSetup:
+    """A tool list's router prompt and its grammars (compiled on first use)."""
+
+    def __init__(self, prompt: RouterPrompt) -> None:
+        self.prompt = prompt
+        self.names = [option["properties"]["name"]["const"] for option in prompt.schema["anyOf"]]
+        self._name_grammar: Any = None
+        self._argument_grammars: dict[str, Any] = {}
+
+    def name_grammar(self) -> Any:
+        """The rest of the name string after `{"name": "`: one of the names, then a quote."""
+        if self._name_grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            names = " | ".join(_gbnf_literal(name) for name in self.names)
+            self._name_grammar = LlamaGrammar.from_string(
+                f"root ::= ({names}) {_gbnf_literal(chr(34))}", verbose=False
+            )
+        return self._name_grammar
+
+    def argument_grammar(self, tool: Any) -> Any:
+        """A space, the tool's arguments object (grammar from its JSON schema), then `}`.
+
+        The outer `}` is part of the grammar because the model writes `}}` as one token.
+        """
+        grammar = self._argument_grammars.get(tool.name)
+        if grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+            option = next(
+                o
+                for o in self.prompt.schema["anyOf"]
+                if o["properties"]["name"]["const"] == tool.name
+            )
+            rules = json_schema_to_gbnf(json.dumps(option["properties"]["arguments"]))
+            rules = re.sub(r"^root ::=", "arguments ::=", rules, count=1, flags=re.MULTILINE)
+            grammar = LlamaGrammar.from_string(
+                rules + '\nroot ::= " " arguments "}"\n', verbose=False
+            )
+            self._argument_grammars[tool.name] = grammar
+        return grammar
 
 
 class LlamaLanguageModel:
@@ -91,6 +162,7 @@ class LlamaLanguageModel:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         max_tokens: int = 80,
         repeat_penalty: float = 1.1,
+        parallel_router: bool = False,
     ) -> None:
         """Load the router and replier instances (the bundled SmolLM2 unless `model_path`)."""
         try:
@@ -105,6 +177,8 @@ class LlamaLanguageModel:
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
         self._repeat_penalty = repeat_penalty
+        self.parallel_router = parallel_router
+        """Start the reply while the router decides (wins only when a core is idle)."""
 
         def load() -> Any:
             return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
@@ -113,7 +187,8 @@ class LlamaLanguageModel:
         self._router: Any = load()
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
-        self._prompts: dict[str, tuple[RouterPrompt, Any]] = {}
+        self._setups: dict[str, _RouterSetup] = {}
+        self._formatter = _chat_formatter(self._router)
 
     # ------------------------------------------------------------------ public API
 
@@ -128,9 +203,14 @@ class LlamaLanguageModel:
                 if call is not None and not cancel.is_set():
                     yield LlmChunk(tool_call=call)
                 return
-            if tools:
+            if tools and self.parallel_router:
                 yield from self._route_while_replying(request, _text(last), tools, cancel)
                 return
+            if tools:
+                call = self._route(_text(last), tools, allow_none, cancel)
+                if call is not None and not cancel.is_set():
+                    yield LlmChunk(tool_call=call)
+                    return
         yield from self._reply(messages, request.max_output_tokens, cancel)
 
     def _route_while_replying(
@@ -211,63 +291,78 @@ class LlamaLanguageModel:
 
     # ------------------------------------------------------------------ routing
 
-    def _router_prompt(self, tools: Sequence[Any], allow_none: bool) -> tuple[RouterPrompt, Any]:
-        """The cached prompt and compiled grammar for a tool list."""
-        from llama_cpp.llama_grammar import LlamaGrammar
-
+    def _router_setup(self, tools: Sequence[Any], allow_none: bool) -> _RouterSetup:
+        """The cached prompt and compiled grammars for a tool list."""
         key = json.dumps(
             [[t.name, t.description, dict(t.properties), list(t.required)] for t in tools]
             + [allow_none],
             sort_keys=True,
             default=str,
         )
-        cached = self._prompts.get(key)
-        if cached is None:
-            prompt = build_router_prompt(tools, allow_none)
-            grammar = LlamaGrammar.from_json_schema(json.dumps(prompt.schema), verbose=False)
-            if len(self._prompts) > 32:
-                self._prompts.clear()
-            cached = self._prompts[key] = (prompt, grammar)
-        return cached
+        setup = self._setups.get(key)
+        if setup is None:
+            if len(self._setups) > 32:
+                self._setups.clear()
+            setup = self._setups[key] = _RouterSetup(build_router_prompt(tools, allow_none))
+        return setup
+
+    def _complete(self, prompt: str, grammar: Any, max_tokens: int) -> Iterator[str]:
+        """Stream a grammar-constrained completion of a raw prompt on the router instance."""
+        stream = self._router.create_completion(
+            prompt=prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stream=True
+        )
+        try:
+            for chunk in stream:
+                yield chunk["choices"][0]["text"]
+        finally:
+            stream.close()
 
     def _route(
-        self, user_text: str, tools: Sequence[Any], allow_none: bool, cancel: threading.Event
+        self, user_text: str, tools: Sequence[Any], allow_none: bool, cancel: Cancellation
     ) -> LlmToolCall | None:
-        """Ask the router which tool (if any) answers `user_text`."""
-        prompt, grammar = self._router_prompt(tools, allow_none)
+        """Ask the router which tool (if any) answers `user_text`.
+
+        The prompt ends inside the answer, at `{"name": "`, so the first decoded token usually
+        settles the name (stop as soon as one candidate is left); only when a tool is chosen
+        are its arguments decoded, under a grammar built from its JSON schema.
+        """
+        setup = self._router_setup(tools, allow_none)
         if not _acquire(self._router_lock, cancel):
             return None
-        text = ""
         try:
-            stream = self._router.create_chat_completion(
-                messages=prompt.messages(user_text.strip() or "..."),
-                temperature=0.0,
-                max_tokens=_ROUTER_MAX_TOKENS,
-                grammar=grammar,
-                stream=True,
-            )
-            try:
-                for chunk in stream:
+            chat = setup.prompt.messages(user_text.strip() or "...")
+            prefix = self._formatter(messages=chat).prompt + '{"name": "'
+            text = ""
+            candidates = setup.names
+            for piece in self._complete(prefix, setup.name_grammar(), _ROUTER_MAX_TOKENS):
+                if cancel.is_set():
+                    return None
+                text += piece
+                candidates = [n for n in setup.names if (n + '"').startswith(text.rstrip("}"))]
+                if len(candidates) <= 1:
+                    break
+            if len(candidates) != 1 or candidates[0] == NO_TOOL:
+                return None
+            name = candidates[0]
+            tool = next(t for t in tools if t.name == name)
+            arguments = "{}"
+            if tool.properties:
+                prefix += name + '", "arguments":'
+                pieces = []
+                for piece in self._complete(prefix, setup.argument_grammar(tool), 96):
                     if cancel.is_set():
                         return None
-                    text += chunk["choices"][0]["delta"].get("content") or ""
-                    if allow_none and f'"name": "{NO_TOOL}"' in text.replace('":"', '": "'):
-                        return None  # decided: no tool, skip the rest of the object
-            finally:
-                stream.close()
+                    pieces.append(piece)
+                arguments = "".join(pieces).strip().removesuffix("}")
         finally:
             self._router_lock.release()
         try:
-            decision = json.loads(text)
+            decoded = json.loads(arguments)
         except json.JSONDecodeError:
-            return None
-        name = decision.get("name") if isinstance(decision, dict) else None
-        if not isinstance(name, str) or name == NO_TOOL:
-            return None
-        arguments = decision.get("arguments")
+            decoded = {}
         return LlmToolCall(
             name=name,
-            arguments=json.dumps(arguments if isinstance(arguments, dict) else {}),
+            arguments=json.dumps(decoded if isinstance(decoded, dict) else {}),
             call_id=new_call_id(),
         )
 
@@ -307,14 +402,15 @@ class LlamaLanguageModel:
                     turns[-1]["content"] += "\n" + _text(message).strip()
                 else:
                     turns.append({"role": "user", "content": _text(message).strip()})
-        kept: list[dict[str, str]] = []
-        size = 0
-        for turn in reversed(turns):
-            size += len(turn["content"])
-            if kept and size > _HISTORY_CHARS:
-                break
-            kept.append(turn)
-        kept.reverse()
+        # Drop old turns in whole blocks, so the kept history starts at the same turn from one
+        # call to the next and its prefix stays in the KV cache (a sliding window would shift
+        # every token and force a full prefill on each turn).
+        start = 0
+        while start + _HISTORY_BLOCK < len(turns) and (
+            sum(len(turn["content"]) for turn in turns[start:]) > _HISTORY_CHARS
+        ):
+            start += _HISTORY_BLOCK
+        kept = turns[start:]
         while kept and kept[0]["role"] != "user":
             kept.pop(0)
         system = {"role": "system", "content": "\n".join(system_parts)}

@@ -150,7 +150,7 @@ def _build_tts(settings: Mapping[str, Any]) -> TextToSpeechEngine:
     return PiperTextToSpeech(
         settings.get("model_path"),
         settings.get("config_path"),
-        threads=int(settings.get("threads", 1)),
+        threads=int(settings.get("threads", 2)),
     )
 
 

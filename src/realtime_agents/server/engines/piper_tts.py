@@ -39,7 +39,7 @@ class PiperTextToSpeech:
         model_path: str | os.PathLike[str] | None = None,
         config_path: str | os.PathLike[str] | None = None,
         *,
-        threads: int = 1,
+        threads: int = 2,
     ) -> None:
         """Load a voice (the bundled joe voice unless `model_path` is given)."""
         try:
@@ -58,6 +58,8 @@ class PiperTextToSpeech:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle worker threads must sleep, not spin: the LLM decodes on the other core.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._voice: Any = PiperVoice(
             session=onnxruntime.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
