@@ -10,6 +10,7 @@ from realtime_agents import (
     InputAudio,
     InputText,
     OutputAudio,
+    RealtimeItem,
     RealtimeModelInputAudioTranscriptionCompletedEvent,
     RealtimeModelInputAudioTranscriptionDeltaEvent,
     RealtimeModelItemDeletedEvent,
@@ -17,7 +18,6 @@ from realtime_agents import (
     RealtimeModelSendConversationItem,
     RealtimeModelTranscriptDeltaEvent,
     RealtimeModelTranscriptDoneEvent,
-    RealtimeItem,
     UserMessageItem,
     item_text,
 )
