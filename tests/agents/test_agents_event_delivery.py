@@ -29,8 +29,8 @@ async def test_several_consumers_each_get_every_event() -> None:
         "audio",
         "transcript_delta",
         "history_added",
-        "agent_end",
         "turn_metrics",
+        "agent_end",
         "raw_model_event",
     ]
 

@@ -233,12 +233,12 @@ class ModelEventHandler:
         session = self._session
         metrics = session._metrics.turn_ended(event.response_id, event.status)
         agent = session.current_agent
+        if metrics is not None:
+            await session._publish(TurnMetricsEvent(metrics=metrics))
         await session._publish(
             AgentEndEvent(agent=agent, response_id=event.response_id, status=event.status)
         )
         await session._call_hooks((agent,), "on_end", agent)
-        if metrics is not None:
-            await session._publish(TurnMetricsEvent(metrics=metrics))
         session._guardrails.debouncer.forget_response(event.response_id)
 
     async def _usage(self, event: RealtimeModelUsageEvent) -> None:
