@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from agent_test_helpers import EventRecorder, tool_call
 
-from realtime_agents import RealtimeModelSendUserInput
+from realtime_agents import (
+    RealtimeModelAudioInterruptedEvent,
+    RealtimeModelInputSpeechStartedEvent,
+    RealtimeModelInputSpeechStoppedEvent,
+    RealtimeModelSendAudio,
+    RealtimeModelSendInterrupt,
+    RealtimeModelSendUserInput,
+)
 from realtime_agents.agents import RealtimeAgent, RealtimeRunner, function_tool
 from realtime_agents.testing import RealtimeStep, ScriptedRealtimeModel
 
@@ -114,3 +121,46 @@ def test_agent_validation_errors_are_clear() -> None:
         RealtimeAgent(name="a", handoffs=["billing"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="RealtimeAgent"):
         RealtimeRunner("agent")  # type: ignore[arg-type]
+
+
+async def test_audio_interrupt_and_speech_events_pass_through() -> None:
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendAudio(audio=b"\x01\x02", commit=False)),
+            RealtimeStep(
+                expect=RealtimeModelSendAudio(audio=b"\x03\x04", commit=True),
+                emit=[
+                    RealtimeModelInputSpeechStartedEvent(item_id="u1", audio_start_ms=0),
+                    RealtimeModelInputSpeechStoppedEvent(item_id="u1", audio_end_ms=40),
+                ],
+            ),
+            RealtimeStep(
+                expect=RealtimeModelSendInterrupt(cancel_response=True),
+                emit=[RealtimeModelAudioInterruptedEvent(item_id="a1")],
+            ),
+        ]
+    )
+    runner = RealtimeRunner(RealtimeAgent(name="a"), model=model, config={"raw_model_events": True})
+    async with await runner.run() as session:
+        events = EventRecorder(session)
+        await session.send_audio(b"\x01\x02")
+        await session.send_audio(b"\x03\x04", commit=True)
+        await session.interrupt()
+        await events.until("audio_interrupted")
+    assert [t for t in events.types() if t != "raw_model_event"] == [
+        "input_speech_started",
+        "input_speech_stopped",
+        "audio_interrupted",
+    ]
+    raw = [e.data.type for e in events.of_type("raw_model_event")]
+    assert raw == ["input_speech_started", "input_speech_stopped", "audio_interrupted"]
+    model.assert_complete()
+
+
+async def test_the_default_model_is_the_openai_provider_imported_lazily() -> None:
+    from realtime_agents.providers.openai import OpenAIRealtimeWebSocketModel
+
+    runner = RealtimeRunner(RealtimeAgent(name="a"))
+    first, second = await runner.run(), await runner.run()
+    assert isinstance(first.model, OpenAIRealtimeWebSocketModel)
+    assert first.model is not second.model  # one model per session
