@@ -17,13 +17,18 @@ Scenarios:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import cProfile
 import gc
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import websockets
+from websockets.frames import Frame, Opcode
 
 
 def status_kib(field: str) -> int:
@@ -56,7 +61,18 @@ def load_lib(lib: str) -> tuple[Any, Any, Any]:
     return Ours, OurListener, OurRaw({"type": "response.create"})
 
 
+_LISTENER_CLASSES: dict[type, type] = {}
+
+
 def make_listener(base: type) -> Any:
+    """A counting listener; its class is made once (a class per session would cost ~4 KiB)."""
+    cls = _LISTENER_CLASSES.get(base)
+    if cls is None:
+        cls = _LISTENER_CLASSES[base] = _listener_class(base)
+    return cls()
+
+
+def _listener_class(base: type) -> type:
     class Listener(base):  # type: ignore[misc, valid-type]
         """Counts audio events; optionally records stamp latencies; notes turn ends."""
 
@@ -86,7 +102,7 @@ def make_listener(base: type) -> Any:
                 self.turns += 1
                 self.turn_done.set()
 
-    return Listener()
+    return Listener
 
 
 class Control:
@@ -123,12 +139,31 @@ async def open_session(lib: str, port: int, model_cls: Any, listener_cls: Any) -
 
 
 async def drain(base: int) -> None:
-    """Run until every task started since `base` was counted has finished."""
-    await asyncio.sleep(0)
+    """Run until every task started since `base` was counted has finished.
+
+    Theirs sends `response.create` from a background task; ours writes inside the awaited
+    `send_event` (it awaits `websockets`' send), so for ours this costs one `len()`.
+    """
     for _ in range(10_000):
         if len(asyncio.all_tasks()) <= base:
             return
         await asyncio.sleep(0)
+
+
+@contextlib.contextmanager
+def profiled(name: str) -> Iterator[None]:
+    """With BENCH_PROFILE=prefix, cProfile this section into prefix.NAME.pstats."""
+    prefix = os.environ.get("BENCH_PROFILE")
+    if not prefix:
+        yield
+        return
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        prof.dump_stats(f"{prefix}.{name}.pstats")
 
 
 async def scenario_cpu(lib: str, port: int, p: dict[str, Any]) -> dict[str, Any]:
@@ -147,11 +182,12 @@ async def scenario_cpu(lib: str, port: int, p: dict[str, Any]) -> dict[str, Any]
         lst.audio = 0
         lst.turn_done.clear()
         w0, c0 = time.perf_counter(), time.process_time()
-        await ctl.send(cmd="burst", n=n)
-        while lst.audio < n or not lst.turn_done.is_set():
-            await asyncio.wait_for(lst.turn_done.wait(), 600)
-            if lst.audio < n:
-                lst.turn_done.clear()
+        with profiled("burst"):
+            await ctl.send(cmd="burst", n=n)
+            while lst.audio < n or not lst.turn_done.is_set():
+                await asyncio.wait_for(lst.turn_done.wait(), 600)
+                if lst.audio < n:
+                    lst.turn_done.clear()
         c1, w1 = time.process_time(), time.perf_counter()
         await ctl.reply()
         out["burst_n"] = lst.audio
@@ -161,20 +197,36 @@ async def scenario_cpu(lib: str, port: int, p: dict[str, Any]) -> dict[str, Any]
         # Raw response.create sends.
         total = 0.0
         sends = p["sends"]
-        for _ in range(sends):
-            lst.turn_done.clear()
-            base = len(asyncio.all_tasks())
-            c0 = time.process_time()
-            await model.send_event(raw)
-            await drain(base)
-            total += time.process_time() - c0
-            await asyncio.wait_for(lst.turn_done.wait(), 30)
-            for _ in range(3):
-                await asyncio.sleep(0)
+        with profiled("send"):
+            for _ in range(sends):
+                lst.turn_done.clear()
+                base = len(asyncio.all_tasks())
+                c0 = time.process_time()
+                await model.send_event(raw)
+                await drain(base)
+                total += time.process_time() - c0
+                await asyncio.wait_for(lst.turn_done.wait(), 30)
+                for _ in range(3):
+                    await asyncio.sleep(0)
         out["send_us"] = total / sends * 1e6
+        out["write_floor_us"] = await socket_write_floor(ctl)
         out["event_types"] = {**lst.types, "raw_server_event": lst.raw}
         await model.close()
     return out
+
+
+async def socket_write_floor(ctl: Control, n: int = 500) -> float:
+    """CPU of handing one small pre-masked frame to the transport: the floor of any raw send."""
+    frame = Frame(Opcode.TEXT, b'{"cmd":"noop","type":"response.create"}')
+    data = frame.serialize(mask=True, extensions=[])
+    transport = ctl.ws.transport
+    total = 0.0
+    for _ in range(n):
+        c0 = time.process_time()
+        transport.write(data)
+        total += time.process_time() - c0
+        await asyncio.sleep(0.001)
+    return total / n * 1e6
 
 
 def percentile(sorted_values: list[int], q: float) -> float:
@@ -208,16 +260,18 @@ async def scenario_sessions(lib: str, port: int, p: dict[str, Any]) -> dict[str,
         out["rss_base_kib"] = rss0
         out["rss_per_session_kib"] = (rss1 - rss0) / n
         out["peak_per_session_kib"] = (peak1 - rss0) / n
-        for name, spread, head in (("paced", 1.0, 1), ("together", 0.0, p["head"])):
+        runs = (("paced", 1.0, 1), ("together", 0.0, p["head"]), ("together1", 0.0, 1))
+        for name, spread, head in runs:
             lats: list[int] = []
             for _, lst in sessions:
                 lst.latencies = lats
                 lst.turn_done.clear()
             c0, w0 = time.process_time(), time.perf_counter()
-            info = await ctl.call(cmd="paced", seconds=p["seconds"], spread=spread, head=head)
-            for _, lst in sessions:
-                await asyncio.wait_for(lst.turn_done.wait(), 60)
-                lst.latencies = None
+            with profiled(name):
+                info = await ctl.call(cmd="paced", seconds=p["seconds"], spread=spread, head=head)
+                for _, lst in sessions:
+                    await asyncio.wait_for(lst.turn_done.wait(), 60)
+                    lst.latencies = None
             cpu = (time.process_time() - c0) / (time.perf_counter() - w0)
             lats.sort()
             out[name] = {
@@ -225,7 +279,7 @@ async def scenario_sessions(lib: str, port: int, p: dict[str, Any]) -> dict[str,
                 "p99_ms": percentile(lats, 0.99),
                 "max_ms": lats[-1] / 1e6,
                 "n": len(lats),
-                "client_cpu_share": cpu,
+                "cpu_share": cpu,
                 "server_late_p99_ms": info.get("server_late_p99_ms"),
             }
             await asyncio.sleep(0.3)

@@ -46,6 +46,25 @@ RSS_CODE = (
 )
 
 
+def revision() -> str:
+    """The commit measured, and whether the provider's sources differ from it."""
+    root = HERE.parent
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "src/realtime_agents/providers"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return "unknown revision"
+    changed = " (uncommitted provider changes)" if dirty.stdout.strip() else ""
+    return f"commit {head.stdout.strip()}{changed}"
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
@@ -59,11 +78,17 @@ def import_rss_kib(lib: str) -> int | str:
     return int(proc.stdout.strip())
 
 
+PROFILE_DIR: str | None = None
+
+
 def run_worker(scenario: str, lib: str, port: int, params: dict[str, Any]) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE / "_bench_worker.py"), scenario, lib, str(port)]
+    env = dict(os.environ)
+    if PROFILE_DIR:
+        env["BENCH_PROFILE"] = os.path.join(PROFILE_DIR, lib)
     try:
         proc = subprocess.run(
-            [*cmd, json.dumps(params)], capture_output=True, text=True, timeout=900
+            [*cmd, json.dumps(params)], capture_output=True, text=True, timeout=900, env=env
         )
     except subprocess.TimeoutExpired:
         return {"error": f"{scenario} timed out"}
@@ -105,17 +130,20 @@ def ours_importable() -> str | None:
     return (proc.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
-    values = [r[key] for r in runs if key in r]
+def median_of(runs: list[dict[str, Any]], path: str) -> float | None:
+    """Median over runs of a value at a dotted path ('together.p99_ms'); None if absent."""
+    values = []
+    for run in runs:
+        value: Any = run
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            values.append(value)
     return statistics.median(values) if values else None
 
 
 def fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, str):
-        return value
-    return f"{value:,.{digits}f}"
+    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
 def main() -> None:
@@ -126,22 +154,36 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, help="audio seconds per paced turn (5)")
     ap.add_argument("--head", type=int, default=5, help="deltas sent back to back at turn start")
     ap.add_argument("--sends", type=int, help="raw response.create sends (2,000)")
-    ap.add_argument("--repeat", type=int, help="CPU runs per library, median reported (3)")
+    ap.add_argument("--repeat", type=int, help="fresh-process runs per library, median (3)")
     ap.add_argument("--only", choices=LIBS, help="measure one library only")
+    ap.add_argument("--profile", metavar="DIR", help="cProfile the timed sections into DIR")
+    ap.add_argument("--server-only", action="store_true", help="run the server, print its port")
     args = ap.parse_args()
+    if args.server_only:
+        serve_forever()
+        return
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
+    if PROFILE_DIR:
+        os.makedirs(PROFILE_DIR, exist_ok=True)
     q = args.quick
-    burst = args.burst or (20_000 if q else 100_000)
-    sessions = args.sessions or 200
-    seconds = args.seconds or (2.0 if q else 5.0)
-    sends = args.sends or (300 if q else 2_000)
-    repeat = args.repeat or (1 if q else 3)
+    cfg = {
+        "burst": args.burst or (20_000 if q else 100_000),
+        "sends": args.sends or (300 if q else 2_000),
+        "sessions": args.sessions or 200,
+        "seconds": args.seconds or (2.0 if q else 5.0),
+        "head": args.head,
+        "repeat": args.repeat or (1 if q else 3),
+        "quick": q,
+    }
     libs = [args.only] if args.only else list(LIBS)
     t_start = time.perf_counter()
     print(
-        f"provider_bench {'--quick ' if q else ''}on {platform.node()}: "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.strftime('%F %T')}"
+        f"provider_bench {'--quick ' if q else ''}on {platform.node()}: {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {time.strftime('%F %T')}, {revision()}\n"
+        f"load average (1/5/15 min) at start: {load()}",
+        flush=True,
     )
-    print(f"load average (1/5/15 min) at start: {load()}", flush=True)
     missing = ours_importable()
     if missing is not None and "ours" in libs:
         print(f"ours is not importable yet ({missing}); measuring theirs only")
@@ -149,188 +191,157 @@ def main() -> None:
 
     res: dict[str, dict[str, Any]] = {lib: {} for lib in LIBS}
     # 5. RSS after import, each in a fresh interpreter (median of 3).
-    bare = statistics.median(int(import_rss_kib("bare")) for _ in range(3))
+    bare = statistics.median(int(import_rss_kib("bare")) for _ in range(3)) / 1024
     for lib in libs:
         vals = [import_rss_kib(lib) for _ in range(3)]
         if all(isinstance(v, int) for v in vals):
             res[lib]["import_abs"] = statistics.median(vals) / 1024  # type: ignore[type-var]
-            res[lib]["import_net"] = res[lib]["import_abs"] - bare / 1024
+            res[lib]["import_net"] = res[lib]["import_abs"] - bare
         else:
             res[lib]["error"] = next(v for v in vals if isinstance(v, str))
-    floor = decode_floor_us(20_000)
+    res["ref"] = {"floor": decode_floor_us(20_000), "bare": bare}
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_stream_server.run, args=(child,), daemon=True)
     server.start()
+    loads = [load()]
     try:
         port = parent.recv()
-        # 1 + 6. CPU per delta in a burst, raw send CPU: fresh process per run, alternating.
-        cpu_runs: dict[str, list[dict[str, Any]]] = {lib: [] for lib in libs}
-        for _ in range(repeat):
+        # Each run is a fresh process; runs alternate between the libraries; medians reported.
+        for scenario in ("cpu", "sessions"):
+            runs: dict[str, list[dict[str, Any]]] = {lib: [] for lib in libs}
+            for _ in range(cfg["repeat"]):
+                for lib in libs:
+                    r = run_worker(scenario, lib, port, cfg)
+                    print(f"  {scenario} {lib}: {json.dumps(r)[:300]}", flush=True)
+                    runs[lib].append(r)
+                    if "error" in r:
+                        res[lib]["error"] = r["error"]
             for lib in libs:
-                r = run_worker("cpu", lib, port, {"burst": burst, "sends": sends})
-                print(f"  cpu {lib}: {r}", flush=True)
-                cpu_runs[lib].append(r)
-        for lib in libs:
-            for key in ("cpu_us_per_delta", "send_us", "burst_cpu_share"):
-                res[lib][key] = median_of(cpu_runs[lib], key)
-            errors = [r["error"] for r in cpu_runs[lib] if "error" in r]
-            if errors:
-                res[lib]["error"] = errors[0]
-        load_mid = load()
-        # 2 + 3 + 4. Sessions: RSS per idle session, paced latency, turns together.
-        params = {"sessions": sessions, "seconds": seconds, "head": args.head}
-        for lib in libs:
-            r = run_worker("sessions", lib, port, params)
-            print(f"  sessions {lib}: {r}", flush=True)
-            if "error" in r:
-                res[lib]["error"] = r["error"]
-            res[lib].update(r)
+                res[lib][scenario] = runs[lib]
+            loads.append(load())
     finally:
         server.terminate()
         server.join(5)
-    load_end = load()
-    report(res, floor, bare, burst, sessions, seconds, args.head, sends, repeat, q)
+    report(res, cfg)
     print(
-        f"\nload average (1/5/15 min): start {load_at_start}, after CPU runs {load_mid}, "
-        f"end {load_end}; total {time.perf_counter() - t_start:.0f} s"
+        f"\nload average (1/5/15 min): start {loads[0]}, "
+        f"after the CPU runs {loads[1 % len(loads)]}, end {loads[-1]}; "
+        f"total {time.perf_counter() - t_start:.0f} s"
     )
+    if PROFILE_DIR:
+        print_profiles(PROFILE_DIR, libs)
 
 
-load_at_start = load()
+ROWS = (
+    # (label, value path, ratio limit or None, absolute limit in us or None)
+    ("1. CPU us per audio delta, burst of {burst:,}", "cpu.cpu_us_per_delta", 0.5, None),
+    ("2. latency p50 ms, {sessions} sessions paced", "sessions.paced.p50_ms", None, None),
+    ("2. latency p99 ms, {sessions} sessions paced", "sessions.paced.p99_ms", None, None),
+    ("3. latency p50 ms, {sessions} turns together", "sessions.together.p50_ms", None, None),
+    ("3. latency p99 ms, {sessions} turns together", "sessions.together.p99_ms", 0.1, None),
+    ("   p50 ms, together, no head burst (info)", "sessions.together1.p50_ms", None, None),
+    ("   p99 ms, together, no head burst (info)", "sessions.together1.p99_ms", None, None),
+    ("4. peak RSS KiB per idle session (x{sessions})", "sessions.peak_per_session_kib", 0.7, None),
+    ("   RSS KiB per idle session after gc (info)", "sessions.rss_per_session_kib", None, None),
+    ("5. RSS MiB after import, minus bare python", "import_net", 0.4, None),
+    ("   RSS MiB after import, absolute (bare {bare:.1f})", "import_abs", None, None),
+    ("6. CPU us per raw response.create send", "cpu.send_us", None, 50.0),
+)
 
 
-def report(
-    res: dict[str, dict[str, Any]],
-    floor: float,
-    bare: float,
-    burst: int,
-    sessions: int,
-    seconds: float,
-    head: int,
-    sends: int,
-    repeat: int,
-    quick: bool,
-) -> None:
-    t, o = res["theirs"], res["ours"]
+def value(r: dict[str, Any], path: str) -> float | None:
+    head, _, rest = path.partition(".")
+    if rest:
+        return median_of(r.get(head, []), rest)
+    v = r.get(head)
+    return v if isinstance(v, int | float) else None
 
-    def lat(r: dict[str, Any], name: str, key: str) -> float | None:
-        return r.get(name, {}).get(key)
 
-    rows: list[tuple[str, float | None, float | None, float | None, str]] = [
-        # (label, theirs, ours, ratio limit (None = none), absolute target note)
-        (
-            f"1. CPU us per audio delta, burst of {burst:,}",
-            t.get("cpu_us_per_delta"),
-            o.get("cpu_us_per_delta"),
-            0.5,
-            "",
-        ),
-        (
-            f"2. latency p50 ms, {sessions} sessions paced",
-            lat(t, "paced", "p50_ms"),
-            lat(o, "paced", "p50_ms"),
-            None,
-            "",
-        ),
-        (
-            f"2. latency p99 ms, {sessions} sessions paced",
-            lat(t, "paced", "p99_ms"),
-            lat(o, "paced", "p99_ms"),
-            None,
-            "",
-        ),
-        (
-            f"3. latency p50 ms, {sessions} turns together",
-            lat(t, "together", "p50_ms"),
-            lat(o, "together", "p50_ms"),
-            None,
-            "",
-        ),
-        (
-            f"3. latency p99 ms, {sessions} turns together",
-            lat(t, "together", "p99_ms"),
-            lat(o, "together", "p99_ms"),
-            0.1,
-            "",
-        ),
-        (
-            f"4. peak RSS KiB per idle session (x{sessions})",
-            t.get("peak_per_session_kib"),
-            o.get("peak_per_session_kib"),
-            0.7,
-            "",
-        ),
-        (
-            "   RSS KiB per idle session after gc (info)",
-            t.get("rss_per_session_kib"),
-            o.get("rss_per_session_kib"),
-            None,
-            "",
-        ),
-        (
-            "5. RSS MiB after import, minus bare python",
-            t.get("import_net"),
-            o.get("import_net"),
-            0.4,
-            "",
-        ),
-        (
-            f"   RSS MiB after import, absolute (bare {bare / 1024:.1f})",
-            t.get("import_abs"),
-            o.get("import_abs"),
-            None,
-            "",
-        ),
-        (
-            "6. CPU us per raw response.create send",
-            t.get("send_us"),
-            o.get("send_us"),
-            None,
-            "< 50 us",
-        ),
-    ]
-    print(
-        f"\nResults ({'QUICK smoke run' if quick else 'full run'}; "
-        f"CPU figures: median of {repeat} fresh-process runs)"
-    )
-    head_row = f"{'figure':<50} {'theirs':>10} {'ours':>10} {'ours/theirs':>11}  target"
-    print(head_row)
-    print("-" * (len(head_row) + 22))
-    for label, a, b, limit, absolute in rows:
+def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
+    t, o, ref = res["theirs"], res["ours"], res["ref"]
+    kind = "QUICK smoke run" if cfg["quick"] else "full run"
+    print(f"\nResults ({kind}; medians of {cfg['repeat']} fresh-process runs per library)")
+    title = f"{'figure':<50} {'theirs':>10} {'ours':>10} {'ours/theirs':>11}  target"
+    print(title + "\n" + "-" * (len(title) + 14))
+    for label, path, limit, absolute in ROWS:
+        a, b = value(t, path), value(o, path)
         ratio = b / a if (a and b is not None) else None
         verdict = ""
         if limit is not None:
-            verdict = f"<= {limit}x  " + (
-                "n/a" if ratio is None else ("PASS" if ratio <= limit else "FAIL")
-            )
-        elif absolute:
-            verdict = f"{absolute}  " + ("n/a" if b is None else ("PASS" if b < 50 else "FAIL"))
+            ok = None if ratio is None else ratio <= limit
+            verdict = f"<= {limit}x  " + ("n/a" if ok is None else "PASS" if ok else "FAIL")
+        elif absolute is not None:
+            ok = None if b is None else b < absolute
+            verdict = f"< {absolute:g} us  " + ("n/a" if ok is None else "PASS" if ok else "FAIL")
+        label = label.format(**cfg, bare=ref["bare"])
         print(f"{label:<50} {fmt(a, 2):>10} {fmt(b, 2):>10} {fmt(ratio, 3):>11}  {verdict}")
-    print(f"\nreference: msgspec typed decode of one delta frame (base64 included): {floor:.2f} us")
+    print(
+        f"\nreference: msgspec typed decode of one delta frame (base64 included): "
+        f"{ref['floor']:.2f} us"
+    )
+    floors = [value(res[lib], "cpu.write_floor_us") for lib in LIBS]
+    floors = [f for f in floors if f is not None]
+    if floors:
+        print(
+            "reference: CPU of one transport.write of a small pre-built frame on loopback "
+            f"(the syscall under any raw send): {statistics.median(floors):.2f} us"
+        )
     for lib in LIBS:
         r = res[lib]
         if "error" in r:
             print(f"{lib}: ERROR {r['error']}")
-        if "cpu_us_per_delta" in r and r["cpu_us_per_delta"] is not None:
-            print(
-                f"{lib}: burst used {100 * (r.get('burst_cpu_share') or 0):.0f}% of a core "
-                "(below ~90%: the server was the bottleneck, CPU/delta still valid)"
-            )
-        for name in ("paced", "together"):
-            if name in r:
-                d = r[name]
+        share = value(r, "cpu.burst_cpu_share")
+        if share is not None:
+            print(f"{lib}: burst kept the client at {100 * share:.0f}% of a core")
+        for name in ("paced", "together", "together1"):
+            mx, cpu = value(r, f"sessions.{name}.max_ms"), value(r, f"sessions.{name}.cpu_share")
+            late = value(r, f"sessions.{name}.server_late_p99_ms")
+            if mx is not None and cpu is not None and late is not None:
                 print(
-                    f"{lib} {name}: max {d['max_ms']:.1f} ms over {d['n']:,} deltas, client CPU "
-                    f"{100 * d['client_cpu_share']:.0f}% of a core, server send lateness p99 "
-                    f"{d['server_late_p99_ms']:.1f} ms"
+                    f"{lib} {name}: max {mx:.1f} ms, client CPU {100 * cpu:.0f}% of a core, "
+                    f"server send lateness p99 {late:.1f} ms"
                 )
     print(
-        f"paced turns: {seconds:g} s of 40 ms deltas; 'paced' starts spread over 1 s, one "
-        f"delta per 40 ms; 'together' starts all at once, first {head} deltas back to back; "
-        f"{sends:,} raw sends"
+        f"turns: {cfg['seconds']:g} s of 40 ms deltas; 'paced' starts spread over 1 s; "
+        f"'together' all at once with the first {cfg['head']} deltas back to back "
+        f"('no head burst': 1); {cfg['sends']:,} raw sends per run"
     )
+
+
+def print_profiles(directory: str, libs: list[str], top: int = 12) -> None:
+    """Top functions by own CPU time per profiled section (cProfile inflates small calls)."""
+    import pstats
+
+    for lib in libs:
+        for section in ("burst", "send", "paced", "together"):
+            path = os.path.join(directory, f"{lib}.{section}.pstats")
+            if not os.path.exists(path):
+                continue
+            st = pstats.Stats(path)
+            total = st.total_tt  # type: ignore[attr-defined]
+            print(
+                f"\nprofile {lib} {section}: {total:.2f} s CPU under cProfile (figures above are"
+                " inflated by it); top functions by own CPU time"
+            )
+            rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+            for (file, line, func), (_, calls, tt, ct, _) in rows:
+                where = f"{os.path.basename(file)}:{line}({func})"
+                print(
+                    f"  {100 * tt / total:5.1f}% own {100 * ct / total:5.1f}% cum "
+                    f"{calls:>9,} calls  {where}"
+                )
+
+
+def serve_forever() -> None:
+    """Run the stream server in this process (for py-spy or manual workers)."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    server = ctx.Process(target=_stream_server.run, args=(child,), daemon=True)
+    server.start()
+    print(parent.recv(), flush=True)
+    server.join()
 
 
 if __name__ == "__main__":
