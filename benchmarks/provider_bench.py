@@ -154,7 +154,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, help="audio seconds per paced turn (5)")
     ap.add_argument("--head", type=int, default=5, help="deltas sent back to back at turn start")
     ap.add_argument("--sends", type=int, help="raw response.create sends (2,000)")
-    ap.add_argument("--repeat", type=int, help="fresh-process runs per library, median (3)")
+    ap.add_argument("--repeat", type=int, help="fresh-process runs per library, median (5)")
     ap.add_argument("--only", choices=LIBS, help="measure one library only")
     ap.add_argument("--profile", metavar="DIR", help="cProfile the timed sections into DIR")
     ap.add_argument("--server-only", action="store_true", help="run the server, print its port")
@@ -173,7 +173,7 @@ def main() -> None:
         "sessions": args.sessions or 200,
         "seconds": args.seconds or (2.0 if q else 5.0),
         "head": args.head,
-        "repeat": args.repeat or (1 if q else 3),
+        "repeat": args.repeat or (1 if q else 5),
         "quick": q,
     }
     libs = [args.only] if args.only else list(LIBS)
