@@ -278,14 +278,15 @@ async def scenario_sessions(lib: str, port: int, p: dict[str, Any]) -> dict[str,
                 for _, lst in sessions:
                     await asyncio.wait_for(lst.turn_done.wait(), 60)
                     lst.latencies = None
-            cpu = (time.process_time() - c0) / (time.perf_counter() - w0)
+            cpu_s, wall_s = time.process_time() - c0, time.perf_counter() - w0
             lats.sort()
             out[name] = {
                 "p50_ms": percentile(lats, 0.50),
                 "p99_ms": percentile(lats, 0.99),
                 "max_ms": lats[-1] / 1e6,
                 "n": len(lats),
-                "cpu_share": cpu,
+                "cpu_share": cpu_s / wall_s,
+                "cpu_us_per_delta": cpu_s / len(lats) * 1e6,
                 "server_late_p99_ms": info.get("server_late_p99_ms"),
             }
             await asyncio.sleep(0.3)
