@@ -130,16 +130,31 @@ def ours_importable() -> str | None:
     return (proc.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def median_of(runs: list[dict[str, Any]], path: str) -> float | None:
-    """Median over runs of a value at a dotted path ('together.p99_ms'); None if absent."""
-    values = []
+def values_of(runs: list[dict[str, Any]], path: str) -> list[float | None]:
+    """Per-run values at a dotted path ('together.p99_ms'), None where absent."""
+    out: list[float | None] = []
     for run in runs:
-        value: Any = run
+        v: Any = run
         for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, int | float):
-            values.append(value)
+            v = v.get(part) if isinstance(v, dict) else None
+        out.append(v if isinstance(v, int | float) else None)
+    return out
+
+
+def median_of(runs: list[dict[str, Any]], path: str) -> float | None:
+    """Median over runs of a value at a dotted path; None if absent."""
+    values = [v for v in values_of(runs, path) if v is not None]
     return statistics.median(values) if values else None
+
+
+def paired_ratios(res: dict[str, dict[str, Any]], path: str) -> list[float]:
+    """ours/theirs of each run with the theirs run just before it (runs alternate in time)."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return []
+    theirs = values_of(res["theirs"].get(head, []), rest)
+    ours = values_of(res["ours"].get(head, []), rest)
+    return [b / a for a, b in zip(theirs, ours, strict=False) if a and b is not None]
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -157,6 +172,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, help="fresh-process runs per library, median (5)")
     ap.add_argument("--only", choices=LIBS, help="measure one library only")
     ap.add_argument("--profile", metavar="DIR", help="cProfile the timed sections into DIR")
+    ap.add_argument("--json", metavar="PATH", help="also write every run's raw figures here")
     ap.add_argument("--server-only", action="store_true", help="run the server, print its port")
     args = ap.parse_args()
     if args.server_only:
@@ -225,6 +241,9 @@ def main() -> None:
         server.terminate()
         server.join(5)
     report(res, cfg)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg, "loads": loads, "results": res}, f, indent=1)
     print(
         f"\nload average (1/5/15 min): start {loads[0]}, "
         f"after the CPU runs {loads[1 % len(loads)]}, end {loads[-1]}; "
@@ -264,12 +283,20 @@ def value(r: dict[str, Any], path: str) -> float | None:
 def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
     t, o, ref = res["theirs"], res["ours"], res["ref"]
     kind = "QUICK smoke run" if cfg["quick"] else "full run"
-    print(f"\nResults ({kind}; medians of {cfg['repeat']} fresh-process runs per library)")
-    title = f"{'figure':<50} {'theirs':>10} {'ours':>10} {'ours/theirs':>11}  target"
+    print(
+        f"\nResults ({kind}; theirs and ours: medians of {cfg['repeat']} fresh-process runs "
+        "per library; ratio: median of the per-run ratios ours/theirs, each ours run paired "
+        "with the theirs run just before it, range in brackets; PASS/FAIL on that ratio)"
+    )
+    title = (
+        f"{'figure':<50} {'theirs':>10} {'ours':>10} {'ours/theirs':>11} {'[range]':>13}  target"
+    )
     print(title + "\n" + "-" * (len(title) + 14))
     for label, path, limit, absolute in ROWS:
         a, b = value(t, path), value(o, path)
-        ratio = b / a if (a and b is not None) else None
+        pairs = paired_ratios(res, path)
+        ratio = statistics.median(pairs) if pairs else (b / a if (a and b is not None) else None)
+        spread = f"[{min(pairs):.2f}-{max(pairs):.2f}]" if len(pairs) > 1 else ""
         verdict = ""
         if limit is not None:
             ok = None if ratio is None else ratio <= limit
@@ -278,7 +305,10 @@ def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
             ok = None if b is None else b < absolute
             verdict = f"< {absolute:g} us  " + ("n/a" if ok is None else "PASS" if ok else "FAIL")
         label = label.format(**cfg, bare=ref["bare"])
-        print(f"{label:<50} {fmt(a, 2):>10} {fmt(b, 2):>10} {fmt(ratio, 3):>11}  {verdict}")
+        print(
+            f"{label:<50} {fmt(a, 2):>10} {fmt(b, 2):>10} {fmt(ratio, 3):>11} {spread:>13}  "
+            f"{verdict}"
+        )
     print(
         f"\nreference: msgspec typed decode of one delta frame (base64 included): "
         f"{ref['floor']:.2f} us"
