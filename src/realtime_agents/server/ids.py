@@ -10,7 +10,7 @@ _ALPHABET = string.ascii_letters + string.digits
 
 def new_id(prefix: str, length: int = 21) -> str:
     """A random id such as `item_Ct1Ok0wNRMw8wizhpPAD3` (base62 suffix)."""
-    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return prefix + "_" + "".join(_ALPHABET[byte % 62] for byte in secrets.token_bytes(length))
 
 
 def new_call_id() -> str:
