@@ -67,7 +67,7 @@ def input_audio_buffer_append(
             "audio",
         )
     limit = core.limits.max_audio_buffer_ms
-    if buffer.duration_ms + len(data) / buffer.bytes_per_ms > limit:
+    if len(buffer) / buffer.bytes_per_ms + len(data) / buffer.bytes_per_ms > limit:
         raise ProtocolError(
             "input_audio_buffer_too_large",
             f"The input audio buffer would exceed its limit of {limit} ms; commit or clear it "

@@ -15,20 +15,23 @@ class InputAudioBuffer:
     """Uncommitted input audio in the session's input format, placed on the audio timeline."""
 
     def __init__(self, audio_format: AudioFormatName = "pcm16") -> None:
-        self.format: AudioFormatName = audio_format
         self._data = bytearray()
         self.start_ms = 0.0
         """Timeline position of the first buffered byte."""
+        self.format = audio_format
 
     @property
-    def bytes_per_ms(self) -> float:
-        """Bytes per millisecond in the current format."""
-        return bytes_per_second(self.format) / 1000
+    def format(self) -> AudioFormatName:
+        """The buffer's audio format (setting it directly keeps the data; see `set_format`)."""
+        return self._format
 
-    @property
-    def sample_bytes(self) -> int:
+    @format.setter
+    def format(self, audio_format: AudioFormatName) -> None:
+        self._format: AudioFormatName = audio_format
+        self.bytes_per_ms = bytes_per_second(audio_format) / 1000
+        """Bytes per millisecond in the current format (cached per format)."""
+        self.sample_bytes = 2 if audio_format == "pcm16" else 1
         """Bytes per sample in the current format."""
-        return 2 if self.format == "pcm16" else 1
 
     @property
     def end_ms(self) -> float:

@@ -33,7 +33,7 @@ from ..audio import (
 )
 from .clauses import ClauseCutter
 from .effects import AnalyzeAudio, CancelResponse, Close, Output, StartResponse, Transcribe
-from .engines.base import EngineSet, LlmChunk
+from .engines.base import EngineSet, LlmChunk, Pcm16RateDetector, VoiceActivityDetector
 from .protocol import SessionProtocol
 
 logger = logging.getLogger(__name__)
@@ -307,39 +307,78 @@ class _Speaker:
 
 
 class _VadRunner:
-    """Decodes, resamples and frames appended audio for the session's voice activity detector."""
+    """Decodes, resamples and frames appended audio for the session's voice activity detector.
+
+    A detector with the `Pcm16RateDetector` fast path runs on the input rate directly (no
+    resampling, int16 frames); others get float32 frames resampled to their own rate.
+    """
 
     def __init__(self, engines: EngineSet, *, inline: bool) -> None:
         self.inline = inline
-        self.detector = engines.vad.create_detector()
+        self.base_detector = engines.vad.create_detector()
+        self.detector: VoiceActivityDetector = self.base_detector
+        self.fast: Pcm16RateDetector | None = None
         self.rate = self.detector.sample_rate
         self.frame = self.detector.frame_samples
         self._format: AudioFormatName | None = None
         self._resampler: StreamingResampler | None = None
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending = bytearray()
         self._origin_ms = 0.0
         self._consumed = 0
         self._expected_ms = -1.0
+        self._ms_per_byte = 0.0
+
+    def _restart(self, audio_format: AudioFormatName, start_ms: float) -> None:
+        """A new format or a gap in the timeline: start framing afresh at `start_ms`."""
+        self._format = audio_format
+        rate = sample_rate_of(audio_format)
+        self._ms_per_byte = 1000 / (2 * rate)
+        base = self.base_detector
+        fast = base.at_rate(rate) if isinstance(base, Pcm16RateDetector) else None
+        if fast is not None and isinstance(fast, VoiceActivityDetector):
+            self.detector, self.fast = fast, fast
+        else:
+            self.detector, self.fast = base, None
+        self.rate = self.detector.sample_rate
+        self.frame = self.detector.frame_samples
+        self._resampler = None if rate == self.rate else StreamingResampler(rate, self.rate)
+        self._pending = bytearray()
+        self._origin_ms = start_ms
+        self._consumed = 0
 
     def analyze(self, effect: AnalyzeAudio) -> list[tuple[float, float, float]]:
         """(start_ms, end_ms, probability) of every complete frame in this chunk."""
-        pcm, rate = decode_to_pcm16(effect.audio, effect.audio_format)
         if effect.audio_format != self._format or abs(effect.start_ms - self._expected_ms) > 1:
-            self._format = effect.audio_format
-            self._resampler = StreamingResampler(rate, self.rate)
-            self._pending = np.zeros(0, dtype=np.float32)
-            self._origin_ms = effect.start_ms
-            self._consumed = 0
-        self._expected_ms = effect.start_ms + len(pcm) / 2 / rate * 1000
-        assert self._resampler is not None
-        samples = pcm16_to_float32(self._resampler.process(pcm))
-        self._pending = np.concatenate((self._pending, samples))
+            self._restart(effect.audio_format, effect.start_ms)
+        pcm = (
+            effect.audio
+            if effect.audio_format == "pcm16"
+            else decode_to_pcm16(effect.audio, effect.audio_format)[0]
+        )
+        self._expected_ms = effect.start_ms + len(pcm) * self._ms_per_byte
+        if self._resampler is not None:
+            pcm = self._resampler.process(pcm)
+        pending = self._pending
+        pending += pcm
+        frame, rate = self.frame, self.rate
+        count = len(pending) // (2 * frame)
+        if not count:
+            return []
+        used = 2 * frame * count
+        samples = np.frombuffer(bytes(pending[:used]), dtype="<i2")
+        del pending[:used]
+        fast, detector = self.fast, self.detector
+        floats = None if fast is not None else samples.astype(np.float32) / np.float32(32768.0)
         frames = []
-        ms_per_sample = 1000 / self.rate
-        while len(self._pending) >= self.frame:
-            frame, self._pending = self._pending[: self.frame], self._pending[self.frame :]
-            start = self._origin_ms + self._consumed * ms_per_sample
-            self._consumed += self.frame
-            end = self._origin_ms + self._consumed * ms_per_sample
-            frames.append((start, end, float(self.detector.speech_probability(frame))))
+        origin, consumed = self._origin_ms, self._consumed
+        for index in range(0, count * frame, frame):
+            if fast is not None:
+                probability = fast.pcm16_probability(samples[index : index + frame])
+            else:
+                assert floats is not None
+                probability = float(detector.speech_probability(floats[index : index + frame]))
+            start = origin + (consumed + index) * 1000 / rate
+            end = origin + (consumed + index + frame) * 1000 / rate
+            frames.append((start, end, probability))
+        self._consumed = consumed + count * frame
         return frames

@@ -34,6 +34,24 @@ class VoiceActivityDetector(Protocol):
         ...
 
 
+@runtime_checkable
+class Pcm16RateDetector(Protocol):
+    """Optional fast path of a detector that can work on the input audio as it arrives.
+
+    `at_rate(rate)` returns an equivalent detector for PCM16 at `rate` Hz (same frame
+    duration), or None when it cannot; `pcm16_probability` takes one frame of int16 samples.
+    The server then skips resampling and float conversion of every appended chunk.
+    """
+
+    def at_rate(self, rate: int) -> Pcm16RateDetector | None:
+        """A detector with the same frame duration working at `rate` Hz, or None."""
+        ...
+
+    def pcm16_probability(self, frame: NDArray[np.int16]) -> float:
+        """`speech_probability` of one frame given as int16 samples."""
+        ...
+
+
 class VadEngine(Protocol):
     """Shared VAD model; each session gets its own detector state."""
 

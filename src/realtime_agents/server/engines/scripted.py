@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..ids import new_call_id
 from .base import (
@@ -37,6 +38,21 @@ class EnergyDetector:
     def speech_probability(self, frame: Float32Array) -> float:
         """RMS over the frame, scaled so the threshold maps to 0.5."""
         rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if frame.size else 0.0
+        return min(1.0, rms / (2 * self.rms_threshold))
+
+    def at_rate(self, rate: int) -> EnergyDetector | None:
+        """The same detector on frames of the same duration at `rate` Hz (None if fractional)."""
+        samples, remainder = divmod(self.frame_samples * rate, self.sample_rate)
+        if remainder or not samples:
+            return None
+        return EnergyDetector(rate, samples, self.rms_threshold)
+
+    def pcm16_probability(self, frame: NDArray[np.int16]) -> float:
+        """`speech_probability` of int16 samples (read as sample / 32768)."""
+        if not frame.size:
+            return 0.0
+        wide = frame.astype(np.float64)
+        rms = math.sqrt(float(np.dot(wide, wide)) / frame.size) / 32768.0
         return min(1.0, rms / (2 * self.rms_threshold))
 
     def reset(self) -> None:

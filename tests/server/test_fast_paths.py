@@ -1,0 +1,154 @@
+"""The server's cheap per-append paths give the same answers as the general ones."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import random
+
+import numpy as np
+import pytest
+
+from realtime_agents.audio import alaw_encode, ulaw_encode
+from realtime_agents.server.conversation import decode_base64
+from realtime_agents.server.effects import AnalyzeAudio
+from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
+from realtime_agents.server.engines.scripted import EnergyDetector, EnergyVad, scripted_engine_set
+from realtime_agents.server.errors import ProtocolError
+from realtime_agents.server.input_audio import InputAudioBuffer
+from realtime_agents.server.pipeline import _VadRunner
+
+
+def tone(ms: int, rate: int = 24000, amplitude: float = 0.3, hz: float = 250.0) -> bytes:
+    t = np.arange(rate * ms // 1000) / rate
+    return (amplitude * np.sin(2 * math.pi * hz * t) * 32767).astype("<i2").tobytes()
+
+
+def test_energy_detector_at_rate_keeps_the_frame_duration() -> None:
+    detector = EnergyDetector(16000, 512, 0.02)
+    assert isinstance(detector, Pcm16RateDetector)
+    at_24k = detector.at_rate(24000)
+    assert at_24k is not None and (at_24k.sample_rate, at_24k.frame_samples) == (24000, 768)
+    at_8k = detector.at_rate(8000)
+    assert at_8k is not None and at_8k.frame_samples == 256
+    assert detector.at_rate(22050) is None  # 705.6 samples: no whole frame
+
+
+@pytest.mark.parametrize("amplitude", [0.0, 0.001, 0.02, 0.04, 0.3, 0.99])
+def test_pcm16_probability_matches_float_probability(amplitude: float) -> None:
+    detector = EnergyDetector(24000, 768, 0.02)
+    samples = np.frombuffer(tone(32, amplitude=amplitude), dtype="<i2")
+    floats = samples.astype(np.float32) / np.float32(32768.0)
+    assert detector.pcm16_probability(samples) == pytest.approx(
+        detector.speech_probability(floats), rel=1e-6, abs=1e-9
+    )
+    assert detector.pcm16_probability(samples[:0]) == 0.0
+
+
+def run(runner: _VadRunner, chunks: list[bytes], audio_format: str = "pcm16", ms: int = 40):
+    frames = []
+    for index, chunk in enumerate(chunks):
+        effect = AnalyzeAudio(chunk, audio_format, float(index * ms))  # type: ignore[arg-type]
+        frames += runner.analyze(effect)
+    return frames
+
+
+def test_vad_runner_frames_input_rate_without_resampling() -> None:
+    runner = _VadRunner(scripted_engine_set(), inline=True)
+    chunks = [bytes(1920)] * 3 + [tone(40)] * 5 + [bytes(1920)] * 2
+    frames = run(runner, chunks)
+    assert runner.rate == 24000 and runner.frame == 768 and runner._resampler is None
+    # 400 ms of audio: twelve whole 32 ms frames on exact millisecond boundaries
+    assert [(start, end) for start, end, _ in frames] == [
+        (32.0 * i, 32.0 * i + 32) for i in range(12)
+    ]
+    speech = [probability >= 0.5 for _, _, probability in frames]
+    assert speech == [False] * 3 + [True] * 7 + [False] * 2  # tone from 120 to 320 ms
+
+
+@pytest.mark.parametrize("encode", [ulaw_encode, alaw_encode])
+def test_vad_runner_g711_runs_at_8k(encode) -> None:  # type: ignore[no-untyped-def]
+    runner = _VadRunner(scripted_engine_set(), inline=True)
+    pcm_8k = tone(40, rate=8000)
+    name = "g711_ulaw" if encode is ulaw_encode else "g711_alaw"
+    frames = run(runner, [encode(bytes(640))] * 2 + [encode(pcm_8k)] * 2, name)
+    assert runner.rate == 8000 and runner.frame == 256
+    assert [round(end) for _, end, _ in frames] == [32, 64, 96, 128, 160]
+    assert [p >= 0.5 for *_, p in frames] == [False, False, True, True, True]
+
+
+class _FloatOnlyDetector:
+    """A detector without the PCM16 fast path (like a model VAD)."""
+
+    sample_rate = 16000
+    frame_samples = 512
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def speech_probability(self, frame: np.ndarray) -> float:  # type: ignore[type-arg]
+        assert frame.dtype == np.float32
+        self.seen.append(len(frame))
+        return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
+
+    def reset(self) -> None:
+        pass
+
+
+class _FloatOnlyVad:
+    name = "float-only"
+
+    def create_detector(self) -> _FloatOnlyDetector:
+        return _FloatOnlyDetector()
+
+
+def test_vad_runner_resamples_for_detectors_without_the_fast_path() -> None:
+    base = scripted_engine_set()
+    engines = EngineSet(vad=_FloatOnlyVad(), stt=base.stt, llm=base.llm, tts=base.tts)
+    runner = _VadRunner(engines, inline=True)
+    frames = run(runner, [tone(40)] * 10)
+    assert runner.rate == 16000 and runner._resampler is not None
+    assert runner.detector.seen and set(runner.detector.seen) == {512}  # type: ignore[attr-defined]
+    assert [start for start, _, _ in frames] == [32.0 * i for i in range(len(frames))]
+    assert len(frames) in (11, 12)  # the streaming resampler holds back a few samples
+
+
+def test_vad_runner_restarts_on_a_timeline_gap() -> None:
+    runner = _VadRunner(EngineSet(vad=EnergyVad(), **_rest()), inline=True)
+    run(runner, [tone(20)])  # 20 ms pending, no frame yet
+    frames = runner.analyze(AnalyzeAudio(tone(40), "pcm16", 1000.0))
+    assert frames[0][:2] == (1000.0, 1032.0)
+
+
+def _rest():  # type: ignore[no-untyped-def]
+    base = scripted_engine_set()
+    return {"stt": base.stt, "llm": base.llm, "tts": base.tts}
+
+
+def test_input_buffer_caches_format_numbers() -> None:
+    buffer = InputAudioBuffer()
+    assert (buffer.bytes_per_ms, buffer.sample_bytes) == (48.0, 2)
+    buffer.append(bytes(4800))
+    assert buffer.duration_ms == 100.0
+    buffer.set_format("g711_ulaw")
+    assert (buffer.bytes_per_ms, buffer.sample_bytes, buffer.start_ms) == (8.0, 1, 100.0)
+    buffer.format = "pcm16"
+    assert buffer.bytes_per_ms == 48.0
+
+
+def test_decode_base64_accepts_exactly_what_validating_b64decode_accepts() -> None:
+    alphabet = "ABab09+/=\n -_\u00e9"
+    rng = random.Random(4)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(10))) for _ in range(20000)]
+    texts += [base64.b64encode(bytes(range(n))).decode() for n in range(8)]
+    for text in texts:
+        try:
+            expected: bytes | None = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            expected = None
+        try:
+            got: bytes | None = decode_base64(text, "audio")
+        except ProtocolError:
+            got = None
+        assert got == expected, text
