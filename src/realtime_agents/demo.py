@@ -187,7 +187,11 @@ async def run_turn(
     try:
         while True:
             remaining = started + turn_seconds - time.perf_counter()
-            if remaining <= 0 or sender.done():
+            if sender.done():
+                problem = sender.exception()
+                result.errors.append(f"streaming the question stopped: {problem!r}")
+                break
+            if remaining <= 0:
                 result.errors.append("timed out waiting for the reply")
                 break
             try:
@@ -224,7 +228,8 @@ async def run_turn(
         await asyncio.sleep(max(0.0, playback_end - time.perf_counter()))
     finally:
         stop.set()
-        await sender
+        if not sender.done() or not sender.exception():
+            await sender
     return result
 
 
