@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import math
+import os
 import random
+import re
+import threading
+import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -14,10 +21,18 @@ from realtime_agents.audio import alaw_encode, ulaw_encode
 from realtime_agents.server.conversation import decode_base64
 from realtime_agents.server.effects import AnalyzeAudio
 from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
-from realtime_agents.server.engines.scripted import EnergyDetector, EnergyVad, scripted_engine_set
+from realtime_agents.server.engines.scripted import (
+    EnergyDetector,
+    EnergyVad,
+    ScriptedLlm,
+    ToneTts,
+    scripted_engine_set,
+)
 from realtime_agents.server.errors import ProtocolError
+from realtime_agents.server.ids import new_call_id, new_id
 from realtime_agents.server.input_audio import InputAudioBuffer
-from realtime_agents.server.pipeline import _VadRunner
+from realtime_agents.server.pipeline import SessionPipeline, _VadRunner
+from realtime_agents.server.protocol import SessionProtocol
 
 
 def tone(ms: int, rate: int = 24000, amplitude: float = 0.3, hz: float = 250.0) -> bytes:
@@ -152,3 +167,85 @@ def test_decode_base64_accepts_exactly_what_validating_b64decode_accepts() -> No
         except ProtocolError:
             got = None
         assert got == expected, text
+
+
+def test_ids_keep_their_shape_and_never_repeat() -> None:
+    ids = [new_id("event") for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"event_[A-Za-z0-9]{21}", value) for value in ids)
+    assert re.fullmatch(r"call_[A-Za-z0-9]{16}", new_call_id())
+    assert len(new_id("x", 5000)) == 5002  # longer than one pool block
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    new_id("event")  # the pool now holds unused bytes the child must not reuse
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, new_id("event").encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert child.startswith("event_") and child != new_id("event")
+
+
+def _pipeline() -> SessionPipeline:
+    return SessionPipeline(SessionProtocol(model="m", now=0.0), scripted_engine_set())
+
+
+async def collect(pipeline: SessionPipeline, items: list[object], inline: bool) -> list[object]:
+    def produce() -> Iterator[object]:
+        for item in items:
+            time.sleep(0.001 if item == "slow" else 0)
+            yield item
+
+    return [item async for item in pipeline._stream(produce, threading.Event(), inline=inline)]
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_stream_yields_every_item_in_order(inline: bool) -> None:
+    items: list[object] = [*range(100), "slow", *range(100, 150), "slow"]
+    assert await collect(_pipeline(), items, inline) == items
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_stream_raises_the_producer_error(inline: bool) -> None:
+    def produce() -> Iterator[int]:
+        yield 1
+        raise ValueError("engine broke")
+
+    got = []
+    with pytest.raises(ValueError, match="engine broke"):
+        async for item in _pipeline()._stream(produce, threading.Event(), inline=inline):
+            got.append(item)
+    assert got == [1]
+
+
+async def test_stream_stops_the_producer_thread_when_left_early() -> None:
+    cancel, produced, finished = threading.Event(), [], threading.Event()
+
+    def produce() -> Iterator[int]:
+        try:
+            for item in range(10_000):  # far more than the channel holds
+                produced.append(item)
+                yield item
+        finally:
+            finished.set()
+
+    async with contextlib.aclosing(_pipeline()._stream(produce, cancel)) as stream:
+        async for item in stream:
+            if item == 3:
+                break
+    assert cancel.is_set()
+    assert await asyncio.to_thread(finished.wait, 5)
+    assert len(produced) < 100  # bounded: the producer waited for the consumer
+
+
+def test_scripted_engines_without_delays_run_inline() -> None:
+    assert ScriptedLlm().runs_inline and ToneTts().runs_inline
+    assert not ScriptedLlm(token_delay_s=0.01).runs_inline
+    assert not ScriptedLlm(reply=lambda text: text).runs_inline
+    assert not ToneTts(chunk_delay_s=0.01).runs_inline

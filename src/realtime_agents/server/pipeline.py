@@ -68,7 +68,7 @@ class SessionPipeline:
         self._drained.set()
         self._responses: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._vad = _VadRunner(engines, inline=bool(getattr(engines.vad, "runs_inline", False)))
+        self._vad = _VadRunner(engines, inline=_inline(engines.vad))
         self._vad_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ public API
@@ -172,12 +172,14 @@ class SessionPipeline:
 
     async def _transcribe(self, effect: Transcribe) -> None:
         stt = self.engines.stt
-        try:
+
+        def transcribe() -> str:  # decoding and resampling a whole utterance: off the loop too
             pcm, rate = decode_to_pcm16(effect.audio, effect.audio_format)
             samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
-            text = await self._in_thread(
-                lambda: stt.transcribe(samples, language=effect.language, prompt=effect.prompt)
-            )
+            return stt.transcribe(samples, language=effect.language, prompt=effect.prompt)
+
+        try:
+            text = await self._in_thread(transcribe)
         except Exception as error:  # an engine failure is reported, never raised into the loop
             logger.exception("transcription failed")
             await self.handle(self.core.transcription_failed(effect.item_id, str(error)))
@@ -195,7 +197,9 @@ class SessionPipeline:
         cutter = ClauseCutter()
         try:
             llm = self.engines.llm
-            async for chunk in self._stream(lambda: llm.generate(effect.request, cancel), cancel):
+            async for chunk in self._stream(
+                lambda: llm.generate(effect.request, cancel), cancel, inline=_inline(llm)
+            ):
                 assert isinstance(chunk, LlmChunk)
                 if chunk.tool_call is not None:
                     if speaker is not None:
@@ -221,45 +225,102 @@ class SessionPipeline:
         await self.handle(self.core.response_finished(response_id, self.clock()))
 
     async def _stream(
-        self, make_iterator: Callable[[], Iterator[Any]], cancel: threading.Event
+        self,
+        make_iterator: Callable[[], Iterator[Any]],
+        cancel: threading.Event,
+        *,
+        inline: bool = False,
     ) -> AsyncIterator[Any]:
-        """Run a blocking iterator in a worker thread, yielding its items on the loop."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        slots = threading.Semaphore(32)  # bounds the queue: the producer waits for the consumer
+        """Run a blocking iterator in a worker thread, yielding its items on the loop.
 
-        def put(item: Any) -> bool:
-            while not slots.acquire(timeout=0.05):
+        `inline` iterates on the loop instead (engines that never block, such as scripted
+        ones without delays). From a thread, items cross in batches: the producer wakes the
+        loop only when the consumer has taken everything queued before.
+        """
+        if inline:
+            for item in make_iterator():
                 if cancel.is_set():
-                    return False
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                return False
-            return True
-
-        def produce() -> None:
-            try:
-                for item in make_iterator():
-                    if cancel.is_set() or not put(item):
-                        return
-                put(_DONE)
-            except BaseException as error:  # handed to the consumer
-                put(error)
-
-        loop.run_in_executor(self.executor, produce)
+                    return
+                yield item
+            return
+        loop = asyncio.get_running_loop()
+        channel = _Channel(loop, cancel)
+        loop.run_in_executor(self.executor, channel.produce, make_iterator)
         try:
             while True:
-                item = await queue.get()
-                slots.release()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                for item in await channel.take():
+                    if item is _DONE:
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
         except BaseException:
             cancel.set()  # leaving early: stop the producer thread
             raise
+
+
+def _inline(engine: object) -> bool:
+    """Whether an engine declares it never blocks (`runs_inline`): call it on the loop."""
+    return bool(getattr(engine, "runs_inline", False))
+
+
+class _Channel:
+    """A bounded thread -> loop queue that wakes the loop once per batch, not per item."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cancel: threading.Event) -> None:
+        self.loop = loop
+        self.cancel = cancel
+        self.slots = threading.Semaphore(32)  # the producer waits for the consumer
+        self.lock = threading.Lock()
+        self.items: list[Any] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.wake_pending = False
+
+    def produce(self, make_iterator: Callable[[], Iterator[Any]]) -> None:
+        """The worker thread: put every item, then `_DONE` (or the error)."""
+        try:
+            for item in make_iterator():
+                if self.cancel.is_set() or not self.put(item):
+                    return
+            self.put(_DONE)
+        except BaseException as error:  # handed to the consumer
+            self.put(error)
+
+    def put(self, item: Any) -> bool:
+        while not self.slots.acquire(timeout=0.05):
+            if self.cancel.is_set():
+                return False
+        with self.lock:
+            self.items.append(item)
+            if self.wake_pending:
+                return True
+            self.wake_pending = True
+        try:
+            self.loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            return False
+        return True
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def take(self) -> list[Any]:
+        """Wait for and take every queued item."""
+        while True:
+            with self.lock:
+                items, self.items = self.items, []
+                if items:
+                    self.wake_pending = False
+            if items:
+                self.slots.release(len(items))
+                return items
+            self.waiter = self.loop.create_future()
+            with self.lock:
+                ready = bool(self.items)
+            if not ready:
+                await self.waiter
+            self.waiter = None
 
 
 class _Speaker:
@@ -283,7 +344,9 @@ class _Speaker:
         voice, speed = effect.voice, effect.speed
         spoken = text.strip()
         async for pcm in pipeline._stream(
-            lambda: tts.synthesize(spoken, voice=voice, speed=speed, cancel=cancel), cancel
+            lambda: tts.synthesize(spoken, voice=voice, speed=speed, cancel=cancel),
+            cancel,
+            inline=_inline(tts),
         ):
             await self._send(self.resampler.process(pcm))
 

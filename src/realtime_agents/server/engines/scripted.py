@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -84,7 +85,8 @@ class ScriptedStt:
     """(max_seconds, transcript) pairs; the first whose bound covers the utterance wins."""
     sequence: Sequence[str] = ()
     """Transcripts returned in order for the first utterances."""
-    sample_rate: int = 16000
+    sample_rate: int = 24000
+    """The PCM16 input rate, so the server need not resample utterances (only length counts)."""
     name: str = "scripted-stt"
     _calls: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -123,6 +125,11 @@ class ScriptedLlm:
     tool_result_reply: str = "The tool says: {output}"
     token_delay_s: float = 0.0
     name: str = "scripted-llm"
+
+    @property
+    def runs_inline(self) -> bool:
+        """A text reply without a token delay never blocks: the pipeline calls it on the loop."""
+        return not self.token_delay_s and not callable(self.reply)
 
     def generate(self, request: LlmRequest, cancel: threading.Event) -> Iterator[LlmChunk]:
         """Stream the reply word by word, or yield one tool call."""
@@ -172,6 +179,11 @@ class ToneTts:
     """Synthesis time per chunk, to simulate a slower-than-instant engine (cancel-aware)."""
     name: str = "scripted-tone"
 
+    @property
+    def runs_inline(self) -> bool:
+        """Without a chunk delay nothing blocks: the pipeline calls it on the event loop."""
+        return not self.chunk_delay_s
+
     def synthesize(
         self, text: str, *, voice: str | None, speed: float, cancel: threading.Event
     ) -> Iterator[bytes]:
@@ -179,17 +191,27 @@ class ToneTts:
         total = int(len(text.strip()) * self.ms_per_character / max(speed, 0.01))
         samples_total = total * self.sample_rate // 1000
         chunk_samples = self.chunk_ms * self.sample_rate // 1000
-        for start in range(0, samples_total, chunk_samples):
+        chunks = _tone_chunks(
+            samples_total, chunk_samples, self.sample_rate, self.frequency_hz, self.amplitude
+        )
+        for chunk in chunks:
             if cancel.wait(self.chunk_delay_s) if self.chunk_delay_s else cancel.is_set():
                 return
-            index = np.arange(start, min(start + chunk_samples, samples_total))
-            wave = self.amplitude * np.sin(
-                2 * math.pi * self.frequency_hz * index / self.sample_rate
-            )
-            fade = np.minimum(
-                1.0, np.minimum(index, samples_total - index) / (self.sample_rate / 100)
-            )
-            yield (wave * fade * 32767).astype("<i2").tobytes()
+            yield chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _tone_chunks(
+    samples_total: int, chunk_samples: int, rate: int, frequency_hz: float, amplitude: float
+) -> tuple[bytes, ...]:
+    """The tone's chunks (cached: scripted replies repeat, and load tests measure the server)."""
+    chunks = []
+    for start in range(0, samples_total, chunk_samples):
+        index = np.arange(start, min(start + chunk_samples, samples_total))
+        wave = amplitude * np.sin(2 * math.pi * frequency_hz * index / rate)
+        fade = np.minimum(1.0, np.minimum(index, samples_total - index) / (rate / 100))
+        chunks.append((wave * fade * 32767).astype("<i2").tobytes())
+    return tuple(chunks)
 
 
 def scripted_engine_set(
