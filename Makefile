@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test lint typecheck unit demo serve bench clean
+.PHONY: install test lint typecheck unit demo serve bench-provider bench-latency bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,14 @@ demo: install
 serve: install
 	$(BIN)/realtime-agents serve
 
-bench: install
-	$(BIN)/python benchmarks/run_all.py
+bench-provider: install
+	$(BIN)/python benchmarks/provider_bench.py
+
+bench-latency: install
+	$(BIN)/python benchmarks/latency_local.py
+
+bench-load: install
+	$(BIN)/python benchmarks/server_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
     serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
     serve.add_argument("--log-level", default="INFO")
-    demo = commands.add_parser("demo", help="run the offline voice demo")
+    demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
