@@ -124,11 +124,12 @@ async def run_server(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `realtime-agents` command."""
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        # The demo parses its own options (including --help).
         demo = importlib.import_module("realtime_agents.demo")
-        result = demo.main(list(args.args))
-        return int(result or 0)
+        return int(demo.main(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_server(args))
