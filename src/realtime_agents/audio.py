@@ -6,12 +6,16 @@ import math
 import os
 import wave
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import numpy as np
-import numpy.typing as npt
-import soxr
-from numpy.typing import NDArray
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from numpy.typing import NDArray
+
+# numpy and soxr are imported inside the functions that need them: importing this module (which
+# every client does through settings and the providers) must not pay ~16 MiB of RSS for them.
 
 __all__ = [
     "G711_SAMPLE_RATE",
@@ -168,6 +172,8 @@ def _check_pcm16(pcm16: bytes) -> None:
 
 def _to_int16(pcm16: bytes) -> NDArray[np.int16]:
     """View little-endian PCM16 bytes as a native int16 array."""
+    import numpy as np
+
     _check_pcm16(pcm16)
     return np.frombuffer(pcm16, dtype="<i2").astype(np.int16, copy=False)
 
@@ -179,11 +185,15 @@ def _to_bytes(samples: NDArray[Any]) -> bytes:
 
 def pcm16_to_float32(pcm16: bytes) -> NDArray[np.float32]:
     """Convert PCM16 bytes to float32 samples in [-1, 1)."""
+    import numpy as np
+
     return _to_int16(pcm16).astype(np.float32) / np.float32(32768.0)
 
 
 def float32_to_pcm16(samples: npt.ArrayLike) -> bytes:
     """Convert float samples in [-1, 1] to PCM16 bytes, rounding and clipping."""
+    import numpy as np
+
     arr = np.asarray(samples, dtype=np.float64).ravel()
     if not np.all(np.isfinite(arr)):
         raise AudioFormatError("Float audio contains NaN or infinity; clean the samples first.")
@@ -200,19 +210,33 @@ def float32_to_pcm16(samples: npt.ArrayLike) -> bytes:
 
 _ULAW_BIAS: Final = 0x84
 _ULAW_CLIP: Final = 32635
-_ULAW_SEG_END: Final = np.array([(0x100 << i) - 1 for i in range(8)], dtype=np.int32)
-_ALAW_SEG_END: Final = np.array([(0x10 << i) - 1 for i in range(8)], dtype=np.int32)
+_ULAW_SEG_ENDS: Final = tuple((0x100 << i) - 1 for i in range(8))
+_ALAW_SEG_ENDS: Final = tuple((0x10 << i) - 1 for i in range(8))
 
 
+@cache
+def _seg_end(ends: tuple[int, ...]) -> NDArray[np.int32]:
+    """Return the segment end table `ends` as an int32 array (built once)."""
+    import numpy as np
+
+    return np.array(ends, dtype=np.int32)
+
+
+@cache
 def _ulaw_decode_table() -> NDArray[np.int16]:
-    """Build the 256-entry mu-law to PCM16 table."""
+    """Build the 256-entry mu-law to PCM16 table (once)."""
+    import numpy as np
+
     u = ~np.arange(256, dtype=np.int32) & 0xFF
     t = (((u & 0x0F) << 3) + _ULAW_BIAS) << ((u & 0x70) >> 4)
     return np.where(u & 0x80, _ULAW_BIAS - t, t - _ULAW_BIAS).astype(np.int16)
 
 
+@cache
 def _alaw_decode_table() -> NDArray[np.int16]:
-    """Build the 256-entry A-law to PCM16 table."""
+    """Build the 256-entry A-law to PCM16 table (once)."""
+    import numpy as np
+
     a = np.arange(256, dtype=np.int32) ^ 0x55
     seg = (a & 0x70) >> 4
     t = (a & 0x0F) << 4
@@ -220,12 +244,10 @@ def _alaw_decode_table() -> NDArray[np.int16]:
     return np.where(a & 0x80, t, -t).astype(np.int16)
 
 
-_ULAW_DECODE: Final = _ulaw_decode_table()
-_ALAW_DECODE: Final = _alaw_decode_table()
-
-
 def _g711_magnitude(samples: NDArray[np.int16]) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
     """Return (magnitude, is_negative) with one's complement magnitudes for negatives."""
+    import numpy as np
+
     x = samples.astype(np.int32)
     negative = x < 0
     return np.where(negative, ~x, x), negative
@@ -233,30 +255,38 @@ def _g711_magnitude(samples: NDArray[np.int16]) -> tuple[NDArray[np.int32], NDAr
 
 def ulaw_encode(pcm16: bytes) -> bytes:
     """Encode PCM16 little-endian bytes as G.711 mu-law."""
+    import numpy as np
+
     mag, negative = _g711_magnitude(_to_int16(pcm16))
     biased = np.minimum(mag, _ULAW_CLIP) + _ULAW_BIAS
-    seg = np.searchsorted(_ULAW_SEG_END, biased).astype(np.int32)
+    seg = np.searchsorted(_seg_end(_ULAW_SEG_ENDS), biased).astype(np.int32)
     code = (seg << 4) | ((biased >> (seg + 3)) & 0x0F)
     return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8).tobytes()
 
 
 def ulaw_decode(data: bytes) -> bytes:
     """Decode G.711 mu-law bytes to PCM16 little-endian bytes."""
-    return _to_bytes(_ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)])
+    import numpy as np
+
+    return _to_bytes(_ulaw_decode_table()[np.frombuffer(data, dtype=np.uint8)])
 
 
 def alaw_encode(pcm16: bytes) -> bytes:
     """Encode PCM16 little-endian bytes as G.711 A-law."""
+    import numpy as np
+
     mag, negative = _g711_magnitude(_to_int16(pcm16))
     mag >>= 4
-    seg = np.searchsorted(_ALAW_SEG_END, mag).astype(np.int32)
+    seg = np.searchsorted(_seg_end(_ALAW_SEG_ENDS), mag).astype(np.int32)
     code = (seg << 4) | ((mag >> np.maximum(seg - 1, 0)) & 0x0F)
     return (code ^ np.where(negative, 0x55, 0xD5)).astype(np.uint8).tobytes()
 
 
 def alaw_decode(data: bytes) -> bytes:
     """Decode G.711 A-law bytes to PCM16 little-endian bytes."""
-    return _to_bytes(_ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)])
+    import numpy as np
+
+    return _to_bytes(_alaw_decode_table()[np.frombuffer(data, dtype=np.uint8)])
 
 
 # --------------------------------------------------------------------------- resampling
@@ -275,6 +305,9 @@ def resample_pcm16(pcm16: bytes, from_rate: int, to_rate: int) -> bytes:
     samples = _to_int16(pcm16)
     if from_rate == to_rate or samples.size == 0:
         return pcm16
+    import numpy as np
+    import soxr
+
     out = soxr.resample(samples, from_rate, to_rate, quality=_RESAMPLE_QUALITY)
     return _to_bytes(np.asarray(out, dtype=np.int16))
 
@@ -290,6 +323,8 @@ class StreamingResampler:
         self._pending = b""
         self._stream: Any = None
         if from_rate != to_rate:
+            import soxr
+
             self._stream = soxr.ResampleStream(
                 from_rate, to_rate, 1, dtype="int16", quality=_RESAMPLE_QUALITY
             )
@@ -305,6 +340,8 @@ class StreamingResampler:
         samples = _to_int16(data[:whole])
         if self._stream is None:
             return _to_bytes(samples)
+        import numpy as np
+
         out = self._stream.resample_chunk(samples, last=last)
         return _to_bytes(np.asarray(out, dtype=np.int16).ravel())
 
@@ -357,6 +394,8 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[bytes, int]:
         )
     if channels == 1:
         return frames, rate
+    import numpy as np
+
     samples = _to_int16(frames).reshape(-1, channels).astype(np.int32)
     mixed = np.floor_divide(samples.sum(axis=1), channels)
     return _to_bytes(mixed.astype(np.int16)), rate
