@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import json
 import logging
@@ -44,6 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-sessions", type=int, default=defaults.max_sessions)
     serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
     serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="server processes sharing the port via SO_REUSEPORT (default 1); each loads its "
+        "own engines (their memory is paid per worker) and takes a share of --max-sessions",
+    )
+    serve.add_argument(
+        "--compression",
+        action="store_true",
+        help="negotiate permessage-deflate with clients that offer it (off: saves CPU)",
+    )
     serve.add_argument("--log-level", default="INFO")
     demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -91,14 +104,6 @@ async def run_server(args: argparse.Namespace) -> None:
             f"pass --api-key or set {API_KEY_ENV}"
         )
     config = load_config(args.config)
-    print(f"loading {args.engines} engines...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    engines = await asyncio.to_thread(load_engine_set, args.engines, config)
-    print(
-        f"engines ready in {time.perf_counter() - started:.1f}s: {engines.describe()}",
-        file=sys.stderr,
-        flush=True,
-    )
     options = ServerOptions(
         api_key=api_key,
         max_frame_bytes=args.max_frame_bytes,
@@ -107,19 +112,63 @@ async def run_server(args: argparse.Namespace) -> None:
         max_sessions=args.max_sessions,
         max_session_seconds=args.max_session_seconds,
         worker_threads=args.worker_threads,
+        compression=args.compression,
+        workers=args.workers,
+    )
+    if args.workers > 1:
+        await run_workers(args, config, options)
+        return
+    print(f"loading {args.engines} engines...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    engines = await asyncio.to_thread(load_engine_set, args.engines, config)
+    print(
+        f"engines ready in {time.perf_counter() - started:.1f}s: {engines.describe()}",
+        file=sys.stderr,
+        flush=True,
     )
     server = await serve(args.host, args.port, engines, options)
     print(f"listening on {server.url}?model=local", file=sys.stderr, flush=True)
+    try:
+        await _until_signalled()
+    finally:
+        print("shutting down...", file=sys.stderr, flush=True)
+        await server.close()
+
+
+async def run_workers(
+    args: argparse.Namespace, config: Mapping[str, Any], options: ServerOptions
+) -> None:
+    """`--workers N`: N processes on one port, each loading its own engines."""
+    from .server.workers import serve_workers
+
+    print(
+        f"starting {args.workers} workers, each loading {args.engines} engines...",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    load = functools.partial(load_engine_set, args.engines, dict(config))
+    pool = await serve_workers(args.host, args.port, load, options)
+    print(
+        f"{args.workers} workers (pids {pool.pids}) ready in "
+        f"{time.perf_counter() - started:.1f}s; listening on {pool.url}?model=local",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        await _until_signalled()
+    finally:
+        print("shutting down workers...", file=sys.stderr, flush=True)
+        await pool.close()
+
+
+async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        print("shutting down...", file=sys.stderr, flush=True)
-        await server.close()
+    await stop.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,12 @@ class ServerOptions:
     """How often the idle timeout and the session expiry are checked."""
     event_hook: Callable[[dict[str, Any]], None] | None = None
     """Called with every server event just before it is sent (tests, tracing)."""
+    compression: bool = False
+    """Negotiate permessage-deflate when a client offers it (costs CPU on every frame; base64
+    audio compresses poorly). Off: clients that offer it get uncompressed frames."""
+    workers: int = 1
+    """Server processes sharing the port (`workers.start_workers`); each loads its own engines
+    and takes its share of `max_sessions`. `serve()` itself runs one process."""
 
 
 def is_loopback(host: str | None) -> bool:
@@ -83,10 +89,18 @@ class RealtimeServer:
     """A running server; use `serve()` to create one."""
 
     def __init__(
-        self, host: str, port: int, engines: EngineSet, options: ServerOptions | None = None
+        self,
+        host: str,
+        port: int,
+        engines: EngineSet,
+        options: ServerOptions | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         self.host = host
         self.requested_port = port
+        self.reuse_port = reuse_port
+        """Bind with SO_REUSEPORT (several worker processes on one port)."""
         self.engines = engines
         self.options = options or ServerOptions()
         self.executor = ThreadPoolExecutor(
@@ -94,6 +108,8 @@ class RealtimeServer:
         )
         self.sessions = 0
         self._server: Server | None = None
+        self._pipelines: set[SessionPipeline] = set()
+        self._ticker_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -125,7 +141,10 @@ class RealtimeServer:
             max_queue=32,
             ping_interval=self.options.ping_interval,
             ping_timeout=self.options.ping_interval,
+            reuse_port=self.reuse_port or None,
+            compression="deflate" if self.options.compression else None,
         )
+        self._ticker_task = asyncio.create_task(self._ticker())
 
     async def close(self) -> None:
         """Stop accepting, close every session with 1001, and stop the engine threads."""
@@ -133,6 +152,11 @@ class RealtimeServer:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
             self._server = None
+        if self._ticker_task is not None:
+            self._ticker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker_task
+            self._ticker_task = None
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def serve_forever(self) -> None:
@@ -241,12 +265,13 @@ class RealtimeServer:
         await pipeline.start()
         writer = asyncio.create_task(self._writer(connection, pipeline))
         reader = asyncio.create_task(self._reader(connection, pipeline))
-        ticker = asyncio.create_task(self._ticker(pipeline))
         closing = asyncio.create_task(pipeline.closing.wait())
+        self._pipelines.add(pipeline)
         try:
             await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, ticker, closing):
+            self._pipelines.discard(pipeline)
+            for task in (reader, closing):
                 task.cancel()
             request = pipeline.close_request
             if request is not None and not writer.done():
@@ -256,7 +281,7 @@ class RealtimeServer:
                     await connection.close(request.code, request.reason)
             writer.cancel()
             await pipeline.aclose()
-            for task in (reader, ticker, closing, writer):
+            for task in (reader, closing, writer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
@@ -265,10 +290,15 @@ class RealtimeServer:
             while True:
                 await self._send(connection, await pipeline.next_events())
 
-    async def _ticker(self, pipeline: SessionPipeline) -> None:
+    async def _ticker(self) -> None:
+        """One ticker for every session (idle timeouts, expiry), not one task per session."""
         while True:
             await asyncio.sleep(self.options.tick_seconds)
-            await pipeline.tick()
+            for pipeline in list(self._pipelines):
+                try:
+                    pipeline.tick_nowait()
+                except Exception:  # one broken session must not stop the others' clocks
+                    logger.exception("session tick failed")
 
     async def _reader(self, connection: ServerConnection, pipeline: SessionPipeline) -> None:
         limit = self.options.max_frame_bytes
@@ -334,6 +364,8 @@ async def serve(
     """Start a server (port 0 picks a free port; read it from `server.port`)."""
     if options is None:
         options = ServerOptions(api_key=os.environ.get(API_KEY_ENV) or None)
+    if options.workers != 1:
+        raise ValueError("serve() runs one process; use workers.serve_workers for several")
     server = RealtimeServer(host, port, engines, options)
     await server.start()
     logger.info("realtime server listening on %s (%s)", server.url, engines.describe())

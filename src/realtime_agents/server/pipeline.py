@@ -85,6 +85,12 @@ class SessionPipeline:
         """Let time pass in the core (idle timeout, session expiry)."""
         await self.handle(self.core.tick(self.clock()))
 
+    def tick_nowait(self) -> None:
+        """`tick()` for a server-wide ticker: checks now, handles any outputs in a task."""
+        outputs = self.core.tick(self.clock())
+        if outputs:
+            self._spawn(self.handle(outputs))
+
     async def send_event(self, event: dict[str, Any]) -> None:
         """Queue an event built outside the core (e.g. an `error` for invalid JSON)."""
         await self.handle([event])
