@@ -54,6 +54,7 @@ import asyncio
 import base64
 import contextlib
 import cProfile
+import dataclasses
 import io
 import math
 import multiprocessing as mp
@@ -244,21 +245,44 @@ async def loop_lag_monitor(lags: list[float], stop: asyncio.Event, period: float
 # --------------------------------------------------------------------------- server process
 
 
-def server_process(conn: Connection, max_sessions: int, reply: str | None, profile: bool) -> None:
-    """Run the server with scripted engines until the parent says stop; report loop lag."""
+def server_process(
+    conn: Connection,
+    max_sessions: int,
+    reply: str | None,
+    profile: bool,
+    workers: int = 1,
+    event_loop: str = "asyncio",
+) -> None:
+    """Run the server with scripted engines until the parent says stop; report loop lag.
+
+    With `workers` > 1 this process only supervises the worker processes (whose pids it
+    reports for the CPU figures); its own loop lag is then not the servers'."""
+    import functools
+
     from realtime_agents.server.app import ServerOptions, serve
     from realtime_agents.server.engines.scripted import scripted_engine_set
+    from realtime_agents.server.workers import run_loop, serve_workers
 
     async def main() -> dict[str, Any]:
         options: dict[str, Any] = {} if reply is None else {"reply": reply}
+        server_options = ServerOptions(max_sessions=max_sessions, ping_interval=None)
+        if workers > 1:
+            load = functools.partial(scripted_engine_set, **options)
+            # each worker may take every session: the kernel's SO_REUSEPORT hash is uneven
+            options_n = dataclasses.replace(
+                server_options, workers=workers, max_sessions=max_sessions * workers
+            )
+            pool = await serve_workers("127.0.0.1", 0, load, options_n, event_loop=event_loop)
+            conn.send((pool.port, pool.pids))
+            await asyncio.to_thread(conn.recv)
+            await pool.close()
+            return {"loop_lag": percentiles([])}
         engines = scripted_engine_set(**options)
-        server = await serve(
-            "127.0.0.1", 0, engines, ServerOptions(max_sessions=max_sessions, ping_interval=None)
-        )
+        server = await serve("127.0.0.1", 0, engines, server_options)
         lags: list[float] = []
         stop = asyncio.Event()
         monitor = asyncio.create_task(loop_lag_monitor(lags, stop))
-        conn.send(server.port)
+        conn.send((server.port, [os.getpid()]))
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         loop.add_reader(conn.fileno(), done.set)
@@ -273,7 +297,7 @@ def server_process(conn: Connection, max_sessions: int, reply: str | None, profi
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
-    result = asyncio.run(main())
+    result = run_loop(main(), event_loop if workers == 1 else "asyncio")
     if profiler is not None:
         profiler.disable()
         out = io.StringIO()
@@ -501,6 +525,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reply", default=None, help="scripted LLM reply (default: built-in)")
     parser.add_argument("--profile", action="store_true", help="cProfile the server loop")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes on one port (SO_REUSEPORT)"
+    )
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.seconds = 50, 10.0
@@ -521,14 +549,14 @@ def main() -> None:
     server_end, server_conn = ctx.Pipe()
     server = ctx.Process(
         target=server_process,
-        args=(server_conn, args.sessions + 16, args.reply, args.profile),
-        daemon=True,
+        args=(server_conn, args.sessions + 16, args.reply, args.profile, args.workers, args.loop),
+        daemon=args.workers == 1,  # a daemonic process cannot start the worker processes
     )
     server.start()
     server_conn.close()  # so a crashed server raises EOFError here instead of hanging
-    port = server_end.recv()
+    port, server_pids = server_end.recv()
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=local"
-    print(f"server pid {server.pid} on {url}", flush=True)
+    print(f"server pid(s) {server_pids} on {url}", flush=True)
 
     rng = random.Random(args.seed)
     phases = range(0, cycle_ms, PHASE_STEP_MS)
@@ -557,7 +585,7 @@ def main() -> None:
     # CPU over the full-load window: every session connected and streaming.
     window_start = start_at + args.stagger + 0.5
     window_end = start_at + stream_s - 0.2
-    pids = [server.pid] + [p.pid for p, _ in clients]
+    pids = [*server_pids] + [p.pid for p, _ in clients]
     assert all(pid is not None for pid in pids)
     window = window_end - window_start
     cpu_before = cpu_after = [(0.0, 0.0)] * len(pids)
@@ -597,8 +625,12 @@ def main() -> None:
             return float("nan"), float("nan")
         return 100 * (after[0] - before[0]) / window, 100 * (after[1] - before[1]) / window
 
-    server_user, server_sys = pct(cpu_after[0], cpu_before[0])
-    client_cpu = [sum(pct(a, b)) for a, b in zip(cpu_after[1:], cpu_before[1:], strict=True)]
+    ns = len(server_pids)
+    server_user, server_sys = pct(
+        (sum(a[0] for a in cpu_after[:ns]), sum(a[1] for a in cpu_after[:ns])),
+        (sum(b[0] for b in cpu_before[:ns]), sum(b[1] for b in cpu_before[:ns])),
+    )
+    client_cpu = [sum(pct(a, b)) for a, b in zip(cpu_after[ns:], cpu_before[ns:], strict=True)]
     machine = (
         100 * (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
         if busy_after[1] > busy_before[1]

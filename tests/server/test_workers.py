@@ -12,6 +12,7 @@ from socket_client import connect, receive, send, until
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from realtime_agents.cli import build_parser
 from realtime_agents.server.app import ServerOptions, serve
 from realtime_agents.server.engines.scripted import scripted_engine_set
 from realtime_agents.server.workers import WorkerPool, serve_workers, session_shares
@@ -32,11 +33,21 @@ async def test_serve_and_start_workers_reject_bad_settings() -> None:
         await serve_workers("127.0.0.1", 0, LOAD, ServerOptions(workers=2, event_hook=print))
     with pytest.raises(ValueError, match="at least 1"):
         await serve_workers("127.0.0.1", 0, LOAD, ServerOptions(workers=0))
+    with pytest.raises(ValueError, match="event_loop"):
+        await serve_workers("127.0.0.1", 0, LOAD, ServerOptions(workers=2), event_loop="trio")
 
 
-async def test_two_workers_serve_clients_on_one_port() -> None:
+def test_cli_parses_the_serving_options() -> None:
+    args = build_parser().parse_args(["serve", "--workers", "3", "--loop", "uvloop"])
+    assert (args.workers, args.loop, args.compression) == (3, "uvloop", False)
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+async def test_two_workers_serve_clients_on_one_port(event_loop: str) -> None:
+    if event_loop == "uvloop":
+        pytest.importorskip("uvloop")
     options = ServerOptions(api_key="test-key", workers=2, max_sessions=20, ping_interval=None)
-    pool: WorkerPool = await serve_workers("127.0.0.1", 0, LOAD, options)
+    pool: WorkerPool = await serve_workers("127.0.0.1", 0, LOAD, options, event_loop=event_loop)
     try:
         assert len(pool.pids) == 2 and pool.port > 0
         clients = [await connect(pool.url) for _ in range(8)]

@@ -70,7 +70,8 @@ class ServerOptions:
     audio compresses poorly). Off: clients that offer it get uncompressed frames."""
     workers: int = 1
     """Server processes sharing the port (`workers.start_workers`); each loads its own engines
-    and takes its share of `max_sessions`. `serve()` itself runs one process."""
+    and takes its share of `max_sessions` (the kernel spreads connections by a hash, not
+    evenly: one worker can refuse a session while another has room). `serve()` runs one."""
 
 
 def is_loopback(host: str | None) -> bool:

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib
 import multiprocessing as mp
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar, cast
 
 from .app import RealtimeServer, ServerOptions
 from .engines.base import EngineSet
 
+T = TypeVar("T")
+EVENT_LOOPS = ("asyncio", "uvloop")
 EngineFactory = Callable[[], EngineSet]
 """Loads the engines inside a worker; must be picklable (a module-level function or a
 `functools.partial` of one)."""
@@ -105,14 +110,22 @@ def start_workers(
     load_engines: EngineFactory,
     options: ServerOptions,
     *,
+    event_loop: str = "asyncio",
     timeout: float = 600.0,
 ) -> WorkerPool:
-    """Start `options.workers` server processes on one port; return when all listen."""
+    """Start `options.workers` server processes on one port; return when all listen.
+
+    `event_loop="uvloop"` runs the workers on uvloop (the `fast` extra): about a quarter less
+    CPU per appended chunk."""
     workers = options.workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if options.event_hook is not None:
         raise ValueError("event_hook cannot cross processes: use workers=1 to trace events")
+    if event_loop not in EVENT_LOOPS:
+        raise ValueError(f"event_loop must be one of {EVENT_LOOPS}, got {event_loop!r}")
+    if event_loop == "uvloop":
+        import_uvloop()
     if not hasattr(socket, "SO_REUSEPORT"):
         raise OSError("several workers need SO_REUSEPORT (Linux, BSD, macOS)")
     ctx = mp.get_context("spawn")
@@ -124,7 +137,7 @@ def start_workers(
             worker_options = replace(options, max_sessions=share, workers=1)
             process: BaseProcess = ctx.Process(
                 target=_worker_main,
-                args=(child_end, host, pool.port, load_engines, worker_options),
+                args=(child_end, host, pool.port, load_engines, worker_options, event_loop),
                 name=f"realtime-worker-{len(pool.processes)}",
             )
             process.start()
@@ -146,14 +159,43 @@ def start_workers(
 
 
 async def serve_workers(
-    host: str, port: int, load_engines: EngineFactory, options: ServerOptions
+    host: str,
+    port: int,
+    load_engines: EngineFactory,
+    options: ServerOptions,
+    *,
+    event_loop: str = "asyncio",
 ) -> WorkerPool:
     """`start_workers` without blocking the event loop."""
-    return await asyncio.to_thread(start_workers, host, port, load_engines, options)
+    return await asyncio.to_thread(
+        functools.partial(start_workers, event_loop=event_loop), host, port, load_engines, options
+    )
+
+
+def run_loop(main: Coroutine[Any, Any, T], event_loop: str = "asyncio") -> T:
+    """`asyncio.run(main)`, or `uvloop.run(main)` with `event_loop="uvloop"`."""
+    if event_loop == "uvloop":
+        return cast(T, import_uvloop().run(main))
+    return asyncio.run(main)
+
+
+def import_uvloop() -> Any:
+    """The uvloop module, or an ImportError that says how to install it."""
+    try:
+        return importlib.import_module("uvloop")
+    except ImportError as error:
+        raise ImportError(
+            "event loop 'uvloop' needs uvloop: pip install 'realtime-agents[fast]'"
+        ) from error
 
 
 def _worker_main(
-    pipe: Connection, host: str, port: int, load_engines: EngineFactory, options: ServerOptions
+    pipe: Connection,
+    host: str,
+    port: int,
+    load_engines: EngineFactory,
+    options: ServerOptions,
+    event_loop: str,
 ) -> None:
     """One worker: load engines, serve until the supervisor says stop (or goes away)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
@@ -174,7 +216,7 @@ def _worker_main(
             await server.close()
 
     try:
-        asyncio.run(run())
+        run_loop(run(), event_loop)
     except Exception as error:
         with contextlib.suppress(OSError):
             pipe.send(("error", f"{type(error).__name__}: {error}"))
