@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -67,5 +68,38 @@ class Close:
     reason: str
 
 
-Effect: TypeAlias = StartResponse | CancelResponse | Transcribe | AnalyzeAudio | Close
+@dataclass(frozen=True, slots=True)
+class Speculate:
+    """Speech may have ended: transcribe `audio` and prepare the reply now, holding it back.
+
+    `audio` is the speech item's audio so far; the item commits as `committed_bytes` bytes of
+    which `audio` is the start (the rest is the silence that confirms the end of the turn).
+    `start(transcript)` builds the `StartResponse` (without a response id) the core would
+    send for that transcript if nothing else changes. The shell uses the results only for a
+    `Transcribe` of exactly that audio and a `StartResponse` equal to the predicted one.
+    """
+
+    item_id: str
+    audio: bytes
+    committed_bytes: int
+    audio_format: AudioFormatName
+    language: str | None
+    prompt: str | None
+    start: Callable[[str], StartResponse] = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelSpeculation:
+    """Speech resumed (or the turn was reset): drop the pending `Speculate` work."""
+
+
+Effect: TypeAlias = (
+    StartResponse
+    | CancelResponse
+    | Transcribe
+    | AnalyzeAudio
+    | Close
+    | Speculate
+    | CancelSpeculation
+)
 Output: TypeAlias = dict[str, Any] | Effect

@@ -82,6 +82,10 @@ class InputAudioBuffer:
         self.start_ms += end / self.bytes_per_ms
         return data
 
+    def peek_until(self, end_ms: float) -> bytes:
+        """The buffered audio before timeline position `end_ms`, left in place."""
+        return bytes(self._data[: self._offset(end_ms)])
+
     def trim_before(self, ms: float) -> None:
         """Forget audio older than `ms` (keeps the buffer bounded while nobody speaks)."""
         cut = self._offset(ms)
@@ -120,6 +124,11 @@ class TurnDetector:
         self.threshold = threshold
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_duration_ms = silence_duration_ms
+
+    @property
+    def last_speech_end_ms(self) -> float:
+        """End of the last frame at or above the threshold."""
+        return self._last_speech_end_ms
 
     def reset(self) -> None:
         """Back to silence (after a manual commit or clear)."""

@@ -32,9 +32,19 @@ from ..audio import (
     ulaw_encode,
 )
 from .clauses import ClauseCutter
-from .effects import AnalyzeAudio, CancelResponse, Close, Output, StartResponse, Transcribe
+from .effects import (
+    AnalyzeAudio,
+    CancelResponse,
+    CancelSpeculation,
+    Close,
+    Output,
+    Speculate,
+    StartResponse,
+    Transcribe,
+)
 from .engines.base import EngineSet, LlmChunk, Pcm16RateDetector, VoiceActivityDetector
 from .protocol import SessionProtocol
+from .speculative_run import Speculations
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +64,10 @@ class SessionPipeline:
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_queued_events: int = 256,
+        speculate: bool = True,
     ) -> None:
+        """`speculate`: start STT, LLM and TTS at the first silent frame after speech (their
+        results are used only if the turn ends there; see `speculative_run`)."""
         self.core = core
         self.engines = engines
         self.executor = executor
@@ -70,6 +83,8 @@ class SessionPipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._vad = _VadRunner(engines, inline=_inline(engines.vad))
         self._vad_lock = asyncio.Lock()
+        self._speculations = Speculations(self)
+        core.speculator.enabled = speculate
 
     # ------------------------------------------------------------------ public API
 
@@ -123,6 +138,7 @@ class SessionPipeline:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._responses.clear()
+        await self._speculations.aclose()
         self._tasks.clear()
 
     # ------------------------------------------------------------------ outputs
@@ -147,9 +163,11 @@ class SessionPipeline:
             else:
                 self._spawn(self._analyze_in_thread(effect))
         elif isinstance(effect, Transcribe):
-            self._spawn(self._transcribe(effect))
+            self._spawn(self._speculations.transcription(effect) or self._transcribe(effect))
         elif isinstance(effect, StartResponse):
-            task = asyncio.create_task(self._run_response(effect))
+            task = self._speculations.adopt(effect) or asyncio.create_task(
+                self._run_response(effect)
+            )
             self._responses[effect.response_id] = (task, effect.cancel)
             task.add_done_callback(lambda _: self._responses.pop(effect.response_id, None))
         elif isinstance(effect, CancelResponse):
@@ -157,6 +175,10 @@ class SessionPipeline:
             if entry is not None:
                 entry[1].set()
                 entry[0].cancel()
+        elif isinstance(effect, Speculate):
+            self._speculations.begin(effect)
+        elif isinstance(effect, CancelSpeculation):
+            self._speculations.discard()
         elif isinstance(effect, Close):
             self.close_request = effect
             self.closing.set()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..audio import AudioFormatName
-from .conversation import Conversation, ItemAudio, chat_messages, messages_tokens
+from .conversation import Conversation, ItemAudio
 from .effects import (
     AnalyzeAudio,
     CancelResponse,
@@ -24,7 +24,7 @@ from .effects import (
     StartResponse,
     Transcribe,
 )
-from .engines.base import LlmRequest, LlmToolCall
+from .engines.base import LlmToolCall
 from .errors import ProtocolError, error_event, invalid_value
 from .fields import expect_str
 from .handlers import HANDLERS
@@ -33,6 +33,7 @@ from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDet
 from .response_params import ResponseParams, parse_response_params
 from .responses import ActiveResponse, event
 from .session_config import default_session, format_name, vad_parameters
+from .speculation import Speculator, start_effect
 
 CLIENT_EVENT_TYPES = [
     "session.update",
@@ -79,6 +80,8 @@ class SessionProtocol:
         self.voice_locked = False
         self.idle_deadline: float | None = None
         self.closed = False
+        self.speculator = Speculator()
+        """Speculative turn ends (`Speculate` effects); the shell enables it if it can use it."""
 
     # ------------------------------------------------------------------ properties
 
@@ -162,6 +165,9 @@ class SessionProtocol:
                 out += self._speech_started(change.audio_start_ms)
             elif isinstance(change, SpeechStopped):
                 out += self._speech_stopped(change.audio_end_ms, now)
+            if self.speculator.enabled:
+                stopped = isinstance(change, SpeechStopped)
+                out += self.speculator.frame(self, end_ms, probability, stopped)
         if not self.detector.in_speech and frames:
             self.buffer.trim_before(frames[-1][1] - self.detector.prefix_padding_ms)
         return out
@@ -405,27 +411,10 @@ class SessionProtocol:
         else:
             ids = response.input_item_ids or []
             items = [item for i in ids if (item := self.conversation.get(i)) is not None]
-        params = response.params
-        messages = chat_messages(params.instructions, items)
-        response.input_tokens = messages_tokens(messages)
+        speed = float(self.session["audio"]["output"]["speed"])
+        effect, response.input_tokens = start_effect(response.id, response.params, items, speed)
         response.started = True
-        voice = params.voice if isinstance(params.voice, str) else params.voice.get("id")
-        max_tokens = params.max_output_tokens
-        request = LlmRequest(
-            messages=messages,
-            tools=[] if params.tool_choice == "none" else list(params.tools),
-            tool_choice=params.tool_choice,
-            max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
-            metadata=dict(params.metadata or {}),
-        )
-        return StartResponse(
-            response.id,
-            request,
-            tuple(params.output_modalities),
-            voice,
-            float(self.session["audio"]["output"]["speed"]),
-            format_name(params.output_format),
-        )
+        return effect
 
     def release_waiting(self, item_id: str) -> list[Output]:
         out: list[Output] = []

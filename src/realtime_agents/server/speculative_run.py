@@ -1,0 +1,296 @@
+"""Speculative work in the I/O shell: transcribe and reply while the silence is confirmed.
+
+On `Speculate` a `SpeculativeRun` transcribes the audio so far, asks the core's prediction
+for the `StartResponse` that transcript would lead to, and runs the LLM (and TTS) for it in
+worker threads, recording what a live response would report to the core. Nothing reaches the
+core or the client until the core asks for exactly that work: a `Transcribe` of the same audio
+takes the speculative transcript, and a `StartResponse` equal to the prediction replays the
+recording (then follows it live) instead of starting the engines again. Anything else, or
+`CancelSpeculation`, stops the run and discards it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from ..audio import (
+    AudioFormatName,
+    StreamingResampler,
+    alaw_encode,
+    bytes_for_ms,
+    decode_to_pcm16,
+    pcm16_to_float32,
+    resample_pcm16,
+    sample_rate_of,
+    ulaw_encode,
+)
+from .clauses import ClauseCutter
+from .effects import Speculate, StartResponse, Transcribe
+from .engines.base import LlmChunk, SpeechToTextEngine
+
+if TYPE_CHECKING:
+    from .pipeline import SessionPipeline
+
+logger = logging.getLogger(__name__)
+
+
+def transcribe_audio(
+    stt: SpeechToTextEngine,
+    audio: bytes,
+    audio_format: AudioFormatName,
+    language: str | None,
+    prompt: str | None,
+) -> str:
+    """Decode, resample and transcribe one utterance (blocking: call it in a worker thread)."""
+    pcm, rate = decode_to_pcm16(audio, audio_format)
+    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
+    return stt.transcribe(samples, language=language, prompt=prompt)
+
+
+class SpeculativeRun:
+    """One speculative transcript + response, recorded until adopted or discarded."""
+
+    def __init__(self, pipeline: SessionPipeline, effect: Speculate) -> None:
+        self.pipeline = pipeline
+        self.effect = effect
+        self.cancel = threading.Event()
+        self.transcript: str | None = None
+        self.transcribed = asyncio.Event()
+        self.start: StartResponse | None = None
+        self.outputs: list[tuple[str, Any]] = []
+        """Recorded reports: ("text", str), ("audio", bytes), ("tool", LlmToolCall)."""
+        self.finished = False
+        self.error: str | None = None
+        self._changed = asyncio.Event()
+        self.task: asyncio.Task[None] = asyncio.ensure_future(self._run())
+
+    # ------------------------------------------------------------------ matching
+
+    def transcribes(self, effect: Transcribe) -> bool:
+        """Whether `effect` asks for the transcript of exactly the audio speculated on."""
+        mine = self.effect
+        return (
+            effect.item_id == mine.item_id
+            and effect.audio_format == mine.audio_format
+            and effect.language == mine.language
+            and effect.prompt == mine.prompt
+            and len(effect.audio) == mine.committed_bytes
+            and effect.audio.startswith(mine.audio)
+        )
+
+    def matches(self, effect: StartResponse) -> bool:
+        """Whether `effect` is the response predicted (same request, voice and format)."""
+        start = self.start
+        return (
+            start is not None
+            and not self.cancel.is_set()
+            and self.error is None
+            and start.request == effect.request
+            and start.output_modalities == effect.output_modalities
+            and start.voice == effect.voice
+            and start.speed == effect.speed
+            and start.output_format == effect.output_format
+        )
+
+    def stop(self) -> None:
+        """Discard: stop the engines (a transcription under way still completes)."""
+        self.cancel.set()
+        self._changed.set()
+
+    # ------------------------------------------------------------------ the speculative work
+
+    async def _run(self) -> None:
+        effect, pipeline = self.effect, self.pipeline
+        stt = pipeline.engines.stt
+        try:
+            text = await pipeline._in_thread(
+                lambda: transcribe_audio(
+                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                )
+            )
+            self.transcript = text.strip()
+        except Exception:
+            logger.debug("speculative transcription failed", exc_info=True)
+            self.error = "transcription failed"
+        finally:
+            self.transcribed.set()
+        if self.transcript is None or self.cancel.is_set():
+            self._finish(self.error or "cancelled")
+            return
+        self.start = effect.start(self.transcript)
+        try:
+            await self._generate(self.start)
+        except asyncio.CancelledError:
+            self.cancel.set()
+            raise
+        except Exception as error:
+            logger.exception("speculative response failed")
+            self._finish(str(error))
+            return
+        self._finish("cancelled" if self.cancel.is_set() else None)
+
+    def _finish(self, error: str | None) -> None:
+        self.error = error
+        self.finished = True
+        self._changed.set()
+
+    def _record(self, kind: str, value: Any) -> None:
+        if not self.cancel.is_set():
+            self.outputs.append((kind, value))
+            self._changed.set()
+
+    async def _generate(self, start: StartResponse) -> None:
+        """The live response's engine work (`SessionPipeline._run_response`), recorded."""
+        from .pipeline import _inline
+
+        pipeline, cancel = self.pipeline, self.cancel
+        speaker = _RecordingSpeaker(self, start) if "audio" in start.output_modalities else None
+        cutter = ClauseCutter()
+        llm = pipeline.engines.llm
+        async for chunk in pipeline._stream(
+            lambda: llm.generate(start.request, cancel), cancel, inline=_inline(llm)
+        ):
+            assert isinstance(chunk, LlmChunk)
+            if chunk.tool_call is not None:
+                if speaker is not None:
+                    await speaker.speak(cutter.flush())
+                self._record("tool", chunk.tool_call)
+            elif speaker is None:
+                self._record("text", chunk.text)
+            else:
+                for clause in cutter.feed(chunk.text):
+                    await speaker.speak(clause)
+        if speaker is not None:
+            await speaker.speak(cutter.flush())
+            speaker.finish()
+
+    # ------------------------------------------------------------------ adoption
+
+    async def replay(self, effect: StartResponse) -> None:
+        """Be the response `effect` starts: report the recording, then the rest as it comes."""
+        pipeline, core, response_id = self.pipeline, self.pipeline.core, effect.response_id
+        index = 0
+        try:
+            while True:
+                while index < len(self.outputs):
+                    kind, value = self.outputs[index]
+                    index += 1
+                    if kind == "text":
+                        await pipeline.handle(core.response_text(response_id, value))
+                    elif kind == "audio":
+                        await pipeline.handle(core.response_audio(response_id, value))
+                    else:
+                        await pipeline.handle(core.response_tool_call(response_id, value))
+                if self.finished:
+                    break
+                self._changed.clear()
+                await self._changed.wait()
+        finally:
+            self.stop()  # barge-in or cancel (the task is cancelled), or done
+        await pipeline.handle(core.response_finished(response_id, pipeline.clock(), self.error))
+
+
+class _RecordingSpeaker:
+    """`pipeline._Speaker` that records transcript and audio deltas instead of sending them."""
+
+    def __init__(self, run: SpeculativeRun, start: StartResponse) -> None:
+        from .pipeline import MAX_AUDIO_DELTA_MS
+
+        self.run = run
+        self.start = start
+        self.tts = run.pipeline.engines.tts
+        self.format: AudioFormatName = start.output_format
+        self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
+        self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
+
+    async def speak(self, text: str) -> None:
+        from .pipeline import _inline
+
+        if not text.strip():
+            return
+        self.run._record("text", text)
+        tts, cancel, start = self.tts, self.run.cancel, self.start
+        spoken = text.strip()
+        async for pcm in self.run.pipeline._stream(
+            lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
+            cancel,
+            inline=_inline(tts),
+        ):
+            self._send(self.resampler.process(pcm))
+
+    def finish(self) -> None:
+        self._send(self.resampler.process(b"", last=True))
+
+    def _send(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        if self.format == "g711_ulaw":
+            data = ulaw_encode(pcm)
+        elif self.format == "g711_alaw":
+            data = alaw_encode(pcm)
+        else:
+            data = pcm
+        for begin in range(0, len(data), self.max_delta):
+            self.run._record("audio", data[begin : begin + self.max_delta])
+
+
+class Speculations:
+    """A session's current speculative run (at most one)."""
+
+    def __init__(self, pipeline: SessionPipeline) -> None:
+        self.pipeline = pipeline
+        self.current: SpeculativeRun | None = None
+
+    def begin(self, effect: Speculate) -> None:
+        """Start speculating (discarding any earlier run)."""
+        self.discard()
+        self.current = SpeculativeRun(self.pipeline, effect)
+
+    def discard(self) -> None:
+        """Stop and forget the current run."""
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+    def transcription(self, effect: Transcribe) -> Coroutine[Any, Any, None] | None:
+        """The coroutine delivering `effect`'s transcript from the run, if it is for it."""
+        run = self.current
+        if run is None or not run.transcribes(effect):
+            self.discard()
+            return None
+        return self._deliver(run, effect)
+
+    async def _deliver(self, run: SpeculativeRun, effect: Transcribe) -> None:
+        await run.transcribed.wait()
+        pipeline, text = self.pipeline, run.transcript
+        if text is None:  # the speculative transcription failed: do it again the usual way
+            await pipeline._transcribe(effect)
+            return
+        await pipeline.handle(pipeline.core.transcription_delta(effect.item_id, text))
+        await pipeline.handle(pipeline.core.transcription_completed(effect.item_id, text))
+
+    def adopt(self, effect: StartResponse) -> asyncio.Task[None] | None:
+        """A task running `effect` from the run's recording, if the run predicted it."""
+        run = self.current
+        if run is None or not run.matches(effect):
+            if run is not None and run.start is not None:
+                self.discard()  # a response other than the predicted one: not needed any more
+            return None
+        self.current = None
+        task = asyncio.create_task(run.replay(effect))
+        task.add_done_callback(lambda _: run.stop())  # also when cancelled before it ran
+        return task
+
+    async def aclose(self) -> None:
+        """Stop the current run and wait for its task."""
+        run, self.current = self.current, None
+        if run is not None:
+            run.stop()
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run.task
