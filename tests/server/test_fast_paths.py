@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from realtime_agents.audio import alaw_encode, ulaw_encode
+from realtime_agents.server import b64
 from realtime_agents.server.conversation import decode_base64
 from realtime_agents.server.effects import AnalyzeAudio
 from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
@@ -249,3 +250,23 @@ def test_scripted_engines_without_delays_run_inline() -> None:
     assert not ScriptedLlm(token_delay_s=0.01).runs_inline
     assert not ScriptedLlm(reply=lambda text: text).runs_inline
     assert not ToneTts(chunk_delay_s=0.01).runs_inline
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_b64_matches_the_stdlib_with_and_without_pybase64(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not fast:
+        monkeypatch.setattr(b64, "_fast", None)
+    elif b64._fast is None:
+        pytest.skip("pybase64 not installed")
+    rng = random.Random(5)
+    for size in [0, 1, 2, 3, 4, 100, 4800]:
+        data = rng.randbytes(size)
+        text = base64.b64encode(data).decode()
+        assert b64.encode(data) == text
+        assert b64.decode_strict(text) == data
+    for bad in ["QQ=", "QQ==QQ==", "\u00e9", "QU JD"]:
+        with pytest.raises((binascii.Error, ValueError)):
+            b64.decode_strict(bad)
+    assert b64.decode_strict("QUJD=") == b"ABC"  # the stdlib's leniency is kept

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .b64 import decode_strict
 from .engines.base import ChatMessage
 from .errors import ProtocolError, invalid_value
 from .fields import check_keys, expect_enum, expect_list, expect_object, expect_str, join
@@ -144,8 +145,7 @@ def decode_base64(value: object, param: str) -> bytes:
     """Standard padded base64 (`invalid_value` otherwise)."""
     text = expect_str(value, param)
     try:
-        # strict mode accepts exactly what b64decode(validate=True) does, without its regex
-        return binascii.a2b_base64(text, strict_mode=True)
+        return decode_strict(text)
     except (binascii.Error, ValueError):
         raise ProtocolError(
             "invalid_value", f"Invalid '{param}': expected base64-encoded audio.", param

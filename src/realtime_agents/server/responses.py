@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 from typing import Any
 
 from ..audio import bytes_per_second
+from . import b64
 from .conversation import Conversation, ItemAudio, estimate_tokens
 from .engines.base import LlmToolCall
 from .ids import new_id
@@ -199,7 +199,7 @@ class ActiveResponse:
         assert self._message_audio is not None
         self._message_audio.output_bytes += len(chunk)
         self.audio_ms += len(chunk) * 1000 / bytes_per_second(self._format)
-        delta = base64.b64encode(chunk).decode("ascii")
+        delta = b64.encode(chunk)
         events.append(event("response.output_audio.delta", **self._ids(), delta=delta))
         return events
 
