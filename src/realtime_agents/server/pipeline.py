@@ -43,6 +43,7 @@ from .effects import (
     Transcribe,
 )
 from .engines.base import EngineSet, LlmChunk, Pcm16RateDetector, VoiceActivityDetector
+from .llm_prepare import llm_setup, prepare_job
 from .protocol import SessionProtocol
 from .speculative_run import Speculations
 
@@ -94,6 +95,13 @@ class SessionPipeline:
 
     async def receive(self, message: object) -> None:
         """One parsed client event."""
+        if type(message) is dict and message.get("type") == "session.update":
+            before = llm_setup(self.core.session)
+            await self.handle(self.core.receive(message, self.clock()))
+            job = prepare_job(self.engines.llm, before, self.core.session)
+            if job is not None:  # prefill new tools/instructions before the first turn
+                self._spawn(self._in_thread(job))
+            return
         await self.handle(self.core.receive(message, self.clock()))
 
     async def tick(self) -> None:
