@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/server_load.py              # 500 sessions, 3 turns (17.8 s) each
     .venv/bin/python benchmarks/server_load.py --quick      # 50 sessions, 2 turns (< 30 s)
     .venv/bin/python benchmarks/server_load.py --sessions 100 --seconds 10 --chunk-ms 20
+    .venv/bin/python benchmarks/server_load.py --workers 2 --loop uvloop --clients 2  # 2 cores
+
+`--workers N` runs N server processes on one port (SO_REUSEPORT; CPU is their sum, loop lag
+is then not measured); `--loop uvloop` needs the `fast` extra.
 
 The server (`realtime_agents.server.app.serve` with the scripted engine set: energy VAD,
 canned STT, rule LLM, tone TTS, no artificial delays) runs in its own process, so its CPU is
