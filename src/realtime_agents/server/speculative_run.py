@@ -249,11 +249,13 @@ class Speculations:
     def begin(self, effect: Speculate) -> None:
         """Start speculating (discarding any earlier run)."""
         self.discard()
+        logger.debug("speculating on %s (%d bytes)", effect.item_id, len(effect.audio))
         self.current = SpeculativeRun(self.pipeline, effect)
 
     def discard(self) -> None:
         """Stop and forget the current run."""
         if self.current is not None:
+            logger.debug("speculation on %s discarded", self.current.effect.item_id)
             self.current.stop()
             self.current = None
 
@@ -282,6 +284,7 @@ class Speculations:
                 self.discard()  # a response other than the predicted one: not needed any more
             return None
         self.current = None
+        logger.debug("speculation on %s adopted by %s", run.effect.item_id, effect.response_id)
         task = asyncio.create_task(run.replay(effect))
         task.add_done_callback(lambda _: run.stop())  # also when cancelled before it ran
         return task
