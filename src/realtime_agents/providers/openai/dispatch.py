@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 
 from ...events import RealtimeModelEvent, RealtimeModelExceptionEvent
 from ...model import RealtimeModelListener
@@ -20,7 +19,12 @@ DEFAULT_EVENT_QUEUE_SIZE = 256
 
 
 class BoundedEventQueue:
-    """A FIFO of events with a bound on `put`; `put_final` bypasses it for the last events."""
+    """A FIFO of events with a bound on `put`; `put_final` bypasses it for the last events.
+
+    Lean per session (there may be thousands idle): the events live in a list consumed from
+    `_head` (compacted as it goes, so an idle queue holds no buffer), and the waiters are
+    futures made only while someone actually waits.
+    """
 
     def __init__(self, maxsize: int = DEFAULT_EVENT_QUEUE_SIZE) -> None:
         if maxsize < 1:
@@ -28,39 +32,76 @@ class BoundedEventQueue:
         self.maxsize = maxsize
         self.high_water = 0
         """The most events ever waiting at once (for tests and diagnostics)."""
-        self._items: deque[RealtimeModelEvent] = deque()
-        self._not_empty = asyncio.Event()
-        self._not_full = asyncio.Event()
-        self._not_full.set()
+        self._items: list[RealtimeModelEvent | None] = []
+        self._head = 0
+        self._getter: asyncio.Future[None] | None = None
+        self._putters: list[asyncio.Future[None]] | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) - self._head
 
     async def put(self, event: RealtimeModelEvent) -> None:
         """Append, waiting while the queue is full."""
+        while len(self._items) - self._head >= self.maxsize:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._putters is None:
+                self._putters = []
+            self._putters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if self._putters is not None and waiter in self._putters:
+                    self._putters.remove(waiter)
         items = self._items
-        while len(items) >= self.maxsize:
-            self._not_full.clear()
-            await self._not_full.wait()
         items.append(event)
-        if len(items) > self.high_water:
-            self.high_water = len(items)
-        self._not_empty.set()
+        size = len(items) - self._head
+        if size > self.high_water:
+            self.high_water = size
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
 
     def put_final(self, event: RealtimeModelEvent) -> None:
         """Append without waiting: only for the few events that end a stream."""
         self._items.append(event)
-        self._not_empty.set()
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
 
     async def get(self) -> RealtimeModelEvent:
         """Take the oldest event, waiting while there is none."""
         items = self._items
-        while not items:
-            self._not_empty.clear()
-            await self._not_empty.wait()
-        event = items.popleft()
-        if len(items) < self.maxsize:
-            self._not_full.set()
+        while self._head >= len(items):
+            waiter = asyncio.get_running_loop().create_future()
+            self._getter = waiter
+            try:
+                await waiter
+            finally:
+                if self._getter is waiter:
+                    self._getter = None
+        head = self._head
+        event = items[head]
+        head += 1
+        if head >= len(items):
+            items.clear()  # drained: frees the list's buffer too
+            head = 0
+        elif head >= 64 and head * 2 >= len(items):
+            del items[:head]  # amortised O(1): the consumed prefix is at least half the list
+            head = 0
+        else:
+            items[head - 1] = None  # do not keep the delivered event alive
+        self._head = head
+        putters = self._putters
+        if putters and len(items) - head < self.maxsize:
+            self._putters = None
+            for waiter in putters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        assert event is not None
         return event
 
 
@@ -100,6 +141,7 @@ class Dispatcher:
                     await self._report(listener, exc, event)
             if event.type == "end_of_stream":
                 return
+            del event  # an idle session must not keep its last event (a session dict) alive
 
     async def _report(
         self, failed: RealtimeModelListener, exc: Exception, event: RealtimeModelEvent

@@ -121,7 +121,7 @@ class UnsentAudio:
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
         self._max_bytes = max_bytes
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes] | None = None  # made on the first append: lean when idle
         self._size = 0
         self._overflowing = False
 
@@ -137,12 +137,15 @@ class UnsentAudio:
 
     def append(self, audio: bytes) -> RealtimeModelErrorEvent | None:
         """Hold a chunk; returns an error event the first time the bound drops old audio."""
-        self._chunks.append(audio)
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = deque()
+        chunks.append(audio)
         self._size += len(audio)
         if self._size <= self._max_bytes:
             return None
-        while self._size > self._max_bytes and self._chunks:
-            self._size -= len(self._chunks.popleft())
+        while self._size > self._max_bytes and chunks:
+            self._size -= len(chunks.popleft())
         if self._overflowing:
             return None
         self._overflowing = True
@@ -154,10 +157,10 @@ class UnsentAudio:
 
     def clear(self) -> None:
         """The buffer was committed or cleared."""
-        self._chunks.clear()
+        self._chunks = None
         self._size = 0
         self._overflowing = False
 
     def replay_frames(self) -> list[bytes]:
         """`input_audio_buffer.append` frames for the audio held."""
-        return [wire.encode_append_audio(chunk) for chunk in self._chunks]
+        return [wire.encode_append_audio(chunk) for chunk in self._chunks or ()]

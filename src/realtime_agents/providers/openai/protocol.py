@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -78,7 +77,8 @@ class OpenAIRealtimeProtocol:
         self.playback = PlaybackState(tracker=playback_tracker)
         self.history = ConversationHistory(max_history_items)
         self.unsent_audio = UnsentAudio(max_unsent_audio_bytes)
-        self.outbox: deque[tuple[FrameKind, bytes]] = deque()
+        self.outbox: list[tuple[FrameKind, bytes]] = []
+        """Frames to send, oldest first (a list: an idle session keeps no buffer)."""
         self.emit_raw_events = emit_raw_events
         self.session_ready = False
         """True once `session.created` arrived and the session was set up on this connection."""
@@ -199,7 +199,7 @@ class OpenAIRealtimeProtocol:
 
     def _start_session(self) -> None:
         """`session.created`: send the settings, and after a reconnect restore what was lost."""
-        frames: deque[tuple[FrameKind, bytes]] = deque()
+        frames: list[tuple[FrameKind, bytes]] = []
         if self._initial_settings_given or self._resuming:
             frames.append(("other", wire.encode_session_update(self.settings)))
         if self._resuming:
@@ -248,7 +248,7 @@ class OpenAIRealtimeProtocol:
         self._resuming = True
         self.session_expired = False
         kept = [entry for entry in self.outbox if entry[0] == "item"]
-        self.outbox = deque(("audio", f) for f in self.unsent_audio.replay_frames())
+        self.outbox = [("audio", f) for f in self.unsent_audio.replay_frames()]
         self.outbox.extend(kept)
         self._withheld_audio_bytes = sum(len(frame) for _, frame in self.outbox)
         cut = self.sequencer.on_disconnect()
@@ -318,7 +318,7 @@ class OpenAIRealtimeProtocol:
         limit = self.unsent_audio.max_bytes * 4 // 3 + 1024
         if self._withheld_audio_bytes <= limit:
             return
-        kept: deque[tuple[FrameKind, bytes]] = deque()
+        kept: list[tuple[FrameKind, bytes]] = []
         for kind, frame in self.outbox:
             if kind == "audio" and self._withheld_audio_bytes > limit:
                 self._withheld_audio_bytes -= len(frame)

@@ -6,7 +6,6 @@ No sockets and no clock: callers pass `now` (monotonic seconds) and send the fra
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from . import wire
 
 CREATE_EVENT_PREFIX = "ra_create_"
 CANCEL_EVENT_PREFIX = "ra_cancel_"
+_MAX_DROPPED = 64
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ResponseSequencer:
     """
 
     def __init__(self) -> None:
-        self._queue: deque[_PendingCreate] = deque()
+        self._queue: list[_PendingCreate] = []  # a few at most; a list is lean when idle
         self._in_flight: tuple[str, _PendingCreate] | None = None
         self._active: set[str] = set()
         self._counter = 0
@@ -83,7 +83,7 @@ class ResponseSequencer:
         self._in_flight = None
         if code == "conversation_already_has_active_response":
             # A response we have not seen start yet (server VAD) beat ours: wait for it to end.
-            self._queue.appendleft(pending)
+            self._queue.insert(0, pending)
             self._active.add("")
             return []
         return self._flush()
@@ -92,7 +92,7 @@ class ResponseSequencer:
         """Connection lost: pause, re-queue an unanswered create; returns responses cut short."""
         self.paused = True
         if self._in_flight is not None:
-            self._queue.appendleft(self._in_flight[1])
+            self._queue.insert(0, self._in_flight[1])
             self._in_flight = None
         cut = sorted(r for r in self._active if r)
         self._active.clear()
@@ -106,7 +106,7 @@ class ResponseSequencer:
     def _flush(self) -> list[bytes]:
         if self.paused or self._active or self._in_flight is not None or not self._queue:
             return []
-        pending = self._queue.popleft()
+        pending = self._queue.pop(0)
         self._counter += 1
         event_id = f"{CREATE_EVENT_PREFIX}{self._counter}"
         self._in_flight = (event_id, pending)
@@ -146,7 +146,8 @@ class PlaybackState:
     tracker: RealtimePlaybackTracker | None = None
     audio_format: AudioFormatName = "pcm16"
     _current: _AudioItem | None = None
-    _dropped: deque[str] = field(default_factory=lambda: deque(maxlen=64))
+    _dropped: list[str] = field(default_factory=list)
+    """The last `_MAX_DROPPED` interrupted responses."""
 
     def accept_delta(
         self, response_id: str, item_id: str, content_index: int, size: int, now: float
@@ -170,6 +171,8 @@ class PlaybackState:
         """Late audio of this response will be dropped."""
         if response_id and response_id not in self._dropped:
             self._dropped.append(response_id)
+            if len(self._dropped) > _MAX_DROPPED:
+                del self._dropped[0]
 
     def is_dropped(self, response_id: str) -> bool:
         return response_id in self._dropped

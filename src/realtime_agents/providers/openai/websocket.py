@@ -64,7 +64,8 @@ class TransportOptions(TypedDict, total=False):
     max_size: int
     """Largest incoming frame in bytes (default 16 MiB)."""
     max_queue: int
-    """Frames `websockets` buffers before it stops reading the socket (default 16)."""
+    """Frames `websockets` buffers before it stops reading the socket (default 256: fewer
+    pause/resume cycles during an audio burst than websockets' 16; ~0.7 MiB of audio frames)."""
     compression: bool
     """Offer permessage-deflate (default False: saves CPU on audio, which barely compresses)."""
     proxy: str | bool | None
@@ -78,11 +79,14 @@ _DEFAULTS: dict[str, Any] = {
     "open_timeout": 10.0,
     "close_timeout": 5.0,
     "max_size": 16 * 1024 * 1024,
-    "max_queue": 16,
+    "max_queue": 256,
     "compression": False,
     "proxy": True,
     "user_agent": USER_AGENT,
 }
+
+
+_NO_EVENTS: list[RealtimeModelEvent] = []
 
 
 class RealtimeConnectionError(ConnectionError):
@@ -148,9 +152,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
-        self._ready = asyncio.Event()
-        self._closed = asyncio.Event()
+        # Made only while someone waits: an idle session should not carry two Events.
+        self._ready: asyncio.Future[None] | None = None
+        self._closed: asyncio.Event | None = None
         self._closing = False
+        self._close_done = False
         self._finished = False
         self._announced = False
         self._failed_attempts = 0
@@ -207,13 +213,16 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._reader = asyncio.get_running_loop().create_task(
             self._run(ws), name="realtime-agents-openai-reader"
         )
-        ready = asyncio.ensure_future(self._ready.wait())
+        ready = self._ready = asyncio.get_running_loop().create_future()
+        if self._announced or self._finished:
+            ready.set_result(None)
         await asyncio.wait(
             {ready, self._reader},
             timeout=self._transport["open_timeout"],
             return_when=asyncio.FIRST_COMPLETED,
         )
         ready.cancel()
+        self._ready = None
         if self._announced:
             return
         if self._finished:
@@ -237,7 +246,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         current = asyncio.current_task()
         dispatcher = self._dispatcher.task
         if self._closing:
-            if current is not dispatcher and current is not self._reader:
+            if current is not dispatcher and current is not self._reader and not self._close_done:
+                if self._closed is None:
+                    self._closed = asyncio.Event()
                 await self._closed.wait()
             return
         self._closing = True
@@ -257,7 +268,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._finish("closed by the client")
         if dispatcher is not None and dispatcher is not current and not dispatcher.done():
             await asyncio.wait({dispatcher})
-        self._closed.set()
+        self._close_done = True
+        if self._closed is not None:
+            self._closed.set()
 
     # ------------------------------------------------------------------ connection
 
@@ -338,6 +351,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         protocol = self._protocol
         put = self._dispatcher.queue.put
         clock = self._clock
+        event: RealtimeModelEvent | None = None
         try:
             while True:
                 frame = await ws.recv(decode=False)
@@ -355,7 +369,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                     self._failed_attempts = 0
                     self._state = "open"
                     await put(RealtimeModelConnectionStatusEvent(status="connected"))
-                    self._ready.set()
+                    self._set_ready()
+                # An idle session must not keep its last frame and events (a session dict) alive.
+                frame = b""
+                events = _NO_EVENTS
+                event = None
         except ConnectionClosed:
             pass
         code = ws.close_code if ws.close_code is not None else 1006
@@ -416,7 +434,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                     await ws.send(outbox[0][1], text=True)
                 except ConnectionClosed:
                     return
-                outbox.popleft()
+                del outbox[0]  # usually one frame; a reconnect's replay is sent once
 
     # ------------------------------------------------------------------ events
 
@@ -437,7 +455,12 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         queue = self._dispatcher.queue
         queue.put_final(RealtimeModelConnectionStatusEvent(status="disconnected", reason=reason))
         queue.put_final(RealtimeModelEndOfStreamEvent(reason=reason))
-        self._ready.set()
+        self._set_ready()
+
+    def _set_ready(self) -> None:
+        ready = self._ready
+        if ready is not None and not ready.done():
+            ready.set_result(None)
 
 
 async def _drain(ws: ClientConnection) -> None:
