@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -154,6 +155,11 @@ class _RouterSetup:
         return grammar
 
 
+def _close_models(*models: Any) -> None:
+    for model in models:
+        model.close()
+
+
 class LlamaLanguageModel:
     """Streams replies from SmolLM2 and routes tool calls with a grammar-constrained router."""
 
@@ -203,6 +209,9 @@ class LlamaLanguageModel:
         self._replier: Any = load(n_threads)
         # The router runs alone, between speech-to-text and the reply.
         self._router: Any = load(self._first_clause_threads)
+        # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
+        # module globals are gone ("'NoneType' object is not callable" at exit).
+        self.close = weakref.finalize(self, _close_models, self._replier, self._router)
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._setups: dict[str, _RouterSetup] = {}
