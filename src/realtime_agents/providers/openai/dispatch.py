@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from ...events import RealtimeModelEvent, RealtimeModelExceptionEvent
 from ...model import RealtimeModelListener
@@ -34,14 +35,32 @@ class BoundedEventQueue:
         """The most events ever waiting at once (for tests and diagnostics)."""
         self._items: list[RealtimeModelEvent | None] = []
         self._head = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._getter: asyncio.Future[None] | None = None
         self._putters: list[asyncio.Future[None]] | None = None
+        self.on_room: Callable[[], None] | None = None
+        """Called (from `get`) when the queue has room again after `has_room` said no."""
+        self._blocked = False
+        self._spill: list[RealtimeModelEvent] | None = None
+        """Events `push`ed to a full queue: they enter it, in order, as room frees."""
 
     def __len__(self) -> int:
         return len(self._items) - self._head
 
+    def has_room(self) -> bool:
+        """True if `push` stays within the bound; if not, `on_room` is called once there is."""
+        if self._spill is None and len(self._items) - self._head < self.maxsize:
+            return True
+        self._blocked = True
+        return False
+
     async def put(self, event: RealtimeModelEvent) -> None:
         """Append, waiting while the queue is full."""
+        await self.wait_for_room()
+        self.push(event)
+
+    async def wait_for_room(self) -> None:
+        """Wait while the queue is full."""
         while len(self._items) - self._head >= self.maxsize:
             waiter = asyncio.get_running_loop().create_future()
             if self._putters is None:
@@ -52,9 +71,23 @@ class BoundedEventQueue:
             finally:
                 if self._putters is not None and waiter in self._putters:
                     self._putters.remove(waiter)
+
+    def push(self, event: RealtimeModelEvent) -> None:
+        """Append without waiting (callers check `has_room` first); wakes the consumer.
+
+        Past the bound (one server frame can make several events) the event waits in a spill
+        list, so the queue itself never holds more than `maxsize`.
+        """
         items = self._items
-        items.append(event)
         size = len(items) - self._head
+        if size >= self.maxsize or self._spill is not None:
+            if self._spill is None:
+                self._spill = []
+            self._spill.append(event)
+            self._blocked = True
+            return
+        items.append(event)
+        size += 1
         if size > self.high_water:
             self.high_water = size
         getter = self._getter
@@ -65,6 +98,9 @@ class BoundedEventQueue:
 
     def put_final(self, event: RealtimeModelEvent) -> None:
         """Append without waiting: only for the few events that end a stream."""
+        if self._spill is not None:
+            self._spill.append(event)  # after the events already waiting to enter
+            return
         self._items.append(event)
         getter = self._getter
         if getter is not None:
@@ -76,7 +112,11 @@ class BoundedEventQueue:
         """Take the oldest event, waiting while there is none."""
         items = self._items
         while self._head >= len(items):
-            waiter = asyncio.get_running_loop().create_future()
+            # One consumer task, so its loop is cached (get_running_loop costs a getpid call).
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
             self._getter = waiter
             try:
                 await waiter
@@ -95,8 +135,17 @@ class BoundedEventQueue:
         else:
             items[head - 1] = None  # do not keep the delivered event alive
         self._head = head
+        spill = self._spill
+        if spill is not None:
+            items.append(spill.pop(0))
+            if not spill:
+                self._spill = None
+        elif self._blocked and len(items) - head < self.maxsize:
+            self._blocked = False
+            if self.on_room is not None:
+                self.on_room()
         putters = self._putters
-        if putters and len(items) - head < self.maxsize:
+        if putters and len(items) - self._head < self.maxsize:
             self._putters = None
             for waiter in putters:
                 if not waiter.done():

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 from urllib.parse import urlencode, urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ...events import (
@@ -37,6 +37,7 @@ from ...model import (
     ReconnectPolicy,
     resolve_api_key,
 )
+from .connection import DirectConnection
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
 from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 from .protocol import OpenAIRealtimeProtocol
@@ -84,9 +85,6 @@ _DEFAULTS: dict[str, Any] = {
     "proxy": True,
     "user_agent": USER_AGENT,
 }
-
-
-_NO_EVENTS: list[RealtimeModelEvent] = []
 
 
 class RealtimeConnectionError(ConnectionError):
@@ -144,13 +142,15 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._max_unsent_audio_bytes = max_unsent_audio_bytes
         self._clock = clock
         self._dispatcher = Dispatcher(event_queue_size)
+        self._dispatcher.queue.on_room = self._on_room
         self._protocol = OpenAIRealtimeProtocol()
         self._options: RealtimeModelConfig = {}
         self._url = ""
         self._policy: ReconnectPolicy | None = None
         self._state: _State = "new"
-        self._ws: ClientConnection | None = None
+        self._ws: DirectConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         # Made only while someone waits: an idle session should not carry two Events.
         self._ready: asyncio.Future[None] | None = None
@@ -252,19 +252,19 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 await self._closed.wait()
             return
         self._closing = True
-        reader = self._reader
-        if reader is not None and reader is not current and not reader.done():
-            reader.cancel()
-            await asyncio.wait({reader})
+        if self._ws is not None:
+            # Drop what was not delivered and keep reading: unread frames would otherwise stop
+            # `websockets` from seeing the server's close frame (close() would time out).
+            self._ws.discard()
+        for task in (self._reader, self._flusher):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+                await asyncio.wait({task})
         ws, self._ws = self._ws, None
         if ws is not None:
-            # Keep reading while closing: unread frames would otherwise stop `websockets` from
-            # seeing the server's close frame, and close() would wait out its timeout.
-            drain = asyncio.get_running_loop().create_task(_drain(ws))
+            ws.discard()  # a reconnect may have opened it meanwhile
             with contextlib.suppress(Exception):
                 await ws.close()
-            drain.cancel()
-            await asyncio.wait({drain})
         self._finish("closed by the client")
         if dispatcher is not None and dispatcher is not current and not dispatcher.done():
             await asyncio.wait({dispatcher})
@@ -289,10 +289,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._ws_logger.secrets = tuple(v for v in (key, *headers.values()) if v)
         return headers
 
-    async def _open(self, headers: dict[str, str]) -> ClientConnection:
+    async def _open(self, headers: dict[str, str]) -> DirectConnection:
         t = self._transport
         logger.debug("connecting to %s", redact_url(self._url))
-        return await connect(
+        ws = await connect(
             self._url,
             additional_headers=headers,
             user_agent_header=t["user_agent"],
@@ -305,13 +305,16 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             compression="deflate" if t["compression"] else None,
             proxy=t["proxy"],
             logger=self._ws_logger,
+            create_connection=DirectConnection,
         )
+        assert isinstance(ws, DirectConnection)
+        return ws
 
     def _describe(self, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return redact_text(text.replace(self._url, redact_url(self._url)), self._ws_logger.secrets)
 
-    async def _run(self, ws: ClientConnection) -> None:
+    async def _run(self, ws: DirectConnection) -> None:
         """Read frames until the stream ends, reconnecting when allowed."""
         reason: str | None = None
         try:
@@ -347,37 +350,46 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             if not self._closing:
                 self._finish(reason)
 
-    async def _read(self, ws: ClientConnection) -> tuple[int, str]:
-        protocol = self._protocol
-        put = self._dispatcher.queue.put
-        clock = self._clock
-        event: RealtimeModelEvent | None = None
-        try:
-            while True:
-                frame = await ws.recv(decode=False)
-                try:
-                    events = protocol.receive(frame, clock())
-                except Exception as exc:  # a bug here must not end the session
-                    logger.error("could not handle a server frame: %s", type(exc).__name__)
-                    events = [RealtimeModelExceptionEvent(exception=exc, context="server frame")]
-                for event in events:
-                    await put(event)
-                if protocol.outbox and protocol.session_ready:
-                    await self._flush()
-                if not self._announced and protocol.session_ready:
-                    self._announced = True
-                    self._failed_attempts = 0
-                    self._state = "open"
-                    await put(RealtimeModelConnectionStatusEvent(status="connected"))
-                    self._set_ready()
-                # An idle session must not keep its last frame and events (a session dict) alive.
-                frame = b""
-                events = _NO_EVENTS
-                event = None
-        except ConnectionClosed:
-            pass
+    async def _read(self, ws: DirectConnection) -> tuple[int, str]:
+        """Messages go from the socket callback to `_on_message`; wait for the socket to end."""
+        ws.attach(self._dispatcher.queue.has_room, self._on_message)
+        await ws.wait_closed()
+        await ws.wait_released()  # messages held back by a full queue come before the close
         code = ws.close_code if ws.close_code is not None else 1006
         return code, ws.close_reason or ""
+
+    def _on_message(self, frame: bytes) -> None:
+        """One server message, straight from the socket's `data_received`."""
+        protocol = self._protocol
+        push = self._dispatcher.queue.push
+        try:
+            events = protocol.receive(frame, self._clock())
+        except Exception as exc:  # a bug here must not end the session
+            logger.error("could not handle a server frame: %s", type(exc).__name__)
+            events = [RealtimeModelExceptionEvent(exception=exc, context="server frame")]
+        for event in events:
+            push(event)
+        if protocol.session_ready:
+            if protocol.outbox and self._flusher is None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            if not self._announced:
+                self._announced = True
+                self._failed_attempts = 0
+                self._state = "open"
+                push(RealtimeModelConnectionStatusEvent(status="connected"))
+                self._set_ready()
+
+    def _on_room(self) -> None:
+        if self._ws is not None:
+            self._ws.release()
+
+    async def _flush_later(self) -> None:
+        try:
+            await self._flush()
+        except Exception as exc:  # pragma: no cover - _flush handles a closed socket itself
+            logger.error("could not send queued frames: %s", self._describe(exc))
+        finally:
+            self._flusher = None
 
     def _describe_close(self, code: int, close_reason: str) -> str:
         text = f"code {code}" + (f" ({close_reason})" if close_reason else "")
@@ -386,7 +398,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             text += f": {last.message}"
         return redact_text(text, self._ws_logger.secrets)
 
-    async def _reconnect(self, why: str) -> ClientConnection | None:
+    async def _reconnect(self, why: str) -> DirectConnection | None:
         policy: ReconnectPolicy = {**DEFAULT_RECONNECT_POLICY, **(self._policy or {})}
         self._ws = None
         self._state = "reconnecting"
@@ -461,12 +473,6 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ready = self._ready
         if ready is not None and not ready.done():
             ready.set_result(None)
-
-
-async def _drain(ws: ClientConnection) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        while True:
-            await ws.recv(decode=False)
 
 
 def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
