@@ -23,15 +23,9 @@ import numpy as np
 from ..audio import (
     AudioFormatName,
     StreamingResampler,
-    alaw_encode,
-    bytes_for_ms,
     decode_to_pcm16,
-    pcm16_to_float32,
-    resample_pcm16,
     sample_rate_of,
-    ulaw_encode,
 )
-from .clauses import ClauseCutter
 from .effects import (
     AnalyzeAudio,
     CancelResponse,
@@ -42,16 +36,19 @@ from .effects import (
     StartResponse,
     Transcribe,
 )
-from .engines.base import EngineSet, LlmChunk, Pcm16RateDetector, VoiceActivityDetector
+from .engines.base import EngineSet, LlmToolCall, Pcm16RateDetector, VoiceActivityDetector
 from .llm_prepare import llm_setup, prepare_job
 from .protocol import SessionProtocol
+from .responder import (
+    generate_response,
+    runs_inline,
+    transcribe_audio,
+)
 from .speculative_run import Speculations
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
-MAX_AUDIO_DELTA_MS = 100
-"""Audio deltas are at most this long (TTS chunks are split)."""
 
 
 class SessionPipeline:
@@ -82,7 +79,7 @@ class SessionPipeline:
         self._drained.set()
         self._responses: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._vad = _VadRunner(engines, inline=_inline(engines.vad))
+        self._vad = _VadRunner(engines, inline=runs_inline(engines.vad))
         self._vad_lock = asyncio.Lock()
         self._speculations = Speculations(self)
         core.speculator.enabled = speculate
@@ -210,9 +207,9 @@ class SessionPipeline:
         stt = self.engines.stt
 
         def transcribe() -> str:  # decoding and resampling a whole utterance: off the loop too
-            pcm, rate = decode_to_pcm16(effect.audio, effect.audio_format)
-            samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
-            return stt.transcribe(samples, language=effect.language, prompt=effect.prompt)
+            return transcribe_audio(
+                stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+            )
 
         try:
             text = await self._in_thread(transcribe)
@@ -228,27 +225,8 @@ class SessionPipeline:
 
     async def _run_response(self, effect: StartResponse) -> None:
         response_id, cancel = effect.response_id, effect.cancel
-        audio_mode = "audio" in effect.output_modalities
-        speaker = _Speaker(self, effect) if audio_mode else None
-        cutter = ClauseCutter()
         try:
-            llm = self.engines.llm
-            async for chunk in self._stream(
-                lambda: llm.generate(effect.request, cancel), cancel, inline=_inline(llm)
-            ):
-                assert isinstance(chunk, LlmChunk)
-                if chunk.tool_call is not None:
-                    if speaker is not None:
-                        await speaker.speak(cutter.flush())
-                    await self.handle(self.core.response_tool_call(response_id, chunk.tool_call))
-                elif speaker is None:
-                    await self.handle(self.core.response_text(response_id, chunk.text))
-                else:
-                    for clause in cutter.feed(chunk.text):
-                        await speaker.speak(clause)
-            if speaker is not None:
-                await speaker.speak(cutter.flush())
-                await speaker.finish()
+            await generate_response(self, effect, cancel, _LiveSink(self, response_id))
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -293,11 +271,6 @@ class SessionPipeline:
         except BaseException:
             cancel.set()  # leaving early: stop the producer thread
             raise
-
-
-def _inline(engine: object) -> bool:
-    """Whether an engine declares it never blocks (`runs_inline`): call it on the loop."""
-    return bool(getattr(engine, "runs_inline", False))
 
 
 class _Channel:
@@ -359,50 +332,21 @@ class _Channel:
             self.waiter = None
 
 
-class _Speaker:
-    """Synthesises clauses for one response and sends transcript and audio deltas."""
+class _LiveSink:
+    """Sends a live response's pieces to the client through the core."""
 
-    def __init__(self, pipeline: SessionPipeline, effect: StartResponse) -> None:
+    def __init__(self, pipeline: SessionPipeline, response_id: str) -> None:
         self.pipeline = pipeline
-        self.effect = effect
-        self.tts = pipeline.engines.tts
-        self.format: AudioFormatName = effect.output_format
-        self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
-        self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
+        self.response_id = response_id
 
-    async def speak(self, text: str) -> None:
-        """Transcript delta for the clause, then its audio as it is synthesised."""
-        if not text.strip():
-            return
-        pipeline, effect = self.pipeline, self.effect
-        await pipeline.handle(pipeline.core.response_text(effect.response_id, text))
-        tts, cancel = self.tts, effect.cancel
-        voice, speed = effect.voice, effect.speed
-        spoken = text.strip()
-        async for pcm in pipeline._stream(
-            lambda: tts.synthesize(spoken, voice=voice, speed=speed, cancel=cancel),
-            cancel,
-            inline=_inline(tts),
-        ):
-            await self._send(self.resampler.process(pcm))
+    async def text(self, text: str) -> None:
+        await self.pipeline.handle(self.pipeline.core.response_text(self.response_id, text))
 
-    async def finish(self) -> None:
-        """Flush the resampler's tail."""
-        await self._send(self.resampler.process(b"", last=True))
+    async def audio(self, data: bytes) -> None:
+        await self.pipeline.handle(self.pipeline.core.response_audio(self.response_id, data))
 
-    async def _send(self, pcm: bytes) -> None:
-        if not pcm:
-            return
-        if self.format == "g711_ulaw":
-            data = ulaw_encode(pcm)
-        elif self.format == "g711_alaw":
-            data = alaw_encode(pcm)
-        else:
-            data = pcm
-        core, response_id = self.pipeline.core, self.effect.response_id
-        for start in range(0, len(data), self.max_delta):
-            piece = data[start : start + self.max_delta]
-            await self.pipeline.handle(core.response_audio(response_id, piece))
+    async def tool_call(self, call: LlmToolCall) -> None:
+        await self.pipeline.handle(self.pipeline.core.response_tool_call(self.response_id, call))
 
 
 class _VadRunner:

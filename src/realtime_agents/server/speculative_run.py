@@ -18,38 +18,14 @@ import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from ..audio import (
-    AudioFormatName,
-    StreamingResampler,
-    alaw_encode,
-    bytes_for_ms,
-    decode_to_pcm16,
-    pcm16_to_float32,
-    resample_pcm16,
-    sample_rate_of,
-    ulaw_encode,
-)
-from .clauses import ClauseCutter
 from .effects import Speculate, StartResponse, Transcribe
-from .engines.base import LlmChunk, SpeechToTextEngine
+from .engines.base import LlmToolCall
+from .responder import generate_response, transcribe_audio
 
 if TYPE_CHECKING:
     from .pipeline import SessionPipeline
 
 logger = logging.getLogger(__name__)
-
-
-def transcribe_audio(
-    stt: SpeechToTextEngine,
-    audio: bytes,
-    audio_format: AudioFormatName,
-    language: str | None,
-    prompt: str | None,
-) -> str:
-    """Decode, resample and transcribe one utterance (blocking: call it in a worker thread)."""
-    pcm, rate = decode_to_pcm16(audio, audio_format)
-    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
-    return stt.transcribe(samples, language=language, prompt=prompt)
 
 
 class SpeculativeRun:
@@ -145,29 +121,17 @@ class SpeculativeRun:
             self._changed.set()
 
     async def _generate(self, start: StartResponse) -> None:
-        """The live response's engine work (`SessionPipeline._run_response`), recorded."""
-        from .pipeline import _inline
+        """The live response's engine work (`generate_response`), recorded."""
+        await generate_response(self.pipeline, start, self.cancel, self)
 
-        pipeline, cancel = self.pipeline, self.cancel
-        speaker = _RecordingSpeaker(self, start) if "audio" in start.output_modalities else None
-        cutter = ClauseCutter()
-        llm = pipeline.engines.llm
-        async for chunk in pipeline._stream(
-            lambda: llm.generate(start.request, cancel), cancel, inline=_inline(llm)
-        ):
-            assert isinstance(chunk, LlmChunk)
-            if chunk.tool_call is not None:
-                if speaker is not None:
-                    await speaker.speak(cutter.flush())
-                self._record("tool", chunk.tool_call)
-            elif speaker is None:
-                self._record("text", chunk.text)
-            else:
-                for clause in cutter.feed(chunk.text):
-                    await speaker.speak(clause)
-        if speaker is not None:
-            await speaker.speak(cutter.flush())
-            speaker.finish()
+    async def text(self, text: str) -> None:
+        self._record("text", text)
+
+    async def audio(self, data: bytes) -> None:
+        self._record("audio", data)
+
+    async def tool_call(self, call: LlmToolCall) -> None:
+        self._record("tool", call)
 
     # ------------------------------------------------------------------ adoption
 
@@ -193,50 +157,6 @@ class SpeculativeRun:
         finally:
             self.stop()  # barge-in or cancel (the task is cancelled), or done
         await pipeline.handle(core.response_finished(response_id, pipeline.clock(), self.error))
-
-
-class _RecordingSpeaker:
-    """`pipeline._Speaker` that records transcript and audio deltas instead of sending them."""
-
-    def __init__(self, run: SpeculativeRun, start: StartResponse) -> None:
-        from .pipeline import MAX_AUDIO_DELTA_MS
-
-        self.run = run
-        self.start = start
-        self.tts = run.pipeline.engines.tts
-        self.format: AudioFormatName = start.output_format
-        self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
-        self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
-
-    async def speak(self, text: str) -> None:
-        from .pipeline import _inline
-
-        if not text.strip():
-            return
-        self.run._record("text", text)
-        tts, cancel, start = self.tts, self.run.cancel, self.start
-        spoken = text.strip()
-        async for pcm in self.run.pipeline._stream(
-            lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
-            cancel,
-            inline=_inline(tts),
-        ):
-            self._send(self.resampler.process(pcm))
-
-    def finish(self) -> None:
-        self._send(self.resampler.process(b"", last=True))
-
-    def _send(self, pcm: bytes) -> None:
-        if not pcm:
-            return
-        if self.format == "g711_ulaw":
-            data = ulaw_encode(pcm)
-        elif self.format == "g711_alaw":
-            data = alaw_encode(pcm)
-        else:
-            data = pcm
-        for begin in range(0, len(data), self.max_delta):
-            self.run._record("audio", data[begin : begin + self.max_delta])
 
 
 class Speculations:

@@ -1,0 +1,144 @@
+"""The engine work of one response and one utterance, shared by live and speculative runs.
+
+`generate_response` streams the LLM, cuts its text into clauses, synthesises each clause, and
+resamples and encodes the audio to the session's output format in deltas of at most
+`MAX_AUDIO_DELTA_MS`; it reports each piece to a `ResponseSink`. The live pipeline's sink sends
+the pieces to the client; a speculative run's sink records them until they are adopted.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+from ..audio import (
+    AudioFormatName,
+    StreamingResampler,
+    alaw_encode,
+    bytes_for_ms,
+    decode_to_pcm16,
+    pcm16_to_float32,
+    resample_pcm16,
+    sample_rate_of,
+    ulaw_encode,
+)
+from .clauses import ClauseCutter
+from .effects import StartResponse
+from .engines.base import LlmChunk, LlmToolCall, SpeechToTextEngine
+
+if TYPE_CHECKING:
+    from .pipeline import SessionPipeline
+
+MAX_AUDIO_DELTA_MS = 100
+"""Audio deltas are at most this long (TTS chunks are split)."""
+
+
+class ResponseSink(Protocol):
+    """Where a response's pieces go, in order."""
+
+    async def text(self, text: str) -> None:
+        """A text delta (or a clause's transcript in audio mode)."""
+        ...
+
+    async def audio(self, data: bytes) -> None:
+        """An audio delta in the session's output format."""
+        ...
+
+    async def tool_call(self, call: LlmToolCall) -> None:
+        """A complete tool call."""
+        ...
+
+
+def runs_inline(engine: object) -> bool:
+    """Whether an engine declares it never blocks (`runs_inline`): call it on the loop."""
+    return bool(getattr(engine, "runs_inline", False))
+
+
+def transcribe_audio(
+    stt: SpeechToTextEngine,
+    audio: bytes,
+    audio_format: AudioFormatName,
+    language: str | None,
+    prompt: str | None,
+) -> str:
+    """Decode, resample and transcribe one utterance (blocking: call it in a worker thread)."""
+    pcm, rate = decode_to_pcm16(audio, audio_format)
+    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
+    return stt.transcribe(samples, language=language, prompt=prompt)
+
+
+async def generate_response(
+    pipeline: SessionPipeline, start: StartResponse, cancel: threading.Event, sink: ResponseSink
+) -> None:
+    """Run the LLM (and TTS in audio mode) for `start`, reporting every piece to `sink`."""
+    speaker = (
+        _Speaker(pipeline, start, cancel, sink) if "audio" in start.output_modalities else None
+    )
+    cutter = ClauseCutter()
+    llm = pipeline.engines.llm
+    async for chunk in pipeline._stream(
+        lambda: llm.generate(start.request, cancel), cancel, inline=runs_inline(llm)
+    ):
+        assert isinstance(chunk, LlmChunk)
+        if chunk.tool_call is not None:
+            if speaker is not None:
+                await speaker.speak(cutter.flush())
+            await sink.tool_call(chunk.tool_call)
+        elif speaker is None:
+            await sink.text(chunk.text)
+        else:
+            for clause in cutter.feed(chunk.text):
+                await speaker.speak(clause)
+    if speaker is not None:
+        await speaker.speak(cutter.flush())
+        await speaker.finish()
+
+
+class _Speaker:
+    """Synthesises clauses for one response and reports transcript and audio deltas."""
+
+    def __init__(
+        self,
+        pipeline: SessionPipeline,
+        start: StartResponse,
+        cancel: threading.Event,
+        sink: ResponseSink,
+    ) -> None:
+        self.pipeline = pipeline
+        self.start = start
+        self.cancel = cancel
+        self.sink = sink
+        self.tts = pipeline.engines.tts
+        self.format: AudioFormatName = start.output_format
+        self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
+        self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
+
+    async def speak(self, text: str) -> None:
+        """Transcript delta for the clause, then its audio as it is synthesised."""
+        if not text.strip():
+            return
+        await self.sink.text(text)
+        tts, cancel, start = self.tts, self.cancel, self.start
+        spoken = text.strip()
+        async for pcm in self.pipeline._stream(
+            lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
+            cancel,
+            inline=runs_inline(tts),
+        ):
+            await self._send(self.resampler.process(pcm))
+
+    async def finish(self) -> None:
+        """Flush the resampler's tail."""
+        await self._send(self.resampler.process(b"", last=True))
+
+    async def _send(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        if self.format == "g711_ulaw":
+            data = ulaw_encode(pcm)
+        elif self.format == "g711_alaw":
+            data = alaw_encode(pcm)
+        else:
+            data = pcm
+        for begin in range(0, len(data), self.max_delta):
+            await self.sink.audio(data[begin : begin + self.max_delta])
