@@ -18,7 +18,6 @@ import msgspec
 from ...audio import AudioFormatError, AudioFormatName, normalize_audio_format
 from ...events import (
     RealtimeErrorInfo,
-    RealtimeModelAudioEvent,
     RealtimeModelAudioInterruptedEvent,
     RealtimeModelEvent,
     RealtimeModelItemUpdatedEvent,
@@ -103,14 +102,7 @@ class OpenAIRealtimeProtocol:
                 delta.response_id, delta.item_id, delta.content_index, len(delta.delta), now
             ):
                 return []
-            return [
-                RealtimeModelAudioEvent(
-                    data=delta.delta,
-                    response_id=delta.response_id,
-                    item_id=delta.item_id,
-                    content_index=delta.content_index,
-                )
-            ]
+            return [wire.audio_event(delta)]
         events = self._receive_decoded(decoded, now)
         if self.emit_raw_events:
             with contextlib.suppress(msgspec.DecodeError):

@@ -243,17 +243,20 @@ def _turn_ended(frame: ResponseDone) -> list[RealtimeModelEvent]:
     return events
 
 
+def audio_event(frame: AudioDelta) -> RealtimeModelAudioEvent:
+    """The audio event of one audio delta frame (GA or beta name)."""
+    return RealtimeModelAudioEvent(
+        data=frame.delta,
+        response_id=frame.response_id,
+        item_id=frame.item_id,
+        content_index=frame.content_index,
+    )
+
+
 def to_model_events(frame: ServerEvent) -> list[RealtimeModelEvent]:
     """The model events one decoded frame stands for, with no connection state applied."""
     if isinstance(frame, AudioDelta):
-        return [
-            RealtimeModelAudioEvent(
-                data=frame.delta,
-                response_id=frame.response_id,
-                item_id=frame.item_id,
-                content_index=frame.content_index,
-            )
-        ]
+        return [audio_event(frame)]
     if isinstance(frame, TranscriptDelta):
         return [
             RealtimeModelTranscriptDeltaEvent(
