@@ -27,6 +27,17 @@ _ALIASES = {
 }
 
 
+def user_audio_item(item_id: str, transcript: str | None = None) -> dict[str, Any]:
+    """The user item committed audio becomes (the transcript is filled in only for the LLM)."""
+    return {
+        "id": item_id,
+        "type": "message",
+        "status": "completed",
+        "role": "user",
+        "content": [{"type": "input_audio", "transcript": transcript}],
+    }
+
+
 @dataclass(slots=True)
 class ItemAudio:
     """Audio kept beside an item: user input audio bytes, or assistant output byte counts."""

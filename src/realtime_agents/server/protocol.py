@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..audio import AudioFormatName
-from .conversation import Conversation, ItemAudio
+from .conversation import Conversation, ItemAudio, user_audio_item
 from .effects import (
     AnalyzeAudio,
     CancelResponse,
@@ -339,13 +339,7 @@ class SessionProtocol:
         """Turn committed audio into a user item (and transcribe it)."""
         if len(self.conversation) >= self.limits.max_conversation_items:
             return [self.too_many_items().to_event(None)]
-        item = {
-            "id": item_id,
-            "type": "message",
-            "status": "completed",
-            "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}],
-        }
+        item = user_audio_item(item_id)
         previous = self.conversation.insert(item)
         self.conversation.audio[item_id] = ItemAudio(
             input_audio=audio, input_format=self.input_format

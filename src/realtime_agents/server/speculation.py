@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .conversation import chat_messages, messages_tokens
+from .conversation import chat_messages, messages_tokens, user_audio_item
 from .effects import CancelSpeculation, Output, Speculate, StartResponse
 from .engines.base import LlmRequest
 from .response_params import ResponseParams, parse_response_params
@@ -104,13 +104,7 @@ def speculate(core: SessionProtocol) -> Speculate | None:
     speed = float(core.session["audio"]["output"]["speed"])
 
     def start(transcript: str) -> StartResponse:
-        user = {
-            "id": item_id,
-            "type": "message",
-            "status": "completed",
-            "role": "user",
-            "content": [{"type": "input_audio", "transcript": transcript}],
-        }
+        user = user_audio_item(item_id, transcript)
         return start_effect("", params, [*items, user], speed)[0]
 
     transcription = core.session["audio"]["input"]["transcription"] or {}
