@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from ..settings import FunctionToolDefinition
+from .schema import describe_validation_error
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
@@ -88,10 +89,7 @@ class Handoff:
         try:
             return self._adapter.validate_json(arguments.strip() or "{}")
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
+            problems = describe_validation_error(exc, "input")
             raise HandoffInputError(
                 f"Error: invalid input for handoff '{self.tool_name}': {problems}. "
                 "Fix the arguments and call it again."

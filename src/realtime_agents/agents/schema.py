@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 _SECTION = re.compile(
     r"^(Args|Arguments|Parameters|Params|Returns|Return|Yields|Raises|Examples?|Notes?|"
@@ -174,3 +174,11 @@ def _drop_titles(value: Any, *, in_properties: bool = False) -> Any:
     if isinstance(value, list):
         return [_drop_titles(item) for item in value]
     return value
+
+
+def describe_validation_error(error: ValidationError, root: str) -> str:
+    """`field: problem; ...` for the model to read (`root` names a problem with the whole input)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in problem['loc']) or root}: {problem['msg']}"
+        for problem in error.errors(include_url=False)
+    )

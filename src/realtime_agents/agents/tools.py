@@ -15,7 +15,7 @@ import pydantic
 import pydantic_core
 
 from ..settings import FunctionToolDefinition
-from .schema import FunctionSchema, function_schema
+from .schema import FunctionSchema, describe_validation_error, function_schema
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
@@ -111,10 +111,7 @@ class FunctionTool:
         try:
             return self._schema.arguments_model.model_validate_json(arguments.strip() or "{}")
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
+            problems = describe_validation_error(exc, "arguments")
             raise ToolArgumentsError(
                 f"Error: invalid arguments for tool '{self.name}': {problems}. "
                 "Fix the arguments and call the tool again."
