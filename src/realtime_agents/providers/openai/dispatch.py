@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
 from ...events import RealtimeModelEvent, RealtimeModelExceptionEvent
 from ...model import RealtimeModelListener
@@ -108,21 +109,39 @@ class BoundedEventQueue:
             if not getter.done():
                 getter.set_result(None)
 
+    def wake(self) -> None:
+        """Wake the consumer waiting in `wait` even though nothing was pushed."""
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    async def wait(self) -> None:
+        """Wait until an event is pushed or `wake` is called (returns at once if not empty)."""
+        if self._head < len(self._items):
+            return
+        # One consumer task, so its loop is cached (get_running_loop costs a getpid call).
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._getter = waiter
+        try:
+            await waiter
+        finally:
+            if self._getter is waiter:
+                self._getter = None
+
     async def get(self) -> RealtimeModelEvent:
         """Take the oldest event, waiting while there is none."""
+        while self._head >= len(self._items):
+            await self.wait()
+        return self.pop()
+
+    def pop(self) -> RealtimeModelEvent:
+        """Take the oldest event (the queue must not be empty)."""
         items = self._items
-        while self._head >= len(items):
-            # One consumer task, so its loop is cached (get_running_loop costs a getpid call).
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
-            self._getter = waiter
-            try:
-                await waiter
-            finally:
-                if self._getter is waiter:
-                    self._getter = None
         head = self._head
         event = items[head]
         head += 1
@@ -154,13 +173,54 @@ class BoundedEventQueue:
         return event
 
 
+class _Resume:
+    """Awaiting this runs the rest of a coroutine that was started outside any task (by
+    `coro.send(None)`) and suspended at `yielded`: the awaiting task then drives it exactly as
+    if it had run it from the start (it waits on the same future, forwards cancellation)."""
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, yielded = self._coro, self._yielded
+        self._yielded = None
+        while True:
+            try:
+                yield yielded
+            except BaseException as exc:  # the task was cancelled: the coroutine sees it
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+
+
 class Dispatcher:
-    """Delivers queued events to every listener in order, from its own task."""
+    """Delivers events to every listener in order.
+
+    `deliver` runs the listeners right away, in the caller's callback, when nothing is queued
+    or being delivered: most listeners finish without waiting, so a socket read reaches them
+    with no task switch. A listener that does wait is finished by the dispatcher's task, and
+    events arriving meanwhile queue behind it, so the order is kept. Queued events (and every
+    event while a delivery is unfinished) go through the task.
+    """
 
     def __init__(self, maxsize: int = DEFAULT_EVENT_QUEUE_SIZE) -> None:
         self.queue = BoundedEventQueue(maxsize)
         self._listeners: tuple[RealtimeModelListener, ...] = ()
         self._task: asyncio.Task[None] | None = None
+        self._busy = True
+        """The task holds an event or a continuation, or has not started: no eager delivery."""
+        self._eager = False
+        """An eager delivery is on the stack (a listener that emits must not overtake it)."""
+        self._continuation: _Resume | None = None
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -179,18 +239,65 @@ class Dispatcher:
                 self._run(), name="realtime-agents-dispatch"
             )
 
+    def deliver(self, event: RealtimeModelEvent) -> None:
+        """Deliver now if the dispatcher is idle, else queue (callers check `has_room`)."""
+        if self._busy or self._eager or self._head_of_queue():
+            self.queue.push(event)
+            return
+        self._eager = True
+        coro = self._deliver(event)
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+        except BaseException as exc:  # only a BaseException escapes _deliver
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            logger.error(
+                "realtime listener raised %s on a %s event", type(exc).__name__, event.type
+            )
+            return
+        finally:
+            self._eager = False
+        # A listener waits: the task finishes this delivery before any later event.
+        self._busy = True
+        self._continuation = _Resume(coro, yielded)
+        self.queue.wake()
+
+    def in_listener(self) -> bool:
+        """True when called from a listener (an eager delivery, or the dispatcher's task)."""
+        return self._eager or (self._task is not None and asyncio.current_task() is self._task)
+
+    def _head_of_queue(self) -> bool:
+        return len(self.queue) > 0
+
     async def _run(self) -> None:
-        get = self.queue.get
+        queue = self.queue
         while True:
-            event = await get()
-            for listener in self._listeners:
+            continuation = self._continuation
+            if continuation is not None:
                 try:
-                    await listener.on_event(event)
-                except Exception as exc:  # a listener's bug must not stop the others
-                    await self._report(listener, exc, event)
+                    await continuation
+                finally:
+                    self._continuation = None
+                continue
+            if not len(queue):
+                self._busy = False
+                await queue.wait()
+                continue
+            self._busy = True
+            event = queue.pop()
+            await self._deliver(event)
             if event.type == "end_of_stream":
                 return
             del event  # an idle session must not keep its last event (a session dict) alive
+
+    async def _deliver(self, event: RealtimeModelEvent) -> None:
+        for listener in self._listeners:
+            try:
+                await listener.on_event(event)
+            except Exception as exc:  # a listener's bug must not stop the others
+                await self._report(listener, exc, event)
 
     async def _report(
         self, failed: RealtimeModelListener, exc: Exception, event: RealtimeModelEvent

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from ..._wsdirect import DirectClientConnection as DirectConnection
 from ...events import (
     RealtimeErrorInfo,
     RealtimeModelConnectionStatusEvent,
@@ -37,7 +38,6 @@ from ...model import (
     ReconnectPolicy,
     resolve_api_key,
 )
-from .connection import DirectConnection
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
 from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 from .protocol import OpenAIRealtimeProtocol
@@ -244,9 +244,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
     async def close(self) -> None:
         """Close the connection; idempotent, and safe from any task, a listener's included."""
         current = asyncio.current_task()
-        dispatcher = self._dispatcher.task
+        in_listener = self._dispatcher.in_listener()
         if self._closing:
-            if current is not dispatcher and current is not self._reader and not self._close_done:
+            if not in_listener and current is not self._reader and not self._close_done:
                 if self._closed is None:
                     self._closed = asyncio.Event()
                 await self._closed.wait()
@@ -266,7 +266,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             with contextlib.suppress(Exception):
                 await ws.close()
         self._finish("closed by the client")
-        if dispatcher is not None and dispatcher is not current and not dispatcher.done():
+        dispatcher = self._dispatcher.task
+        # (Checked again: a listener that started this close eagerly, in the socket callback,
+        # is now finished by the dispatcher's task, which must not wait for itself.)
+        if dispatcher is not None and not dispatcher.done() and not self._dispatcher.in_listener():
             await asyncio.wait({dispatcher})
         self._close_done = True
         if self._closed is not None:
@@ -358,10 +361,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         code = ws.close_code if ws.close_code is not None else 1006
         return code, ws.close_reason or ""
 
-    def _on_message(self, frame: bytes) -> None:
-        """One server message, straight from the socket's `data_received`."""
+    def _on_message(self, frame: bytes, is_text: bool) -> None:
+        """One server message (text or binary, both JSON), straight from the socket callback."""
         protocol = self._protocol
-        push = self._dispatcher.queue.push
+        push = self._dispatcher.deliver
         try:
             events = protocol.receive(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session
@@ -451,7 +454,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
     # ------------------------------------------------------------------ events
 
     async def _emit(self, event: RealtimeModelEvent) -> None:
-        if asyncio.current_task() is self._dispatcher.task:
+        if self._dispatcher.in_listener():
             self._dispatcher.queue.put_final(event)  # a listener must never wait on itself
         else:
             await self._dispatcher.queue.put(event)

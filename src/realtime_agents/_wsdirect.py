@@ -1,0 +1,357 @@
+"""`websockets` asyncio connections that hand each data message straight to a sink.
+
+`websockets`' asyncio connections parse every frame with a generator-based Python parser, queue
+messages in an assembler, and a reader task takes them one by one with `recv()`: per message a
+future, a task wake-up and flow-control bookkeeping. A realtime voice session is almost only
+small complete text frames (audio deltas or appends), so here:
+
+* after the HTTP handshake, this module splits the byte stream into frames itself; a complete,
+  unfragmented, uncompressed text or binary frame within the size limit goes to the sink from
+  the socket callback, unmasked (client frames) with `websockets`' C `apply_mask`;
+* every other frame (ping, pong, close, fragments, anything with RSV bits, a mask where none
+  belongs, a payload over `max_size`) is handed to `websockets` whole, so the handshake,
+  keepalive, the close handshake, protocol errors (1002) and oversize messages (1009) stay
+  `websockets`' own. Once the connection is no longer open, or a frame breaks the fast path's
+  assumptions, every later byte goes to `websockets` too;
+* the transport reads into one reused buffer per thread (`asyncio.BufferedProtocol`), instead
+  of allocating 256 KiB per read.
+
+Back-pressure: when the sink has no room, messages are held here and the socket stops being
+read (`transport.pause_reading`); `release()` hands them over when there is room again and
+resumes reading. So at most one socket read's worth of messages is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.connection import Connection
+from websockets.asyncio.messages import Assembler
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets ships the C extension in its wheels
+    from websockets.utils import apply_mask
+
+__all__ = ["DirectClientConnection", "DirectServerConnection", "Sink"]
+
+Sink = Callable[[bytes, bool], None]
+"""Receives each complete data message: `(payload, is_text)`. It must not raise."""
+
+_DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+_READ_SIZE = 256 * 1024  # what asyncio's socket transport reads at most at once
+_MAX_HEAD = 64 * 1024  # past this, the handshake is `websockets`' problem (it enforces limits)
+_local = threading.local()
+
+# How the bytes read from the socket are handled.
+_HANDSHAKE = 0  # HTTP head: everything to websockets, watching for the blank line that ends it
+_CHECK = 1  # just after the head: take over if the connection is open and plain
+_FAST = 2  # frames split here; data frames to the sink, the rest to websockets whole
+_WEBSOCKETS = 3  # everything to websockets (closing, compression, or a frame it must judge)
+
+
+def _read_buffer() -> memoryview:
+    """This thread's socket read buffer (threads with their own event loops get their own)."""
+    try:
+        view: memoryview = _local.view
+    except AttributeError:
+        view = _local.view = memoryview(bytearray(_READ_SIZE))
+    return view
+
+
+class _UnusedAssembler(Assembler):
+    """Stands in for the per-connection assembler, which direct connections do not use."""
+
+    def __init__(self) -> None:
+        self.closed = True
+
+    def put(self, frame: Frame) -> None:  # pragma: no cover - process_event never calls it
+        raise RuntimeError("direct connections hand messages to their sink")
+
+    def close(self) -> None:
+        pass
+
+
+_UNUSED = _UnusedAssembler()
+
+
+class _DirectMessages(Connection):
+    """The shared part of `DirectClientConnection` and `DirectServerConnection` (mixed in
+    before `websockets`' client or server connection class)."""
+
+    # Class-level defaults, set on the instance only when they change: an idle connection's
+    # __dict__ stays within CPython's 30 shared keys (one more key and it doubles in size).
+    _has_room: Callable[[], bool] | None = None
+    _sink: Sink | None = None
+    _discard = False
+    _fragments: list[bytes] | None = None
+    _fragment_text = True
+    _held: deque[tuple[bytes, bool]] | None = None
+    _paused = False
+    _released: asyncio.Future[None] | None = None
+    _mode = _HANDSHAKE
+    _pending = b""
+    """In the handshake: the last bytes given to websockets (a blank line may span reads).
+    Later: the start of a frame that has not fully arrived."""
+    _pending_parts: list[bytes] | None = None
+    _pending_need = 0
+    """With `_pending_parts`: the bytes of a long frame so far, and how many the frame needs."""
+    _limit: int | None = None
+    _mask_bit = 0  # 0x80 on the server side: client frames must be masked
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.recv_messages = _UNUSED  # messages never go through an assembler here
+
+    @property
+    def held(self) -> int:
+        """Messages received but not yet handed to the sink."""
+        return 0 if self._held is None else len(self._held)
+
+    @property
+    def fast_path(self) -> bool:
+        """True while this connection splits frames itself (for tests and diagnostics)."""
+        return self._mode == _FAST
+
+    def attach(self, has_room: Callable[[], bool], sink: Sink) -> None:
+        """Deliver messages to `sink` while `has_room()`, starting with any that arrived before
+        it was attached."""
+        self._has_room = has_room
+        self._sink = sink
+        self.release()
+
+    def discard(self) -> None:
+        """Drop held and further messages and keep reading (to see the close handshake)."""
+        self._sink = None
+        self._discard = True
+        self._held = None
+        self._fragments = None
+        self._resume()
+        self._wake_released()
+
+    def release(self) -> None:
+        """The sink has room: hand over the held messages, then read the socket again."""
+        sink, has_room = self._sink, self._has_room
+        held = self._held
+        if sink is None or has_room is None:
+            return
+        if held is not None:
+            while held:
+                if not has_room():
+                    return
+                sink(*held.popleft())
+            self._held = None
+        self._resume()
+        self._wake_released()
+
+    def _wake_released(self) -> None:
+        released = self._released
+        if released is not None:
+            self._released = None
+            if not released.done():
+                released.set_result(None)
+
+    async def wait_released(self) -> None:
+        """Wait until no message is held (the sink took them all)."""
+        while self._held:
+            self._released = self.loop.create_future()
+            await self._released
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    # ------------------------------------------------------------------ reading
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = bytes(_read_buffer()[:nbytes])
+        mode = self._mode
+        if mode == _FAST:
+            self._split(data)
+        elif mode == _WEBSOCKETS:
+            self._to_websockets(data)
+        elif mode == _HANDSHAKE:
+            self._handshake(data)
+        else:
+            self._check(data)
+
+    def _to_websockets(self, data: bytes) -> None:
+        self.data_received(data)
+
+    def _handshake(self, data: bytes) -> None:
+        """Give websockets the HTTP head, and no byte after it."""
+        tail = self._pending
+        joined = tail + data
+        end = joined.find(b"\r\n\r\n")
+        if end < 0:
+            self._pending = joined[-3:]
+            if len(joined) > _MAX_HEAD:
+                self._pending = b""
+                self._mode = _WEBSOCKETS
+            self._to_websockets(data)
+            return
+        cut = end + 4 - len(tail)
+        self._pending = b""
+        self._mode = _CHECK
+        self._to_websockets(data[:cut])
+        if cut < len(data):
+            self._check(data[cut:])
+
+    def _check(self, data: bytes) -> None:
+        """The first bytes after the head: frames are split here if the connection is open
+        without extensions; otherwise (a failed handshake, compression, a client that sent
+        frames before the server answered) websockets keeps them all."""
+        protocol = self.protocol
+        if protocol.state is State.OPEN and not protocol.extensions:
+            limits = [
+                size
+                for size in (
+                    getattr(protocol, "max_message_size", None),
+                    getattr(protocol, "max_fragment_size", None),
+                )
+                if isinstance(size, int)
+            ]
+            if limits:
+                self._limit = min(limits)
+            self._mode = _FAST
+            self._split(data)
+            return
+        self._mode = _WEBSOCKETS
+        self._to_websockets(data)
+
+    def _split(self, data: bytes) -> None:
+        """Split whole frames off `data` (after what was pending) and route each one."""
+        parts = self._pending_parts
+        if parts is not None:
+            parts.append(data)
+            self._pending_need -= len(data)
+            if self._pending_need > 0:
+                return
+            data = b"".join(parts)
+            self._pending_parts = None
+        elif self._pending:
+            data = self._pending + data
+        self._pending = b""
+        n = len(data)
+        pos = 0
+        limit = self._limit
+        mask_bit = self._mask_bit
+        partial_end = 0  # where a frame that has not fully arrived ends
+        while n - pos >= 2:
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            length = b1 & 0x7F
+            head = pos + 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                head = pos + 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                head = pos + 10
+            if (b1 & 0x80) != mask_bit or (limit is not None and length > limit):
+                # A mask where none belongs (or none where one must be), or too big: the
+                # frame is websockets' to judge (1002 or 1009), from its header on.
+                self._mode = _WEBSOCKETS
+                self._to_websockets(data[pos:])
+                return
+            if mask_bit:
+                head += 4
+            end = head + length
+            if end > n:
+                partial_end = end
+                break
+            if (b0 == 0x81 or b0 == 0x82) and self._fragments is None:
+                payload = data[head:end]
+                if mask_bit:
+                    payload = apply_mask(payload, data[head - 4 : head])
+                self._deliver(payload, b0 == 0x81)
+            else:
+                # Control frames, fragments, RSV bits, unknown opcodes: websockets parses the
+                # whole frame (and answers pings, runs the close handshake, fails on errors).
+                self._to_websockets(data[pos:end])
+                if self.protocol.state is not State.OPEN:
+                    self._mode = _WEBSOCKETS
+                    if end < n:
+                        self._to_websockets(data[end:])
+                    return
+            pos = end
+        if pos < n:
+            rest = data[pos:] if pos else data
+            if partial_end:
+                # Gather the frame's parts and join them once, however many reads it takes.
+                self._pending_parts = [rest]
+                self._pending_need = partial_end - n
+            else:
+                self._pending = rest
+
+    def process_event(self, event: Event) -> None:
+        if event.__class__ is not Frame or event.opcode not in _DATA:
+            super().process_event(event)  # the handshake, pings, pongs, close
+            return
+        assert isinstance(event, Frame)
+        data = event.data if type(event.data) is bytes else bytes(event.data)
+        if not event.fin:
+            if self._fragments is None:
+                self._fragments = []
+                self._fragment_text = event.opcode is Opcode.TEXT
+            self._fragments.append(data)
+            return
+        is_text = event.opcode is Opcode.TEXT
+        if self._fragments is not None:
+            self._fragments.append(data)
+            data = b"".join(self._fragments)
+            is_text = self._fragment_text
+            self._fragments = None
+        self._deliver(data, is_text)
+
+    def _deliver(self, data: bytes, is_text: bool) -> None:
+        if self._discard:
+            return
+        sink, has_room = self._sink, self._has_room
+        if self._held is None and sink is not None and has_room is not None and has_room():
+            sink(data, is_text)
+            return
+        if self._held is None:
+            self._held = deque()
+        self._held.append((data, is_text))
+        if not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._held is None:
+            self._wake_released()
+
+
+class DirectClientConnection(_DirectMessages, ClientConnection, asyncio.BufferedProtocol):
+    """A `ClientConnection` whose data messages go to a sink, not to `recv()`.
+
+    Use with `websockets.asyncio.client.connect(..., create_connection=...)`, then `attach`.
+    """
+
+
+class DirectServerConnection(_DirectMessages, ServerConnection, asyncio.BufferedProtocol):
+    """A `ServerConnection` whose data messages go to a sink, not to `recv()`.
+
+    Use with `websockets.asyncio.server.serve(..., create_connection=...)`, then `attach` in
+    the handler.
+    """
+
+    _mask_bit = 0x80
