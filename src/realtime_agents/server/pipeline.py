@@ -92,14 +92,19 @@ class SessionPipeline:
 
     async def receive(self, message: object) -> None:
         """One parsed client event."""
+        self.receive_nowait(message)
+        await self.wait_for_room()
+
+    def receive_nowait(self, message: object) -> None:
+        """`receive` without waiting for room in the outgoing queue (see `has_room`)."""
         if type(message) is dict and message.get("type") == "session.update":
             before = llm_setup(self.core.session)
-            await self.handle(self.core.receive(message, self.clock()))
+            self.handle_nowait(self.core.receive(message, self.clock()))
             job = prepare_job(self.engines.llm, before, self.core.session)
             if job is not None:  # prefill new tools/instructions before the first turn
                 self._spawn(self._in_thread(job))
             return
-        await self.handle(self.core.receive(message, self.clock()))
+        self.handle_nowait(self.core.receive(message, self.clock()))
 
     async def tick(self) -> None:
         """Let time pass in the core (idle timeout, session expiry)."""
@@ -150,21 +155,34 @@ class SessionPipeline:
 
     async def handle(self, outputs: list[Output]) -> None:
         """Queue events in order and start effects; wait while the outgoing queue is full."""
+        self.handle_nowait(outputs)
+        await self.wait_for_room()
+
+    def handle_nowait(self, outputs: list[Output]) -> None:
+        """`handle` without waiting for room in the outgoing queue (see `has_room`)."""
         for output in outputs:
             if isinstance(output, dict):
                 self._outgoing.append(output)
                 self._has_events.set()
             else:
-                await self._effect(output)
+                self._effect(output)
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the outgoing queue is within its limit (producers wait while it is not)."""
+        return len(self._outgoing) <= self._max_queued
+
+    async def wait_for_room(self) -> None:
+        """Wait until the socket writer took the queued events, if the queue is over its limit."""
         if len(self._outgoing) > self._max_queued:
             self._drained.clear()
             await self._drained.wait()
 
-    async def _effect(self, effect: Any) -> None:
+    def _effect(self, effect: Any) -> None:
         if isinstance(effect, AnalyzeAudio):
             if self._vad.inline:
                 frames = self._vad.analyze(effect)
-                await self.handle(self.core.vad_frames(frames, self.clock()))
+                self.handle_nowait(self.core.vad_frames(frames, self.clock()))
             else:
                 self._spawn(self._analyze_in_thread(effect))
         elif isinstance(effect, Transcribe):
