@@ -173,10 +173,15 @@ class _DirectMessages(Connection):
     # ------------------------------------------------------------------ reading
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer()
+        try:
+            view: memoryview = _local.view
+        except AttributeError:
+            view = _read_buffer()
+        return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        data = bytes(_read_buffer()[:nbytes])
+        # The transport calls this right after get_buffer, in the same thread.
+        data = _local.view[:nbytes].tobytes()
         mode = self._mode
         if mode == _FAST:
             self._split(data)
@@ -243,7 +248,7 @@ class _DirectMessages(Connection):
             self._pending_parts = None
         elif self._pending:
             data = self._pending + data
-        self._pending = b""
+            self._pending = b""
         n = len(data)
         pos = 0
         limit = self._limit
@@ -257,7 +262,7 @@ class _DirectMessages(Connection):
             if length == 126:
                 if n - pos < 4:
                     break
-                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                length = (data[pos + 2] << 8) | data[pos + 3]
                 head = pos + 4
             elif length == 127:
                 if n - pos < 10:

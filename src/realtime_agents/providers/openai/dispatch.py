@@ -241,8 +241,9 @@ class Dispatcher:
 
     def deliver(self, event: RealtimeModelEvent) -> None:
         """Deliver now if the dispatcher is idle, else queue (callers check `has_room`)."""
-        if self._busy or self._eager or self._head_of_queue():
-            self.queue.push(event)
+        queue = self.queue
+        if self._busy or self._eager or queue._head < len(queue._items):
+            queue.push(event)
             return
         self._eager = True
         coro = self._deliver(event)
@@ -267,9 +268,6 @@ class Dispatcher:
     def in_listener(self) -> bool:
         """True when called from a listener (an eager delivery, or the dispatcher's task)."""
         return self._eager or (self._task is not None and asyncio.current_task() is self._task)
-
-    def _head_of_queue(self) -> bool:
-        return len(self.queue) > 0
 
     async def _run(self) -> None:
         queue = self.queue

@@ -95,6 +95,14 @@ class OpenAIRealtimeProtocol:
 
     def receive(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
         """Decode one server frame, update the state, queue replies; returns events to emit."""
+        if not self.emit_raw_events and frame.__class__ is bytes:
+            audio = wire.fast_audio_event(frame)
+            if audio is not None:
+                if not self.playback.accept_delta(
+                    audio.response_id, audio.item_id, audio.content_index, len(audio.data), now
+                ):
+                    return []
+                return [audio]
         decoded = frames.decode_server_frame(frame)
         if decoded.__class__ in _AUDIO_DELTAS and not self.emit_raw_events:
             delta: frames.AudioDelta = decoded

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+import pybase64
 
 from ...events import (
     RealtimeModelAudioDoneEvent,
@@ -57,6 +58,8 @@ from ...items import (
 )
 from ...settings import normalize_settings
 from .frames import (
+    AUDIO_DELTA_HEAD_DECODER,
+    AUDIO_DELTA_PREFIXES,
     AudioDelta,
     AudioDone,
     DecodeFailure,
@@ -250,6 +253,36 @@ def audio_event(frame: AudioDelta) -> RealtimeModelAudioEvent:
         response_id=frame.response_id,
         item_id=frame.item_id,
         content_index=frame.content_index,
+    )
+
+
+def fast_audio_event(frame: bytes) -> RealtimeModelAudioEvent | None:
+    """The audio event of an audio delta frame in the usual layout, or None.
+
+    The usual layout is `type` first and `delta` last, its value plain base64:
+    `{"type":"response.output_audio.delta",...,"delta":"<base64>"}`. The fields before
+    `delta` are decoded as JSON (a small object) and the base64 by pybase64, which rejects
+    anything outside the alphabet, so a `delta` that is not last, holds escapes or bad base64
+    fails here. None means the full decoder must handle the frame (and report its errors);
+    both paths give the same event for any frame this one accepts.
+    """
+    if not frame.startswith(AUDIO_DELTA_PREFIXES) or not frame.endswith(b'"}'):
+        return None
+    # The first `,"delta":"` (it cannot occur inside a JSON string, whose quotes are escaped).
+    # If it is not the last member, the base64 check fails on the quotes that follow it.
+    key = frame.find(b',"delta":"')
+    if key < 0:
+        return None
+    try:
+        head = AUDIO_DELTA_HEAD_DECODER.decode(frame[:key] + b"}")
+        data = pybase64.b64decode(frame[key + 10 : -2], validate=True)
+    except (msgspec.DecodeError, ValueError):  # binascii.Error is a ValueError
+        return None
+    return RealtimeModelAudioEvent(
+        data=data,
+        response_id=head.response_id,
+        item_id=head.item_id,
+        content_index=head.content_index,
     )
 
 
