@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -147,3 +148,72 @@ def test_build_url() -> None:
     assert build_url({"url": "ws://x/r?model=m", "call_id": "c"}) == "ws://x/r?model=m&call_id=c"
     with pytest.raises(ValueError, match="call_id"):
         build_url({"call_id": "c", "initial_model_settings": {"model_name": "m"}})
+
+
+def _replayed_audio(protocol: OpenAIRealtimeProtocol) -> bytes:
+    protocol.on_connection_lost()
+    return b"".join(
+        base64.b64decode(json.loads(frame)["audio"])
+        for kind, frame in protocol.outbox
+        if kind == "audio"
+    )
+
+
+def _server(protocol: OpenAIRealtimeProtocol, event: dict[str, object]) -> None:
+    protocol.receive(json.dumps(event).encode(), 0.0)
+
+
+def test_audio_sent_after_a_vad_commit_point_survives_its_ack() -> None:
+    # 200 ms of speech, then 100 ms more sent before the server's commit reached the client:
+    # the commit (speech ended at 200 ms) must not drop the later 100 ms from the replay.
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    speech, later = bytes([1]) * 9600, bytes([2]) * 4800
+    protocol.send(RealtimeModelSendAudio(speech), 0.0)
+    protocol.send(RealtimeModelSendAudio(later), 0.0)
+    _server(
+        protocol,
+        {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 200, "item_id": "u1"},
+    )
+    _server(protocol, {"type": "input_audio_buffer.committed", "item_id": "u1"})
+    assert protocol.unsent_audio.size == len(later)
+    assert _replayed_audio(protocol) == later
+
+
+def test_vad_offsets_count_from_the_audio_replayed_to_the_new_connection() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    first, second = bytes([1]) * 4800, bytes([2]) * 4800
+    protocol.send(RealtimeModelSendAudio(first), 0.0)
+    protocol.send(RealtimeModelSendAudio(second), 0.0)
+    assert _replayed_audio(protocol) == first + second  # nothing was committed
+    # The new server counts from the first replayed byte: its 100 ms is the end of `first`.
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    _server(
+        protocol, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 100, "item_id": "u"}
+    )
+    _server(protocol, {"type": "input_audio_buffer.committed", "item_id": "u"})
+    assert _replayed_audio(protocol) == second
+
+
+def test_client_commit_drops_only_the_audio_before_it_once_acknowledged() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    protocol.send(RealtimeModelSendAudio(bytes([1]) * 4800, commit=True), 0.0)
+    protocol.send(RealtimeModelSendAudio(bytes([2]) * 960), 0.0)
+    assert protocol.unsent_audio.size == 4800 + 960  # not acknowledged yet: both kept
+    _server(protocol, {"type": "input_audio_buffer.committed", "item_id": "u"})
+    assert _replayed_audio(protocol) == bytes([2]) * 960
+
+
+def test_g711_input_offsets_use_its_byte_rate() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    session = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}}}}
+    _server(protocol, {"type": "session.created", "session": session})
+    protocol.send(RealtimeModelSendAudio(bytes([1]) * 1600), 0.0)  # 200 ms at 8 kHz
+    protocol.send(RealtimeModelSendAudio(bytes([2]) * 800), 0.0)
+    _server(
+        protocol, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 200, "item_id": "u"}
+    )
+    _server(protocol, {"type": "input_audio_buffer.committed", "item_id": "u"})
+    assert _replayed_audio(protocol) == bytes([2]) * 800

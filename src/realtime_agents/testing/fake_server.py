@@ -75,6 +75,9 @@ class FakeConnection:
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     audio_bytes: dict[str, int] = field(default_factory=dict)
     input_buffer_bytes: int = 0
+    input_audio_total: int = 0
+    """Every input audio byte of the session (audio_start_ms/audio_end_ms count from its start,
+    as OpenAI's do)."""
     last_item_id: str | None = None
 
 
@@ -324,12 +327,13 @@ class FakeRealtimeServer:
             size = len(base64.b64decode(event.get("audio", "")))
             started = conn.input_buffer_bytes == 0
             conn.input_buffer_bytes += size
+            conn.input_audio_total += size
             if self.vad and started:
                 await self._send(
                     conn,
                     {
                         "type": "input_audio_buffer.speech_started",
-                        "audio_start_ms": 0,
+                        "audio_start_ms": (conn.input_audio_total - size) // 48,
                         "item_id": self._id("item"),
                     },
                 )
@@ -338,7 +342,7 @@ class FakeRealtimeServer:
                     conn,
                     {
                         "type": "input_audio_buffer.speech_stopped",
-                        "audio_end_ms": conn.input_buffer_bytes // 48,
+                        "audio_end_ms": conn.input_audio_total // 48,
                         "item_id": "",
                     },
                 )

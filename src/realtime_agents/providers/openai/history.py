@@ -115,15 +115,27 @@ class ConversationHistory:
 
 
 class UnsentAudio:
-    """User audio appended since the last commit, to append again after a reconnect."""
+    """User audio the server may not have committed yet, to append again after a reconnect.
+
+    Offsets count every byte appended on this session. A commit the client sent drops what
+    was appended before it, once the server acknowledges it. A commit made by server VAD drops
+    only the audio before the end of speech it reported (`audio_end_ms`): audio sent after
+    that may have reached the server after its commit, so it is kept (after a reconnect, at
+    worst some silence is sent twice; never is speech lost).
+    """
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES) -> None:
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
         self._max_bytes = max_bytes
-        self._chunks: deque[bytes] | None = None  # made on the first append: lean when idle
+        self._chunks: deque[tuple[int, bytes]] | None = None  # (offset, audio); lean when idle
         self._size = 0
+        self._appended = 0
         self._overflowing = False
+        self._connection_start = 0
+        """The offset of the audio that the server of this connection counts from (ms 0)."""
+        self._commit_marks: deque[int] | None = None
+        """Offsets at which the client sent commits the server has not acknowledged yet."""
 
     @property
     def max_bytes(self) -> int:
@@ -140,12 +152,13 @@ class UnsentAudio:
         chunks = self._chunks
         if chunks is None:
             chunks = self._chunks = deque()
-        chunks.append(audio)
+        chunks.append((self._appended, audio))
+        self._appended += len(audio)
         self._size += len(audio)
         if self._size <= self._max_bytes:
             return None
         while self._size > self._max_bytes and chunks:
-            self._size -= len(chunks.popleft())
+            self._size -= len(chunks.popleft()[1])
         if self._overflowing:
             return None
         self._overflowing = True
@@ -155,12 +168,43 @@ class UnsentAudio:
             "be replayed after a reconnect (commit more often or raise max_unsent_audio_bytes)",
         )
 
+    def commit_sent(self) -> None:
+        """The client sent `input_audio_buffer.commit` after the audio appended so far."""
+        if self._commit_marks is None:
+            self._commit_marks = deque()
+        self._commit_marks.append(self._appended)
+
+    def committed(self, speech_end_ms: int | None, bytes_per_ms: int) -> None:
+        """The server committed its buffer: for a commit of ours, or for server VAD whose
+        speech ended at `speech_end_ms` (None when no `speech_stopped` came before it)."""
+        if speech_end_ms is not None:
+            self._drop_before(self._connection_start + speech_end_ms * bytes_per_ms)
+        elif self._commit_marks:
+            self._drop_before(self._commit_marks.popleft())
+        else:
+            self._drop_before(self._appended)
+
+    def _drop_before(self, offset: int) -> None:
+        """Forget chunks that end at or before `offset`."""
+        chunks = self._chunks
+        while chunks and chunks[0][0] + len(chunks[0][1]) <= offset:
+            self._size -= len(chunks.popleft()[1])
+        if not chunks:
+            self._chunks = None
+            self._overflowing = False
+
     def clear(self) -> None:
-        """The buffer was committed or cleared."""
+        """The app cleared the buffer: its audio is not wanted."""
         self._chunks = None
         self._size = 0
         self._overflowing = False
+        self._commit_marks = None
+
+    def reconnected(self) -> None:
+        """A new connection's server counts audio from the first chunk replayed to it."""
+        self._connection_start = self._chunks[0][0] if self._chunks else self._appended
+        self._commit_marks = None
 
     def replay_frames(self) -> list[bytes]:
         """`input_audio_buffer.append` frames for the audio held."""
-        return [wire.encode_append_audio(chunk) for chunk in self._chunks or ()]
+        return [wire.encode_append_audio(chunk) for _, chunk in self._chunks or ()]

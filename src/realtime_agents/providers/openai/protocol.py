@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from ...audio import AudioFormatError, AudioFormatName, normalize_audio_format
+from ...audio import AudioFormatError, AudioFormatName, bytes_for_ms, normalize_audio_format
 from ...events import (
     RealtimeErrorInfo,
     RealtimeModelAudioInterruptedEvent,
@@ -89,6 +89,10 @@ class OpenAIRealtimeProtocol:
         self._resuming = False
         self._withheld_audio_bytes = 0
         self._cancel_counter = 0
+        self._speech_end_ms: int | None = None
+        """`audio_end_ms` of the last `speech_stopped` not yet followed by a commit."""
+        self._input_bytes_per_ms = 48
+        """Of the input audio format the server reported (PCM16 at 24 kHz until it says)."""
         self._initial_settings_given = bool(initial_settings)
 
     # ------------------------------------------------------------------ receiving
@@ -145,7 +149,12 @@ class OpenAIRealtimeProtocol:
             self._push("create", self.sequencer.on_response_done(decoded.response.id))
         elif isinstance(decoded, frames.AudioDone):
             self.playback.on_audio_done(decoded.item_id)
-        elif isinstance(decoded, frames.InputCommitted | frames.InputCleared):
+        elif isinstance(decoded, frames.SpeechStopped):
+            self._speech_end_ms = decoded.audio_end_ms
+        elif isinstance(decoded, frames.InputCommitted):
+            self.unsent_audio.committed(self._speech_end_ms, self._input_bytes_per_ms)
+            self._speech_end_ms = None
+        elif isinstance(decoded, frames.InputCleared):
             self.unsent_audio.clear()
         elif isinstance(decoded, frames.InputTranscriptionCompleted):
             self.history.set_transcript(decoded.item_id, decoded.content_index, decoded.transcript)
@@ -191,6 +200,14 @@ class OpenAIRealtimeProtocol:
                 self.playback.audio_format = name
                 if self.playback.tracker is not None:
                     self.playback.tracker.set_audio_format(name)
+        fmt_in = audio_input.get("format", session.get("input_audio_format"))
+        if fmt_in is not None:
+            try:
+                self._input_bytes_per_ms = (
+                    bytes_for_ms(1000, normalize_audio_format(fmt_in)) // 1000
+                )
+            except AudioFormatError:
+                pass
         turn = audio_input.get("turn_detection", session.get("turn_detection", {}))
         if turn is None:
             self.server_interrupts = False
@@ -249,6 +266,8 @@ class OpenAIRealtimeProtocol:
         self.session_expired = False
         kept = [entry for entry in self.outbox if entry[0] == "item"]
         self.outbox = [("audio", f) for f in self.unsent_audio.replay_frames()]
+        self.unsent_audio.reconnected()
+        self._speech_end_ms = None
         self.outbox.extend(kept)
         self._withheld_audio_bytes = sum(len(frame) for _, frame in self.outbox)
         cut = self.sequencer.on_disconnect()
@@ -309,6 +328,7 @@ class OpenAIRealtimeProtocol:
         if not self.session_ready:
             self._withhold(len(frame))
         if commit:
+            self.unsent_audio.commit_sent()
             self.outbox.append(("item", wire.INPUT_AUDIO_COMMIT))
         return [] if overflow is None else [overflow]
 
@@ -379,6 +399,8 @@ class OpenAIRealtimeProtocol:
                     overflow = self.unsent_audio.append(decoded)
                     self._push("audio", [wire.encode(message)])
                     return [] if overflow is None else [overflow]
+        if kind == "input_audio_buffer.commit":
+            self.unsent_audio.commit_sent()
         item_kinds = ("conversation.item.create", "input_audio_buffer.commit")
         self._push("item" if kind in item_kinds else "other", [wire.encode(message)])
         return []
