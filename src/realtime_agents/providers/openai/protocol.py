@@ -202,12 +202,10 @@ class OpenAIRealtimeProtocol:
                     self.playback.tracker.set_audio_format(name)
         fmt_in = audio_input.get("format", session.get("input_audio_format"))
         if fmt_in is not None:
-            try:
+            with contextlib.suppress(AudioFormatError):
                 self._input_bytes_per_ms = (
                     bytes_for_ms(1000, normalize_audio_format(fmt_in)) // 1000
                 )
-            except AudioFormatError:
-                pass
         turn = audio_input.get("turn_detection", session.get("turn_detection", {}))
         if turn is None:
             self.server_interrupts = False
