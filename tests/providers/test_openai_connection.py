@@ -416,3 +416,29 @@ async def test_close_while_the_listener_queue_is_full_does_not_wait_out_the_time
         await closing
     assert listener.types()[-1] == "end_of_stream"
     assert listener.types().count("end_of_stream") == 1
+
+
+async def test_untranscribed_user_audio_and_audio_after_the_commit_survive_a_drop() -> None:
+    async with FakeRealtimeServer(vad=True, vad_turn_ms=200) as server:
+        server.script(text_response("Heard you."))
+        collector = Collector()
+        model = await open_model(server, collector, reconnect=FAST_RECONNECT)
+        spoken = bytes(range(240)) * 40  # 200 ms: the fake VAD commits it, untranscribed
+        await model.send_event(RealtimeModelSendAudio(spoken))
+        await collector.wait_for("turn_ended")
+        after = bytes([7]) * 2400  # 50 ms of the next utterance, not committed
+        await model.send_event(RealtimeModelSendAudio(after))
+        await server.wait_for("input_audio_buffer.append", 2)
+
+        await server.close_connection(1011)
+        await collector.wait_for("connection_status", 2, lambda e: e.status == "connected")
+        await server.wait_for("input_audio_buffer.append", 3)
+        replay = server.connections[1].received
+        items = [e["item"] for e in events_of(replay, "conversation.item.create")]
+        user = [i for i in items if i.get("role") == "user"]
+        assert len(user) == 1 and user[0]["content"][0]["type"] == "input_audio"
+        assert base64.b64decode(user[0]["content"][0]["audio"]) == spoken
+        assert items[-1]["role"] == "assistant"
+        appends = events_of(replay, "input_audio_buffer.append")
+        assert b"".join(base64.b64decode(e["audio"]) for e in appends) == after
+        await model.close()

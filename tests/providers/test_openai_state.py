@@ -217,3 +217,65 @@ def test_g711_input_offsets_use_its_byte_rate() -> None:
     )
     _server(protocol, {"type": "input_audio_buffer.committed", "item_id": "u"})
     assert _replayed_audio(protocol) == bytes([2]) * 800
+
+
+def _user_turn(protocol: OpenAIRealtimeProtocol, audio: bytes, item_id: str) -> None:
+    protocol.send(RealtimeModelSendAudio(audio), 0.0)
+    end_ms = (protocol.unsent_audio._appended) // 48
+    _server(
+        protocol,
+        {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": end_ms, "item_id": item_id},
+    )
+    _server(protocol, {"type": "input_audio_buffer.committed", "item_id": item_id})
+    user = {"id": item_id, "type": "message", "role": "user"}
+    user["content"] = [{"type": "input_audio", "transcript": None}]
+    _server(protocol, {"type": "conversation.item.added", "item": user})
+
+
+def _replayed_items(protocol: OpenAIRealtimeProtocol) -> list[dict[str, object]]:
+    protocol.on_connection_lost()
+    protocol.receive(b'{"type":"session.created","session":{"type":"realtime"}}', 0.0)
+    return [
+        json.loads(frame)["item"]
+        for _, frame in protocol.outbox
+        if json.loads(frame)["type"] == "conversation.item.create"
+    ]
+
+
+def test_user_audio_without_a_transcript_is_reseeded_as_audio() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    spoken = bytes(range(256)) * 30
+    _user_turn(protocol, spoken, "u1")
+    items = _replayed_items(protocol)
+    assert [i["role"] for i in items] == ["user"]
+    part = items[0]["content"][0]  # type: ignore[index]
+    assert part["type"] == "input_audio"
+    assert base64.b64decode(part["audio"]) == spoken
+
+
+def test_a_transcript_replaces_the_kept_audio() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    _user_turn(protocol, bytes(4800), "u1")
+    _server(
+        protocol,
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "u1",
+            "content_index": 0,
+            "transcript": "hello there",
+        },
+    )
+    assert protocol.history._audio is None  # the audio is no longer held
+    items = _replayed_items(protocol)
+    assert items[0]["content"] == [{"type": "input_text", "text": "hello there"}]
+
+
+def test_kept_user_audio_is_bounded_and_reported_once() -> None:
+    history = ConversationHistory(max_audio_bytes=10)
+    assert history.keep_user_audio("a", b"123456") is None
+    error = history.keep_user_audio("b", b"7890123")
+    assert error is not None and error.error.code == "replay_history_audio_overflow"
+    assert history.keep_user_audio("c", b"1") is None  # same episode: reported once
+    assert history._audio is not None and list(history._audio) == ["b", "c"]

@@ -17,6 +17,8 @@ from . import wire
 DEFAULT_MAX_HISTORY_ITEMS = 2_000
 DEFAULT_MAX_UNSENT_AUDIO_BYTES = 16 * 1024 * 1024
 """About 5.8 minutes of PCM16 at 24 kHz."""
+DEFAULT_MAX_HISTORY_AUDIO_BYTES = 16 * 1024 * 1024
+"""User audio kept for messages that have no transcript (yet), to re-seed them as audio."""
 
 
 def _overflow(code: str, message: str) -> RealtimeModelErrorEvent:
@@ -28,7 +30,11 @@ def _overflow(code: str, message: str) -> RealtimeModelErrorEvent:
 class ConversationHistory:
     """The conversation as seen on the wire (messages, function calls with their outputs)."""
 
-    def __init__(self, max_items: int = DEFAULT_MAX_HISTORY_ITEMS) -> None:
+    def __init__(
+        self,
+        max_items: int = DEFAULT_MAX_HISTORY_ITEMS,
+        max_audio_bytes: int = DEFAULT_MAX_HISTORY_AUDIO_BYTES,
+    ) -> None:
         if max_items < 1:
             raise ValueError(f"max_items must be at least 1, got {max_items}")
         self._max_items = max_items
@@ -36,6 +42,47 @@ class ConversationHistory:
         self._call_items: dict[str, str] = {}
         """call_id -> item id of the function call."""
         self._overflowing = False
+        self._max_audio_bytes = max_audio_bytes
+        self._audio: dict[str, bytes] | None = None
+        """item id -> the user's committed audio, while the item has no transcript."""
+        self._audio_bytes = 0
+        self._audio_overflowing = False
+
+    def keep_user_audio(self, item_id: str, audio: bytes) -> RealtimeModelErrorEvent | None:
+        """The audio committed as this user item: re-seeded as audio if no transcript comes.
+
+        Bounded: past `max_audio_bytes` the oldest kept audio is forgotten (those messages are
+        then not restored), reported once per episode as `replay_history_audio_overflow`.
+        """
+        if not item_id or not audio:
+            return None
+        self._forget_audio(item_id)
+        if self._audio is None:
+            self._audio = {}
+        self._audio[item_id] = audio
+        self._audio_bytes += len(audio)
+        if self._audio_bytes <= self._max_audio_bytes:
+            self._audio_overflowing = False
+            return None
+        while self._audio_bytes > self._max_audio_bytes and self._audio:
+            self._forget_audio(next(iter(self._audio)))
+        if self._audio_overflowing:
+            return None
+        self._audio_overflowing = True
+        return _overflow(
+            "replay_history_audio_overflow",
+            f"more than {self._max_audio_bytes} bytes of user audio without a transcript; the "
+            "oldest such messages will not be restored after a reconnect (turn on input audio "
+            "transcription to restore them as text)",
+        )
+
+    def _forget_audio(self, item_id: str) -> None:
+        if self._audio is not None:
+            audio = self._audio.pop(item_id, None)
+            if audio is not None:
+                self._audio_bytes -= len(audio)
+            if not self._audio:
+                self._audio = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -82,6 +129,8 @@ class ConversationHistory:
             return
         part = item.content[content_index]
         if isinstance(part, InputAudio):
+            if transcript:
+                self._forget_audio(item_id)  # the transcript restores it now, as text
             content = list(item.content)
             content[content_index] = msgspec.structs.replace(part, transcript=transcript)
             self._items[item_id] = msgspec.structs.replace(item, content=tuple(content))
@@ -89,13 +138,16 @@ class ConversationHistory:
     def delete(self, item_id: str) -> None:
         """The server deleted the item."""
         self._items.pop(item_id, None)
+        self._forget_audio(item_id)
 
     def _trim(self) -> RealtimeModelErrorEvent | None:
         if len(self._items) <= self._max_items:
             self._overflowing = False
             return None
         while len(self._items) > self._max_items:
-            del self._items[next(iter(self._items))]
+            oldest = next(iter(self._items))
+            del self._items[oldest]
+            self._forget_audio(oldest)
         if self._overflowing:
             return None
         self._overflowing = True
@@ -108,10 +160,23 @@ class ConversationHistory:
     def replay_frames(self) -> list[bytes]:
         """`conversation.item.create` frames that rebuild the conversation in a new session."""
         frames: list[bytes] = []
+        kept = self._audio or {}
         for item in self._items.values():
+            if isinstance(item, UserMessageItem) and item.item_id in kept:
+                item = _with_audio(item, kept[item.item_id])
             for wire_item in wire.item_to_wire(item):
                 frames.append(wire.encode_item_create(wire_item))
         return frames
+
+
+def _with_audio(item: UserMessageItem, audio: bytes) -> UserMessageItem:
+    """The item with its (first) untranscribed audio part carrying `audio`."""
+    content = list(item.content)
+    for index, part in enumerate(content):
+        if isinstance(part, InputAudio) and part.audio is None and not part.transcript:
+            content[index] = msgspec.structs.replace(part, audio=audio)
+            return msgspec.structs.replace(item, content=tuple(content))
+    return item
 
 
 class UnsentAudio:
@@ -174,24 +239,28 @@ class UnsentAudio:
             self._commit_marks = deque()
         self._commit_marks.append(self._appended)
 
-    def committed(self, speech_end_ms: int | None, bytes_per_ms: int) -> None:
+    def committed(self, speech_end_ms: int | None, bytes_per_ms: int) -> bytes:
         """The server committed its buffer: for a commit of ours, or for server VAD whose
-        speech ended at `speech_end_ms` (None when no `speech_stopped` came before it)."""
+        speech ended at `speech_end_ms` (None when no `speech_stopped` came before it).
+        Returns the audio no longer held (what the commit took, as far as this side knows)."""
         if speech_end_ms is not None:
-            self._drop_before(self._connection_start + speech_end_ms * bytes_per_ms)
-        elif self._commit_marks:
-            self._drop_before(self._commit_marks.popleft())
-        else:
-            self._drop_before(self._appended)
+            return self._drop_before(self._connection_start + speech_end_ms * bytes_per_ms)
+        if self._commit_marks:
+            return self._drop_before(self._commit_marks.popleft())
+        return self._drop_before(self._appended)
 
-    def _drop_before(self, offset: int) -> None:
-        """Forget chunks that end at or before `offset`."""
+    def _drop_before(self, offset: int) -> bytes:
+        """Forget chunks that end at or before `offset`; returns them, joined."""
         chunks = self._chunks
+        dropped: list[bytes] = []
         while chunks and chunks[0][0] + len(chunks[0][1]) <= offset:
-            self._size -= len(chunks.popleft()[1])
+            chunk = chunks.popleft()[1]
+            self._size -= len(chunk)
+            dropped.append(chunk)
         if not chunks:
             self._chunks = None
             self._overflowing = False
+        return b"".join(dropped)
 
     def clear(self) -> None:
         """The app cleared the buffer: its audio is not wanted."""

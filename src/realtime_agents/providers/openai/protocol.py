@@ -152,8 +152,11 @@ class OpenAIRealtimeProtocol:
         elif isinstance(decoded, frames.SpeechStopped):
             self._speech_end_ms = decoded.audio_end_ms
         elif isinstance(decoded, frames.InputCommitted):
-            self.unsent_audio.committed(self._speech_end_ms, self._input_bytes_per_ms)
+            audio = self.unsent_audio.committed(self._speech_end_ms, self._input_bytes_per_ms)
             self._speech_end_ms = None
+            overflow = self.history.keep_user_audio(decoded.item_id, audio)
+            if overflow is not None:
+                return [*wire.to_model_events(decoded), overflow]
         elif isinstance(decoded, frames.InputCleared):
             self.unsent_audio.clear()
         elif isinstance(decoded, frames.InputTranscriptionCompleted):
