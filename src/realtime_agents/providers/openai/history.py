@@ -42,11 +42,15 @@ class ConversationHistory:
         self._call_items: dict[str, str] = {}
         """call_id -> item id of the function call."""
         self._overflowing = False
-        self._max_audio_bytes = max_audio_bytes
-        self._audio: dict[str, bytes] | None = None
-        """item id -> the user's committed audio, while the item has no transcript."""
-        self._audio_bytes = 0
-        self._audio_overflowing = False
+        if max_audio_bytes != DEFAULT_MAX_HISTORY_AUDIO_BYTES:
+            self._max_audio_bytes = max_audio_bytes
+
+    # Class-level defaults, set on the instance only when used: idle sessions stay lean.
+    _max_audio_bytes = DEFAULT_MAX_HISTORY_AUDIO_BYTES
+    _audio: dict[str, bytes] | None = None
+    """item id -> the user's committed audio, while the item has no transcript."""
+    _audio_bytes = 0
+    _audio_overflowing = False
 
     def keep_user_audio(self, item_id: str, audio: bytes) -> RealtimeModelErrorEvent | None:
         """The audio committed as this user item: re-seeded as audio if no transcript comes.
@@ -196,11 +200,14 @@ class UnsentAudio:
         self._chunks: deque[tuple[int, bytes]] | None = None  # (offset, audio); lean when idle
         self._size = 0
         self._appended = 0
+        """Every byte ever appended (offsets count from the session's first byte)."""
         self._overflowing = False
-        self._connection_start = 0
-        """The offset of the audio that the server of this connection counts from (ms 0)."""
-        self._commit_marks: deque[int] | None = None
-        """Offsets at which the client sent commits the server has not acknowledged yet."""
+
+    # Class-level defaults, set on the instance only when used: idle sessions stay lean.
+    _connection_start = 0
+    """The offset of the audio that the server of this connection counts from (ms 0)."""
+    _commit_marks: deque[int] | None = None
+    """Offsets at which the client sent commits the server has not acknowledged yet."""
 
     @property
     def max_bytes(self) -> int:
