@@ -220,7 +220,7 @@ class Dispatcher:
         """The task holds an event or a continuation, or has not started: no eager delivery."""
         self._eager = False
         """An eager delivery is on the stack (a listener that emits must not overtake it)."""
-        self._continuation: _Resume | None = None
+        self._continuation: Coroutine[Any, Any, None] | None = None
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -245,25 +245,60 @@ class Dispatcher:
         if self._busy or self._eager or queue._head < len(queue._items):
             queue.push(event)
             return
+        listeners = self._listeners
         self._eager = True
-        coro = self._deliver(event)
         try:
-            yielded = coro.send(None)
-        except StopIteration:
-            return
-        except BaseException as exc:  # only a BaseException escapes _deliver
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            logger.error(
-                "realtime listener raised %s on a %s event", type(exc).__name__, event.type
-            )
-            return
+            for index, listener in enumerate(listeners):
+                coro = listener.on_event(event)
+                try:
+                    yielded = coro.send(None)
+                except StopIteration:
+                    continue
+                except Exception as exc:  # a listener's bug must not stop the others
+                    self._hand_over(self._rest(event, listeners[index + 1 :], listener, exc))
+                    return
+                # The listener waits: the task finishes it, then the rest, before later events.
+                rest = listeners[index + 1 :]
+                self._hand_over(self._finish(coro, yielded, event, listener, rest))
+                return
         finally:
             self._eager = False
-        # A listener waits: the task finishes this delivery before any later event.
+
+    def _hand_over(self, continuation: Coroutine[Any, Any, None]) -> None:
         self._busy = True
-        self._continuation = _Resume(coro, yielded)
+        self._continuation = continuation
         self.queue.wake()
+
+    async def _finish(
+        self,
+        coro: Coroutine[Any, Any, None],
+        yielded: Any,
+        event: RealtimeModelEvent,
+        listener: RealtimeModelListener,
+        rest: tuple[RealtimeModelListener, ...],
+    ) -> None:
+        """The rest of a delivery whose listener waited in `deliver`."""
+        failure: Exception | None = None
+        try:
+            await _Resume(coro, yielded)
+        except Exception as exc:
+            failure = exc
+        await self._rest(event, rest, listener, failure)
+
+    async def _rest(
+        self,
+        event: RealtimeModelEvent,
+        rest: tuple[RealtimeModelListener, ...],
+        failed: RealtimeModelListener,
+        failure: Exception | None,
+    ) -> None:
+        if failure is not None:
+            await self._report(failed, failure, event)
+        for listener in rest:
+            try:
+                await listener.on_event(event)
+            except Exception as exc:
+                await self._report(listener, exc, event)
 
     def in_listener(self) -> bool:
         """True when called from a listener (an eager delivery, or the dispatcher's task)."""

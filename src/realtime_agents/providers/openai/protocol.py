@@ -18,6 +18,7 @@ import msgspec
 from ...audio import AudioFormatError, AudioFormatName, bytes_for_ms, normalize_audio_format
 from ...events import (
     RealtimeErrorInfo,
+    RealtimeModelAudioEvent,
     RealtimeModelAudioInterruptedEvent,
     RealtimeModelEvent,
     RealtimeModelItemUpdatedEvent,
@@ -99,14 +100,29 @@ class OpenAIRealtimeProtocol:
 
     def receive(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
         """Decode one server frame, update the state, queue replies; returns events to emit."""
-        if not self.emit_raw_events and frame.__class__ is bytes:
-            audio = wire.fast_audio_event(frame)
-            if audio is not None:
-                if not self.playback.accept_delta(
-                    audio.response_id, audio.item_id, audio.content_index, len(audio.data), now
-                ):
-                    return []
-                return [audio]
+        if frame.__class__ is bytes:
+            audio = self.receive_audio(frame, now)
+            if audio is not False:
+                return [] if audio is True else [audio]
+        return self.receive_other(frame, now)
+
+    def receive_audio(self, frame: bytes, now: float) -> RealtimeModelAudioEvent | bool:
+        """The hot path, for an audio delta in the usual layout: its event; True when it was
+        handled with nothing to emit (late audio of an interrupted response); False when the
+        frame is something else (then `receive_other` takes it)."""
+        if self.emit_raw_events:
+            return False
+        audio = wire.fast_audio_event(frame)
+        if audio is None:
+            return False
+        if not self.playback.accept_delta(
+            audio.response_id, audio.item_id, audio.content_index, len(audio.data), now
+        ):
+            return True
+        return audio
+
+    def receive_other(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
+        """`receive` for a frame `receive_audio` did not take."""
         decoded = frames.decode_server_frame(frame)
         if decoded.__class__ in _AUDIO_DELTAS and not self.emit_raw_events:
             delta: frames.AudioDelta = decoded

@@ -372,7 +372,12 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         protocol = self._protocol
         push = self._dispatcher.deliver
         try:
-            events = protocol.receive(frame, self._clock())
+            audio = protocol.receive_audio(frame, self._clock())
+            if audio is not False:
+                if audio is not True:
+                    push(audio)
+                return
+            events = protocol.receive_other(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session
             logger.error("could not handle a server frame: %s", type(exc).__name__)
             events = [RealtimeModelExceptionEvent(exception=exc, context="server frame")]
