@@ -75,29 +75,41 @@ def _voiced_end(pcm: bytes) -> int:
 
 
 class StageClock:
-    """Wraps the engines' methods to time each stage of a turn (the `--stages` option)."""
+    """Times each stage of a turn (the `--stages` option) by wrapping engine and server methods.
+
+    Marks, in ms after the end of speech: `spec` (speculation starts at the first silent frame),
+    `stt`/`stt done`, `route`/`route done` (the tool router), `prefill`/`prefill done` (the
+    replier's prompt), `llm 1st` (first text token), `tts` (first clause cut), `tts 1st` (first
+    PCM), `adopt` (the confirmed turn end takes over the speculation) and `sent` (the socket
+    writer takes the first audio delta). The client's arrival time is the turn's latency.
+    """
 
     def __init__(self, engines: Any) -> None:
+        from realtime_agents.server import pipeline, speculative_run
+
         self.marks: dict[str, float] = {}
+        self.decode_ms: list[float] = []
+        self.prefill_tokens = 0
         stt, llm, tts = engines.stt, engines.llm, engines.tts
         transcribe, generate, synthesize = stt.transcribe, llm.generate, tts.synthesize
+        mark = self.mark
 
         def timed_transcribe(*args: Any, **kwargs: Any) -> Any:
-            self.marks.setdefault("stt", time.perf_counter())
+            mark("stt")
             text = transcribe(*args, **kwargs)
-            self.marks.setdefault("stt done", time.perf_counter())
+            mark("stt done")
             return text
 
         def timed_generate(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            self.marks.setdefault("llm", time.perf_counter())
+            mark("llm")
             for chunk in generate(*args, **kwargs):
-                self.marks.setdefault("llm 1st", time.perf_counter())
+                mark("llm 1st")
                 yield chunk
 
         def timed_synthesize(*args: Any, **kwargs: Any) -> Iterator[bytes]:
-            self.marks.setdefault("tts", time.perf_counter())
+            mark("tts")
             for pcm in synthesize(*args, **kwargs):
-                self.marks.setdefault("tts 1st", time.perf_counter())
+                mark("tts 1st")
                 yield pcm
 
         stt.transcribe, llm.generate, tts.synthesize = (
@@ -105,12 +117,73 @@ class StageClock:
             timed_generate,
             timed_synthesize,
         )
+        route = getattr(llm, "_route", None)
+        if route is not None:
+
+            def timed_route(*args: Any, **kwargs: Any) -> Any:
+                mark("route")
+                call = route(*args, **kwargs)
+                mark("route done")
+                return call
+
+            llm._route = timed_route
+        replier = getattr(llm, "_replier", None)
+        if replier is not None:
+            evaluate = replier.eval
+
+            def timed_eval(tokens: Any) -> None:
+                begin = time.perf_counter()
+                evaluate(tokens)
+                if len(tokens) > 1:
+                    if "prefill" not in self.marks:
+                        self.prefill_tokens = len(tokens)
+                    self.marks.setdefault("prefill", begin)
+                    mark("prefill done")
+                elif "llm 1st" in self.marks and "tts" not in self.marks:
+                    self.decode_ms.append((time.perf_counter() - begin) * 1000)
+
+            replier.eval = timed_eval
+        speculations = speculative_run.Speculations
+        begin, adopt = speculations.begin, speculations.adopt
+
+        def timed_begin(this: Any, effect: Any) -> None:
+            self.marks.clear()
+            self.decode_ms.clear()
+            mark("spec")
+            begin(this, effect)
+
+        def timed_adopt(this: Any, effect: Any) -> Any:
+            task = adopt(this, effect)
+            mark("adopt" if task is not None else "no adopt")
+            return task
+
+        speculations.begin = timed_begin  # type: ignore[method-assign]
+        speculations.adopt = timed_adopt  # type: ignore[method-assign]
+        next_events = pipeline.SessionPipeline.next_events
+
+        async def timed_next_events(this: Any) -> list[dict[str, Any]]:
+            events = await next_events(this)
+            if any(e.get("type") == "response.output_audio.delta" for e in events):
+                mark("sent")
+            return events
+
+        pipeline.SessionPipeline.next_events = timed_next_events  # type: ignore[method-assign]
+
+    def mark(self, name: str) -> None:
+        """Record the first time `name` happens in this turn."""
+        self.marks.setdefault(name, time.perf_counter())
 
     def line(self, speech_end: float) -> str:
-        """Each stage's start, in ms after the end of speech."""
+        """Each stage's time in ms after the end of speech, and the first clause's decode rate."""
         marks = sorted(self.marks.items(), key=lambda item: item[1])
         self.marks.clear()
-        return " ".join(f"{name}={(at - speech_end) * 1000:.0f}" for name, at in marks)
+        text = " ".join(f"{name}={(at - speech_end) * 1000:.0f}" for name, at in marks)
+        text += f" | prefill {self.prefill_tokens} tokens"
+        if self.decode_ms:
+            text += f" | decode {statistics.fmean(self.decode_ms):.1f} ms/token"
+            text += f" x{len(self.decode_ms)}"
+        self.decode_ms.clear()
+        return text
 
 
 def report(name: str, latencies: list[float]) -> None:
@@ -191,7 +264,7 @@ def main() -> int:
     parser.add_argument(
         "--engine-config",
         default="",
-        help='engine overrides as JSON, e.g. \'{"llm": {"first_clause_threads": 1}}\'',
+        help='engine overrides as JSON, e.g. \'{"llm": {"parallel_router": false}}\'',
     )
     return asyncio.run(run(parser.parse_args()))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -147,3 +147,36 @@ def test_cancel_stops_generation_early(embedded: EngineSet) -> None:
     assert len(full) > 10
     assert len(received) <= 3
     assert list(embedded.llm.generate(LlmRequest(messages=prompt), cancel)) == []
+
+
+def test_parallel_routing_replies_like_sequential_routing(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    prompt = _ask("How many legs does a spider have?")
+    assert llm.parallel_router  # the default: the reply is decoded while the router decides
+    parallel = _text(_run(embedded, prompt, TOOLS))
+    llm.parallel_router = False
+    try:
+        sequential = _text(_run(embedded, prompt, TOOLS))
+    finally:
+        llm.parallel_router = True
+    assert parallel == sequential
+    assert parallel.strip()
+
+
+def test_cancel_after_routing_stops_the_reply_and_frees_the_model(embedded: EngineSet) -> None:
+    prompt = _ask("Tell me a long story about a dragon who lives in a castle.")
+    cancel = threading.Event()
+    stream = embedded.llm.generate(LlmRequest(messages=prompt, tools=TOOLS), cancel)
+    received = [next(stream), next(stream)]  # the router said "none": the reply streams
+    cancel.set()
+    received.extend(stream)
+    assert all(chunk.tool_call is None for chunk in received)
+    assert len(received) <= 3
+    abandoned = embedded.llm.generate(LlmRequest(messages=prompt, tools=TOOLS), threading.Event())
+    assert isinstance(abandoned, Generator)
+    assert next(abandoned).text
+    abandoned.close()  # closed by its consumer mid-reply (a barge-in)
+    assert "Paris" in _text(_run(embedded, _ask("What is the capital of France?"), TOOLS))

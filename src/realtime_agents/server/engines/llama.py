@@ -3,10 +3,12 @@
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
 and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
 streams prose. With a single instance each reply evicts the router prefix and routing costs a
-second more. Threads: decoding on two threads is twice as fast when the other core is idle but
-four times slower when speech-to-text or text-to-speech occupies it. So the router and the
-reply's first clause (nothing else runs then) use `first_clause_threads` (2), and the rest of
-the reply, which overlaps with text-to-speech, uses `n_threads` (1).
+second more. By default the two run at once, one core each: the reply is prefilled and starts
+decoding while the router decides, and its tokens are held back until the router says "none"
+(`parallel_router`). Threads: every call uses `n_threads` (1). On this class of 2-core CPU a
+second decoding thread is only faster on an otherwise idle machine; next to the server's event
+loop, speech-to-text or text-to-speech it collapses (measured in the server: 30 ms per token on
+two threads against 17 ms on one).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import queue
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
@@ -48,8 +50,6 @@ _CHATML: Final = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 _LOCK_POLL_SECONDS: Final = 0.05
-_BOOST_TOKENS: Final = 16
-_CLAUSE_END: Final = re.compile(r"[.!?;:,]")
 
 
 def bundled_gguf_path() -> str:
@@ -172,11 +172,14 @@ class LlamaLanguageModel:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         max_tokens: int = 80,
         repeat_penalty: float = 1.1,
-        parallel_router: bool = False,
-        first_clause_threads: int = 2,
+        parallel_router: bool = True,
         n_threads_batch: int | None = None,
     ) -> None:
-        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`)."""
+        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`).
+
+        `n_threads` decode and `n_threads_batch` (default: `n_threads`) prefill, per instance;
+        with `parallel_router` both instances may run at the same time.
+        """
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -190,25 +193,20 @@ class LlamaLanguageModel:
         self._max_tokens = max_tokens
         self._repeat_penalty = repeat_penalty
         self.parallel_router = parallel_router
-        """Start the reply while the router decides (measured slower here: off by default)."""
+        """Start the reply while the router decides (one core each)."""
 
-        self._n_threads = n_threads
-        self._first_clause_threads = max(1, first_clause_threads)
-        self._n_threads_batch = n_threads_batch or max(n_threads, os.cpu_count() or 1)
-
-        def load(threads: int) -> Any:
+        def load() -> Any:
             return Llama(
                 model_path=path,
                 n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=self._n_threads_batch,
+                n_threads=n_threads,
+                n_threads_batch=n_threads_batch or n_threads,
                 seed=0,
                 verbose=False,
             )
 
-        self._replier: Any = load(n_threads)
-        # The router runs alone, between speech-to-text and the reply.
-        self._router: Any = load(self._first_clause_threads)
+        self._replier: Any = load()
+        self._router: Any = load()
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
         # module globals are gone ("'NoneType' object is not callable" at exit).
         self.close = weakref.finalize(self, _close_models, self._replier, self._router)
@@ -245,21 +243,30 @@ class LlamaLanguageModel:
     ) -> Iterator[LlmChunk]:
         """Route and start the reply at once (one core each); keep the reply if no tool is due.
 
-        The replier's first tokens are held back until the router has decided; when it picks
-        a tool, the reply is cancelled and never seen.
+        A worker thread prefills the reply and decodes its first tokens, held back until the
+        router has decided. When it picks a tool, the reply is cancelled and never seen.
+        Otherwise the held tokens are yielded and the caller's thread takes the reply over from
+        the worker, so the rest is decoded only as fast as the caller asks for it.
         """
-        pieces: queue.SimpleQueue[LlmChunk | None] = queue.SimpleQueue()
+        pieces: queue.SimpleQueue[LlmChunk | BaseException | None] = queue.SimpleQueue()
         drop_reply = threading.Event()
-        reply_cancel = _EitherSet(cancel, drop_reply)
+        hand_over = threading.Event()
+        reply = self._reply(
+            request.messages, request.max_output_tokens, _EitherSet(cancel, drop_reply)
+        )
 
-        def reply() -> None:
+        def decode_ahead() -> None:
             try:
-                for chunk in self._reply(request.messages, request.max_output_tokens, reply_cancel):
+                for chunk in reply:
                     pieces.put(chunk)
+                    if hand_over.is_set():
+                        return  # the caller iterates `reply` from here on
+            except BaseException as error:  # handed to the caller
+                pieces.put(error)
             finally:
                 pieces.put(None)
 
-        worker = threading.Thread(target=reply, name="llm-reply", daemon=True)
+        worker = threading.Thread(target=decode_ahead, name="llm-reply", daemon=True)
         worker.start()
         try:
             call = self._route(user_text, tools, True, cancel)
@@ -268,6 +275,7 @@ class LlamaLanguageModel:
                 if call is not None and not cancel.is_set():
                     yield LlmChunk(tool_call=call)
                 return
+            hand_over.set()
             while True:
                 try:
                     piece = pieces.get(timeout=_LOCK_POLL_SECONDS)
@@ -275,11 +283,20 @@ class LlamaLanguageModel:
                     if cancel.is_set():
                         return
                     continue
-                if piece is None or cancel.is_set():
+                if isinstance(piece, BaseException):
+                    raise piece
+                if piece is None:
+                    break
+                if cancel.is_set():
                     return
                 yield piece
+            worker.join()
+            yield from reply
         finally:
             drop_reply.set()
+            if hand_over.is_set():  # the reply is ours to close (the worker stops within a token)
+                worker.join()
+                reply.close()
 
     def prepare(
         self,
@@ -445,20 +462,11 @@ class LlamaLanguageModel:
 
     def _reply(
         self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation
-    ) -> Iterator[LlmChunk]:
-        """Stream the replier's prose, stopping between tokens once `cancel` is set.
-
-        The first clause decodes on `first_clause_threads` (text-to-speech is still waiting
-        for it, so the other core is free); the rest on `n_threads`, next to the speech.
-        """
+    ) -> Generator[LlmChunk, None, None]:
+        """Stream the replier's prose, stopping between tokens once `cancel` is set."""
         if not _acquire(self._replier_lock, cancel):
             return
-        boosted = self._first_clause_threads != self._n_threads
-        context = self._replier._ctx
         try:
-            if boosted:
-                context.set_n_threads(self._first_clause_threads, self._n_threads_batch)
-            tokens = 0
             stream = self._replier.create_chat_completion(
                 messages=self._chat(messages),
                 temperature=0.0,
@@ -471,15 +479,9 @@ class LlamaLanguageModel:
                     if cancel.is_set():
                         return
                     text = chunk["choices"][0]["delta"].get("content")
-                    tokens += 1
-                    if boosted and (tokens >= _BOOST_TOKENS or _CLAUSE_END.search(text or "")):
-                        context.set_n_threads(self._n_threads, self._n_threads_batch)
-                        boosted = False
                     if text:
                         yield LlmChunk(text=text)
             finally:
                 stream.close()
         finally:
-            if boosted:
-                context.set_n_threads(self._n_threads, self._n_threads_batch)
             self._replier_lock.release()

@@ -133,8 +133,7 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
         n_threads=int(settings.get("n_threads", 1)),
         system_prompt=str(settings.get("system_prompt", DEFAULT_SYSTEM_PROMPT)),
         max_tokens=int(settings.get("max_tokens", 80)),
-        parallel_router=bool(settings.get("parallel_router", False)),
-        first_clause_threads=int(settings.get("first_clause_threads", 2)),
+        parallel_router=bool(settings.get("parallel_router", True)),
         n_threads_batch=int(settings["n_threads_batch"]) if "n_threads_batch" in settings else None,
     )
 
