@@ -65,11 +65,6 @@ async def finish(ws: DirectClientConnection, peer: RawPeer) -> None:
 # ------------------------------------------------------------------------------ client: data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast_path is False between the handshake and the first byte after it (_CHECK mode): "
-    "the decision is only taken when the first frame bytes arrive",
-)
 async def test_client_fast_path_right_after_the_handshake() -> None:
     async with RawServer() as server:
         ws, peer = await open_client(server)

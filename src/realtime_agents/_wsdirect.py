@@ -117,7 +117,10 @@ class _DirectMessages(Connection):
 
     @property
     def fast_path(self) -> bool:
-        """True while this connection splits frames itself (for tests and diagnostics)."""
+        """True while this connection splits frames itself (for tests and diagnostics); from
+        the handshake on, if the connection is open without extensions."""
+        if self._mode == _CHECK:
+            return self.protocol.state is State.OPEN and not self.protocol.extensions
         return self._mode == _FAST
 
     def attach(self, has_room: Callable[[], bool], sink: Sink) -> None:
