@@ -20,7 +20,7 @@ import pytest
 from realtime_agents.audio import alaw_encode, ulaw_encode
 from realtime_agents.server import b64
 from realtime_agents.server.conversation import decode_base64
-from realtime_agents.server.effects import AnalyzeAudio
+from realtime_agents.server.effects import AnalyzeAudio, ProtocolLimits
 from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
 from realtime_agents.server.engines.scripted import (
     EnergyDetector,
@@ -270,3 +270,36 @@ def test_b64_matches_the_stdlib_with_and_without_pybase64(
         with pytest.raises((binascii.Error, ValueError)):
             b64.decode_strict(bad)
     assert b64.decode_strict("QUJD=") == b"ABC"  # the stdlib's leniency is kept
+
+
+def _without_event_ids(outputs: list[object]) -> list[object]:
+    return [
+        {k: v for k, v in o.items() if k != "event_id"} if isinstance(o, dict) else o
+        for o in outputs
+    ]
+
+
+@pytest.mark.parametrize("vad", [True, False])
+def test_append_audio_gives_the_outputs_of_the_append_event(vad: bool) -> None:
+    limits = ProtocolLimits(max_audio_buffer_ms=300)
+    cores = [SessionProtocol(model="m", now=0.0, limits=limits) for _ in range(2)]
+    if not vad:
+        update = {"type": "session.update", "session": {"type": "realtime",
+                  "audio": {"input": {"turn_detection": None}}}}  # fmt: skip
+        for core in cores:
+            core.receive(update, 0.0)
+    chunk = base64.b64encode(tone(40)).decode()
+    audios = [chunk, "", "AAA=", "AAAA====", "!!", "QUJD\n", chunk, chunk, *[chunk] * 6]
+    for index, audio in enumerate(audios):
+        event_id = f"e{index}" if index % 2 else None
+        message: dict[str, object] = {"type": "input_audio_buffer.append", "audio": audio}
+        if event_id is not None:
+            message["event_id"] = event_id
+        generic = cores[0].receive(message, 0.0)
+        fast = cores[1].append_audio(audio, event_id)
+        assert _without_event_ids(fast) == _without_event_ids(generic), audio  # type: ignore[arg-type]
+        assert cores[0].buffer.end_ms == cores[1].buffer.end_ms
+    assert any(  # the buffer limit was reached on both paths
+        isinstance(o, dict) and o["error"]["code"] == "input_audio_buffer_too_large"
+        for o in generic
+    )

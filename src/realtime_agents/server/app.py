@@ -26,9 +26,11 @@ from websockets.asyncio.server import serve as websockets_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
-from .effects import ProtocolLimits
+from .._wsdirect import DirectServerConnection
+from .effects import Close, ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
 from .pipeline import SessionPipeline
@@ -40,6 +42,40 @@ PATHS = ("/v1/realtime", "/realtime")
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+
+
+class _Append(
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    tag_field="type",
+    tag="input_audio_buffer.append",
+):
+    """The most frequent client event, read without building a dict (anything this does not
+    decode takes the generic path, which reports every error)."""
+
+    audio: str
+    event_id: str | None = None
+
+
+_append_decoder = msgspec.json.Decoder(_Append)
+
+
+class _Connection(DirectServerConnection):
+    """`DirectServerConnection` that keeps its direct path under uvloop too: uvloop feeds
+    `asyncio.Protocol` subclasses through `data_received` only (it calls `get_buffer` just for
+    protocols that are not `asyncio.Protocol`s), so received bytes are routed here as
+    `buffer_updated` would route them."""
+
+    def data_received(self, data: bytes) -> None:
+        view = self.get_buffer(-1)
+        size = len(view)
+        for start in range(0, len(data), size):
+            chunk = data[start : start + size]
+            view[: len(chunk)] = chunk
+            self.buffer_updated(len(chunk))
+
+    def _to_websockets(self, data: bytes) -> None:
+        ServerConnection.data_received(self, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +180,7 @@ class RealtimeServer:
             ping_timeout=self.options.ping_interval,
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
+            create_connection=_Connection,
         )
         self._ticker_task = asyncio.create_task(self._ticker())
 
@@ -241,16 +278,32 @@ class RealtimeServer:
     async def _refuse(
         self, connection: ServerConnection, event: dict[str, Any], code: int, reason: str
     ) -> None:
+        _discard(connection)
         with contextlib.suppress(ConnectionClosed):
             await self._send(connection, [event])
             await connection.close(code, reason)
 
     async def _send(self, connection: ServerConnection, events: list[dict[str, Any]]) -> None:
+        """Send events in order, all frames of the batch in one transport write."""
         hook = self.options.event_hook
+        protocol = connection.protocol
+        if protocol.state is not State.OPEN:  # closing: websockets raises ConnectionClosed
+            for event in events:
+                if hook is not None:
+                    hook(event)
+                await connection.send(_encoder.encode(event), text=True)
+            return
         for event in events:
             if hook is not None:
                 hook(event)
-            await connection.send(_encoder.encode(event), text=True)
+            protocol.send_text(_encoder.encode(event))
+        try:
+            connection.transport.writelines(protocol.data_to_send())
+        except Exception as error:  # as websockets' own send: the connection is done
+            connection.transport.abort()
+            await connection.wait_closed()
+            raise protocol.close_exc from error
+        await connection.drain()
 
     async def _run_session(self, connection: ServerConnection, model: str) -> None:
         options = self.options
@@ -264,15 +317,20 @@ class RealtimeServer:
         )
         pipeline = SessionPipeline(core, self.engines, executor=self.executor)
         await pipeline.start()
+        reader = _Reader(pipeline, options.max_frame_bytes)
+        assert isinstance(connection, DirectServerConnection)  # `start` makes them so
         writer = asyncio.create_task(self._writer(connection, pipeline))
-        reader = asyncio.create_task(self._reader(connection, pipeline))
+        connection.attach(reader.has_room, reader.sink)
+        receiving = asyncio.create_task(connection.wait_closed())
         closing = asyncio.create_task(pipeline.closing.wait())
         self._pipelines.add(pipeline)
         try:
-            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
+            ends: set[asyncio.Future[Any]] = {writer, receiving, closing, reader.failed}
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._pipelines.discard(pipeline)
-            for task in (reader, closing):
+            _discard(connection)  # keep reading, for the close handshake
+            for task in (receiving, closing):
                 task.cancel()
             request = pipeline.close_request
             if request is not None and not writer.done():
@@ -282,14 +340,16 @@ class RealtimeServer:
                     await connection.close(request.code, request.reason)
             writer.cancel()
             await pipeline.aclose()
-            for task in (reader, closing, writer):
+            for task in (receiving, closing, writer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _writer(self, connection: ServerConnection, pipeline: SessionPipeline) -> None:
+    async def _writer(self, connection: DirectServerConnection, pipeline: SessionPipeline) -> None:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 await self._send(connection, await pipeline.next_events())
+                if connection.held:
+                    connection.release()  # the queue is empty again: take held messages
 
     async def _ticker(self) -> None:
         """One ticker for every session (idle timeouts, expiry), not one task per session."""
@@ -301,38 +361,88 @@ class RealtimeServer:
                 except Exception:  # one broken session must not stop the others' clocks
                     logger.exception("session tick failed")
 
-    async def _reader(self, connection: ServerConnection, pipeline: SessionPipeline) -> None:
-        limit = self.options.max_frame_bytes
-        with contextlib.suppress(ConnectionClosed):
-            async for message in connection:
-                if isinstance(message, bytes):
-                    await pipeline.send_event(
-                        error_event(
-                            "invalid_event",
-                            "Expected a text WebSocket message; binary frames are not supported.",
-                        )
+
+class _Reader:
+    """Takes a session's client messages straight from the socket callback.
+
+    Each message is handled synchronously (parsing, the core, inline VAD); events go to the
+    pipeline's outgoing queue for the writer. While that queue is over its limit the
+    connection holds further messages and stops reading the socket (`has_room`)."""
+
+    def __init__(self, pipeline: SessionPipeline, max_frame_bytes: int) -> None:
+        self.pipeline = pipeline
+        self.core = pipeline.core
+        self.limit = max_frame_bytes
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Done when handling a message raised (a bug): the session ends."""
+        self.has_room = lambda: pipeline.has_room and not self.failed.done()
+
+    def sink(self, payload: bytes, is_text: bool) -> None:
+        """One complete client message (`is_text`: a text frame, UTF-8 not yet checked)."""
+        try:
+            self._receive(payload, is_text)
+        except Exception:
+            logger.exception("session failed on a client message")
+            if not self.failed.done():
+                self.failed.set_result(None)
+
+    def _receive(self, payload: bytes, is_text: bool) -> None:
+        pipeline = self.pipeline
+        if not is_text:
+            pipeline.handle_nowait(
+                [
+                    error_event(
+                        "invalid_event",
+                        "Expected a text WebSocket message; binary frames are not supported.",
                     )
-                    continue
-                if len(message) > limit:
-                    await pipeline.send_event(
-                        error_event(
-                            "message_too_large",
-                            f"The message of {len(message)} bytes exceeds the server's limit of "
-                            f"{limit} bytes; send audio in smaller appends.",
-                        )
+                ]
+            )
+            return
+        limit = self.limit
+        if len(payload) > limit:
+            pipeline.handle_nowait(
+                [
+                    error_event(
+                        "message_too_large",
+                        f"The message of {len(payload)} bytes exceeds the server's limit of "
+                        f"{limit} bytes; send audio in smaller appends.",
                     )
-                    continue
-                try:
-                    parsed = _decoder.decode(message)
-                except msgspec.DecodeError as error:
-                    await pipeline.send_event(
-                        error_event(
-                            "invalid_json",
-                            f"Invalid event: failed to parse JSON value. {error}",
-                        )
+                ]
+            )
+            return
+        try:
+            append = _append_decoder.decode(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            pass  # another event, or an invalid one: the generic path says which
+        else:
+            pipeline.handle_nowait(self.core.append_audio(append.audio, append.event_id))
+            return
+        try:
+            payload.decode()
+        except UnicodeDecodeError as error:  # what websockets does with a bad text frame
+            pipeline.handle_nowait(
+                [Close(1007, f"invalid UTF-8 in a text message at position {error.start}")]
+            )
+            return
+        try:
+            parsed = _decoder.decode(payload)
+        except msgspec.DecodeError as error:
+            pipeline.handle_nowait(
+                [
+                    error_event(
+                        "invalid_json",
+                        f"Invalid event: failed to parse JSON value. {error}",
                     )
-                    continue
-                await pipeline.receive(parsed)
+                ]
+            )
+            return
+        pipeline.receive_nowait(parsed)
+
+
+def _discard(connection: ServerConnection) -> None:
+    """Stop handing messages over (and holding them): the session is over or never began."""
+    if isinstance(connection, DirectServerConnection):
+        connection.discard()
 
 
 def _select_subprotocol(

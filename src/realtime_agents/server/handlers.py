@@ -53,21 +53,30 @@ def session_close(
     return [Close(1000, "session closed by client")]
 
 
+_APPEND_KEYS = frozenset([*_ENVELOPE, "audio"])
+_AUDIO = ("audio",)
+
+
 def input_audio_buffer_append(
     core: SessionProtocol, message: dict[str, Any], now: float, event_id: str | None
 ) -> list[Output]:
     """`input_audio_buffer.append`: buffer audio and hand it to VAD."""
-    check_keys(message, [*_ENVELOPE, "audio"], "", required=["audio"])
-    data = decode_base64(message["audio"], "audio")
+    check_keys(message, _APPEND_KEYS, "", required=_AUDIO)
+    return append_audio(core, decode_base64(message["audio"], "audio"))
+
+
+def append_audio(core: SessionProtocol, data: bytes) -> list[Output]:
+    """Buffer decoded input audio (an append's `audio`) and hand it to VAD."""
     buffer = core.buffer
-    if len(data) % buffer.sample_bytes:
+    size = len(data)
+    if size % buffer.sample_bytes:
         raise ProtocolError(
             "invalid_value",
             "Invalid 'audio': PCM16 audio must hold whole 16-bit samples (an even byte count).",
             "audio",
         )
     limit = core.limits.max_audio_buffer_ms
-    if len(buffer) / buffer.bytes_per_ms + len(data) / buffer.bytes_per_ms > limit:
+    if len(buffer) / buffer.bytes_per_ms + size / buffer.bytes_per_ms > limit:
         raise ProtocolError(
             "input_audio_buffer_too_large",
             f"The input audio buffer would exceed its limit of {limit} ms; commit or clear it "
@@ -76,7 +85,7 @@ def input_audio_buffer_append(
         )
     start_ms = buffer.end_ms
     buffer.append(data)
-    if core.vad_enabled and data:
+    if size and core.vad_enabled:
         return [AnalyzeAudio(data, buffer.format, start_ms)]
     return []
 

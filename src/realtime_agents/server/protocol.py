@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..audio import AudioFormatName
-from .conversation import Conversation, ItemAudio, user_audio_item
+from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
 from .effects import (
     AnalyzeAudio,
     CancelResponse,
@@ -27,7 +27,7 @@ from .effects import (
 from .engines.base import LlmToolCall
 from .errors import ProtocolError, error_event, invalid_value
 from .fields import expect_str
-from .handlers import HANDLERS
+from .handlers import HANDLERS, append_audio
 from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from .response_params import ResponseParams, parse_response_params
@@ -129,6 +129,14 @@ class SessionProtocol:
             if handler is None:
                 raise invalid_value("type", kind, CLIENT_EVENT_TYPES)
             return handler(self, message, now, client_event_id)
+        except ProtocolError as error:
+            return [error.to_event(client_event_id)]
+
+    def append_audio(self, audio: str, client_event_id: str | None = None) -> list[Output]:
+        """`input_audio_buffer.append` with its fields already read (the shell's fast path for
+        the most frequent client event): the same outputs as `receive` of that event."""
+        try:
+            return append_audio(self, decode_base64(audio, "audio"))
         except ProtocolError as error:
             return [error.to_event(client_event_id)]
 
