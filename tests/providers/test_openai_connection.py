@@ -7,7 +7,7 @@ import base64
 import logging
 
 import pytest
-from conftest import Collector, open_model
+from provider_helpers import Collector, open_model
 
 from realtime_agents.events import RealtimeModelEvent
 from realtime_agents.inputs import (

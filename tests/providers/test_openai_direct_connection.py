@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Collector, open_model
+from provider_helpers import Collector, open_model
 
 from realtime_agents.testing.fake_server import FakeRealtimeServer
 

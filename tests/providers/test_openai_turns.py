@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from conftest import Collector, open_model
+from provider_helpers import Collector, open_model
 
 from realtime_agents.inputs import (
     RealtimeModelSendAudio,
