@@ -1184,3 +1184,32 @@ def test_helpers_mask_round_trip() -> None:
         data, mask = os.urandom(size), os.urandom(4)
         assert xor_mask(data, mask) == apply_mask(data, mask)
         assert xor_mask(xor_mask(data, mask), mask) == data
+
+
+def test_both_sides_split_frames_under_uvloop() -> None:
+    """uvloop hands bytes to `asyncio.Protocol` subclasses through `data_received` only: the
+    direct path must take them there too (not fall back to websockets' parser)."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def exchange() -> None:
+        async with DirectServer() as server:
+            client = await connect(
+                server.url, create_connection=DirectClientConnection, compression=None
+            )
+            assert isinstance(client, DirectClientConnection)
+            received = Sink()
+            client.attach(received.has_room, received)
+            ws, sink = await server.connection()
+            big = payload(100_000, 5)
+            await client.send("hello")
+            await client.send(big)
+            await ws.send("from the server")
+            assert await sink.wait_for(2) == [(b"hello", True), (big, False)]
+            assert await received.wait_for(1) == [(b"from the server", True)]
+            assert ws.fast_path and client.fast_path
+            await client.close()
+            await closed(ws)
+            assert ws.close_code == 1000
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(exchange())

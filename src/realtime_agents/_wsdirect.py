@@ -14,7 +14,8 @@ small complete text frames (audio deltas or appends), so here:
   `websockets`' own. Once the connection is no longer open, or a frame breaks the fast path's
   assumptions, every later byte goes to `websockets` too;
 * the transport reads into one reused buffer per thread (`asyncio.BufferedProtocol`), instead
-  of allocating 256 KiB per read.
+  of allocating 256 KiB per read; transports that only call `data_received` (uvloop) get the
+  same routing.
 
 Back-pressure: when the sink has no room, messages are held here and the socket stops being
 read (`transport.pause_reading`); `release()` hands them over when there is room again and
@@ -184,7 +185,14 @@ class _DirectMessages(Connection):
 
     def buffer_updated(self, nbytes: int) -> None:
         # The transport calls this right after get_buffer, in the same thread.
-        data = _local.view[:nbytes].tobytes()
+        self._route(_local.view[:nbytes].tobytes())
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from a transport that does not use `get_buffer` (uvloop calls this on every
+        `asyncio.Protocol` subclass): routed exactly as `buffer_updated` routes them."""
+        self._route(data)
+
+    def _route(self, data: bytes) -> None:
         mode = self._mode
         if mode == _FAST:
             self._split(data)
@@ -196,7 +204,7 @@ class _DirectMessages(Connection):
             self._check(data)
 
     def _to_websockets(self, data: bytes) -> None:
-        self.data_received(data)
+        super().data_received(data)
 
     def _handshake(self, data: bytes) -> None:
         """Give websockets the HTTP head, and no byte after it."""
