@@ -299,7 +299,13 @@ def main() -> None:
     scenario, lib, port, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     p = json.loads(params)
     fn = {"cpu": scenario_cpu, "sessions": scenario_sessions}[scenario]
-    result = asyncio.run(fn(lib, port, p))
+    loop_factory = None
+    if p.get("loop") == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        result = runner.run(fn(lib, port, p))
     print(json.dumps(result), flush=True)
 
 

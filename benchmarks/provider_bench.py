@@ -171,6 +171,12 @@ def main() -> None:
     ap.add_argument("--sends", type=int, help="raw response.create sends (2,000)")
     ap.add_argument("--repeat", type=int, help="fresh-process runs per library, median (5)")
     ap.add_argument("--only", choices=LIBS, help="measure one library only")
+    ap.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the clients' event loop, the same for both libraries (default: plain asyncio)",
+    )
     ap.add_argument("--profile", metavar="DIR", help="cProfile the timed sections into DIR")
     ap.add_argument("--json", metavar="PATH", help="also write every run's raw figures here")
     ap.add_argument("--server-only", action="store_true", help="run the server, print its port")
@@ -191,12 +197,14 @@ def main() -> None:
         "head": args.head,
         "repeat": args.repeat or (1 if q else 5),
         "quick": q,
+        "loop": args.loop,
     }
     libs = [args.only] if args.only else list(LIBS)
     t_start = time.perf_counter()
     print(
         f"provider_bench {'--quick ' if q else ''}on {platform.node()}: {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {time.strftime('%F %T')}, {revision()}\n"
+        f"Python {platform.python_version()}, {time.strftime('%F %T')}, {revision()}, "
+        f"client loop {args.loop}\n"
         f"load average (1/5/15 min) at start: {load()}",
         flush=True,
     )
