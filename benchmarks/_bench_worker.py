@@ -295,10 +295,42 @@ async def scenario_sessions(lib: str, port: int, p: dict[str, Any]) -> dict[str,
     return out
 
 
+async def scenario_floor(lib: str, port: int, p: dict[str, Any]) -> dict[str, Any]:
+    """The read path alone: sessions whose connections drop every byte after the handshake
+    (no frame parsing, no decoding, no listener), through the same turns-together run.
+
+    Its CPU per delta is what the event loop and the kernel cost per socket read on this
+    machine, under any client: epoll wake-up, `recv` into a reused buffer, the transport's
+    callback. `lib` is ignored (the connection class is `websockets`' with a reused read
+    buffer, from this project's `_wsdirect`)."""
+    from realtime_agents._wsdirect import DirectClientConnection
+
+    class Discarding(DirectClientConnection):
+        def _split(self, data: bytes) -> None:
+            return None
+
+    sessions = []
+    async with Control(port) as ctl:
+        for _ in range(p["sessions"]):
+            url = f"ws://127.0.0.1:{port}/v1/realtime?model=x"
+            ws = await websockets.connect(url, create_connection=Discarding, compression=None)
+            sessions.append(ws)
+        await ctl.call(cmd="wait", n=p["sessions"])
+        await asyncio.sleep(0.5)
+        c0 = time.process_time()
+        await ctl.call(cmd="paced", seconds=p["seconds"], spread=0.0, head=1)
+        await asyncio.sleep(0.2)
+        cpu_s = time.process_time() - c0
+        for ws in sessions:
+            ws.transport.abort()
+    deltas = p["sessions"] * round(p["seconds"] / 0.040)
+    return {"cpu_us_per_delta": cpu_s / deltas * 1e6}
+
+
 def main() -> None:
     scenario, lib, port, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     p = json.loads(params)
-    fn = {"cpu": scenario_cpu, "sessions": scenario_sessions}[scenario]
+    fn = {"cpu": scenario_cpu, "sessions": scenario_sessions, "floor": scenario_floor}[scenario]
     loop_factory = None
     if p.get("loop") == "uvloop":
         import uvloop

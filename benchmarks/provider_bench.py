@@ -245,6 +245,7 @@ def main() -> None:
             for lib in libs:
                 res[lib][scenario] = runs[lib]
             loads.append(load())
+        res["ref"]["read_floor"] = run_worker("floor", "ours", port, cfg)
     finally:
         server.terminate()
         server.join(5)
@@ -321,6 +322,12 @@ def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
         f"\nreference: msgspec typed decode of one delta frame (base64 included): "
         f"{ref['floor']:.2f} us"
     )
+    read_floor = ref.get("read_floor", {}).get("cpu_us_per_delta")
+    if read_floor is not None:
+        print(
+            "reference: CPU per delta of clients that only read their sockets (no parsing), "
+            f"turns together, no head burst: {read_floor:.2f} us (event loop + kernel, any client)"
+        )
     floors = [value(res[lib], "cpu.write_floor_us") for lib in LIBS]
     floors = [f for f in floors if f is not None]
     if floors:
