@@ -127,3 +127,40 @@ def test_piper_output_resamples_to_realtime_rate(embedded: EngineSet) -> None:
     resampled = resample_pcm16(pcm, embedded.tts.sample_rate, 24_000)
     ratio = len(resampled) / len(pcm)
     assert abs(ratio - 24_000 / 22_050) < 0.01
+
+
+@pytest.mark.parametrize("rate", [8_000, 24_000, 48_000])
+def test_silero_at_the_input_rate_agrees_with_16k(
+    embedded: EngineSet, question: QuestionLoader, rate: int
+) -> None:
+    from realtime_agents.server.engines.silero import RateDetector, SileroDetector
+
+    reference = embedded.vad.create_detector()
+    assert isinstance(reference, SileroDetector)
+    direct = embedded.vad.create_detector()
+    assert isinstance(direct, SileroDetector)
+    fast = direct.at_rate(rate)
+    assert isinstance(fast, RateDetector)
+    assert (fast.sample_rate, fast.frame_samples) == (rate, rate * 32 // 1000)
+    silence = np.zeros(16_000 // 2, dtype=np.float32)
+    audio = np.concatenate([silence, question("capital", 16_000), silence])
+    at_rate = pcm16_to_float32(
+        resample_pcm16((audio * 32767).astype("<i2").tobytes(), 16_000, rate)
+    )
+    expected = [reference.speech_probability(f) >= 0.5 for f in _frames(audio, 512)]
+    pcm = (at_rate * 32768).astype(np.int16)
+    got = [fast.pcm16_probability(f) >= 0.5 for f in _frames(pcm, fast.frame_samples)]
+    count = min(len(expected), len(got))
+    agreement = np.mean([expected[i] == got[i] for i in range(count)])
+    assert sum(expected) > 20 and agreement > 0.9, (agreement, expected, got)
+    with pytest.raises(ValueError, match=str(fast.frame_samples)):
+        fast.speech_probability(np.zeros(100, dtype=np.float32))
+
+
+def test_silero_has_no_fast_path_for_odd_rates(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.silero import SileroDetector
+
+    detector = embedded.vad.create_detector()
+    assert isinstance(detector, SileroDetector)
+    assert detector.at_rate(44_100) is None
+    assert detector.at_rate(22_050) is None

@@ -180,3 +180,33 @@ def test_cancel_after_routing_stops_the_reply_and_frees_the_model(embedded: Engi
     assert next(abandoned).text
     abandoned.close()  # closed by its consumer mid-reply (a barge-in)
     assert "Paris" in _text(_run(embedded, _ask("What is the capital of France?"), TOOLS))
+
+
+def test_prefill_caches_the_words_so_far_and_changes_no_answer(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    question = _ask("What's the weather in Paris?")
+    partial: list[ChatMessage] = [
+        *question[:-1],
+        {"role": "user", "content": "What's the weather in Pa"},
+    ]
+    llm.prefill(LlmRequest(messages=partial, tools=TOOLS), threading.Event())
+    for model in (llm._replier, llm._router):
+        cached = model.detokenize(list(model.input_ids[: model.n_tokens])).decode()
+        assert cached.endswith("What's the weather in")  # the last word may still change
+    chunks = _run(embedded, question, TOOLS)
+    assert [c.tool_call.name for c in chunks if c.tool_call] == ["get_weather"]
+    chitchat = _ask("What is the capital of France?")
+    expected = _text(_run(embedded, chitchat, TOOLS))
+    partial = [*chitchat[:-1], {"role": "user", "content": "What is the capital"}]
+    llm.prefill(LlmRequest(messages=partial, tools=TOOLS), threading.Event())
+    assert _text(_run(embedded, chitchat, TOOLS)) == expected
+    cancelled = threading.Event()
+    cancelled.set()
+    before = llm._replier.n_tokens
+    llm.prefill(
+        LlmRequest(messages=_ask("Tell me about the history of Rome"), tools=TOOLS), cancelled
+    )
+    assert llm._replier.n_tokens == before  # nothing evaluated after a cancel

@@ -176,10 +176,12 @@ async def converse(
     speculate: bool,
     script: list[tuple[str, int]],
     pause_hook: Callable[[SessionPipeline], bool] | None = None,
+    pace_s: float = 0.0,
 ) -> tuple[list[dict[str, Any]], SessionPipeline]:
     """Stream `script` ([("tone"|"silence"|"pause", ms)]) in 20 ms chunks; return the events.
 
     After a "pause" (silence), wait until `pause_hook(pipeline)` holds (speculation finished).
+    `pace_s`: wall time between chunks (work in worker threads gets done meanwhile).
     """
     core = SessionProtocol(model="test-model", now=0.0)
     pipeline = SessionPipeline(core, engine_set, speculate=speculate)
@@ -192,6 +194,8 @@ async def converse(
             chunk = audio[begin : begin + 960]
             await pipeline.receive({"type": "input_audio_buffer.append", "audio": _b64(chunk)})
             events += pipeline.pending_events()
+            if pace_s:
+                await asyncio.sleep(pace_s)
         if kind == "pause" and pause_hook is not None:
             await until(lambda: pause_hook(pipeline))
     await until(lambda: any(e["type"] == "response.done" for e in [*events, *pipeline._outgoing]))
@@ -276,3 +280,38 @@ def test_speculation_is_not_used_for_a_different_request() -> None:
     assert spec_llm.requests[0].messages[0] != spec_llm.requests[-1].messages[0]
     done = [e for e in events if e["type"] == "response.done"]
     assert done[0]["response"]["status"] == "completed"
+
+
+class PrefillingLlm(RecordingLlm):
+    """A recording LLM with `prefill`: records the requests it was asked to prefill."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefilled: list[LlmRequest] = []
+
+    def prefill(self, request: LlmRequest, cancel: Any) -> None:
+        self.prefilled.append(request)
+
+
+def test_llm_is_prefilled_with_the_transcript_so_far_while_the_user_speaks() -> None:
+    script = [("silence", 200), ("tone", 1500), ("silence", 400)]
+    live_llm, spec_llm = RecordingLlm(), PrefillingLlm()
+    live, _ = asyncio.run(converse(engines(live_llm), speculate=False, script=script))
+    spec, _ = asyncio.run(converse(engines(spec_llm), speculate=True, script=script, pace_s=0.005))
+    assert normalized(spec) == normalized(live)  # prefilling is invisible to the client
+    assert len(spec_llm.requests) == 1
+    final = spec_llm.requests[0]
+    assert final.messages[-1]["content"] == "FULL UTTERANCE"
+    heard = [request.messages[-1]["content"] for request in spec_llm.prefilled]
+    assert heard[0] == "SHORT PART"  # the first prefill is early in the utterance
+    assert 2 <= len(heard) <= 1500 // 300 + 1  # then every 300 ms or so, not every chunk
+    for request in spec_llm.prefilled:  # the same prompt but for the transcript so far
+        assert list(request.messages[:-1]) == list(final.messages[:-1])
+        assert request.tools == final.tools
+
+
+def test_no_prefill_without_speculation() -> None:
+    script = [("silence", 200), ("tone", 1500), ("silence", 400)]
+    llm = PrefillingLlm()
+    asyncio.run(converse(engines(llm), speculate=False, script=script, pace_s=0.005))
+    assert llm.prefilled == []

@@ -183,6 +183,7 @@ class SessionPipeline:
             if self._vad.inline:
                 frames = self._vad.analyze(effect)
                 self.handle_nowait(self.core.vad_frames(frames, self.clock()))
+                self._speculations.warm()
             else:
                 self._spawn(self._analyze_in_thread(effect))
         elif isinstance(effect, Transcribe):
@@ -220,6 +221,7 @@ class SessionPipeline:
         async with self._vad_lock:  # frames must reach the core in order
             frames = await self._in_thread(lambda: self._vad.analyze(effect))
             await self.handle(self.core.vad_frames(frames, self.clock()))
+            self._speculations.warm()
 
     async def _transcribe(self, effect: Transcribe) -> None:
         stt = self.engines.stt
@@ -262,12 +264,14 @@ class SessionPipeline:
         cancel: threading.Event,
         *,
         inline: bool = False,
+        gate: threading.Event | None = None,
     ) -> AsyncIterator[Any]:
         """Run a blocking iterator in a worker thread, yielding its items on the loop.
 
         `inline` iterates on the loop instead (engines that never block, such as scripted
         ones without delays). From a thread, items cross in batches: the producer wakes the
-        loop only when the consumer has taken everything queued before.
+        loop only when the consumer has taken everything queued before. While `gate` is
+        cleared, the producer asks the iterator for nothing more (it pauses between items).
         """
         if inline:
             for item in make_iterator():
@@ -277,7 +281,7 @@ class SessionPipeline:
             return
         loop = asyncio.get_running_loop()
         channel = _Channel(loop, cancel)
-        loop.run_in_executor(self.executor, channel.produce, make_iterator)
+        loop.run_in_executor(self.executor, channel.produce, make_iterator, gate)
         try:
             while True:
                 for item in await channel.take():
@@ -303,10 +307,24 @@ class _Channel:
         self.waiter: asyncio.Future[None] | None = None
         self.wake_pending = False
 
-    def produce(self, make_iterator: Callable[[], Iterator[Any]]) -> None:
-        """The worker thread: put every item, then `_DONE` (or the error)."""
+    def produce(
+        self, make_iterator: Callable[[], Iterator[Any]], gate: threading.Event | None = None
+    ) -> None:
+        """The worker thread: put every item, then `_DONE` (or the error).
+
+        Before each item it waits for `gate` (if given) to be set.
+        """
         try:
-            for item in make_iterator():
+            iterator = iter(make_iterator())
+            while True:
+                if gate is not None:
+                    while not gate.wait(0.05):
+                        if self.cancel.is_set():
+                            return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
                 if self.cancel.is_set() or not self.put(item):
                     return
             self.put(_DONE)

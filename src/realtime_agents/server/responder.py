@@ -70,14 +70,26 @@ def transcribe_audio(
 async def generate_response(
     pipeline: SessionPipeline, start: StartResponse, cancel: threading.Event, sink: ResponseSink
 ) -> None:
-    """Run the LLM (and TTS in audio mode) for `start`, reporting every piece to `sink`."""
+    """Run the LLM (and TTS in audio mode) for `start`, reporting every piece to `sink`.
+
+    While the first clause is synthesised, the LLM pauses between tokens: the first audio
+    waits for that synthesis alone, and the next clause is still ready long before the first
+    one has been played.
+    """
+    llm_gate = threading.Event()
+    llm_gate.set()
     speaker = (
-        _Speaker(pipeline, start, cancel, sink) if "audio" in start.output_modalities else None
+        _Speaker(pipeline, start, cancel, sink, llm_gate)
+        if "audio" in start.output_modalities
+        else None
     )
     cutter = ClauseCutter()
     llm = pipeline.engines.llm
     async for chunk in pipeline._stream(
-        lambda: llm.generate(start.request, cancel), cancel, inline=runs_inline(llm)
+        lambda: llm.generate(start.request, cancel),
+        cancel,
+        inline=runs_inline(llm),
+        gate=llm_gate,
     ):
         assert isinstance(chunk, LlmChunk)
         if chunk.tool_call is not None:
@@ -103,8 +115,12 @@ class _Speaker:
         start: StartResponse,
         cancel: threading.Event,
         sink: ResponseSink,
+        llm_gate: threading.Event,
     ) -> None:
         self.pipeline = pipeline
+        self.llm_gate = llm_gate
+        """Cleared while the first clause is synthesised (the LLM waits)."""
+        self.first = True
         self.start = start
         self.cancel = cancel
         self.sink = sink
@@ -120,12 +136,19 @@ class _Speaker:
         await self.sink.text(text)
         tts, cancel, start = self.tts, self.cancel, self.start
         spoken = text.strip()
-        async for pcm in self.pipeline._stream(
-            lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
-            cancel,
-            inline=runs_inline(tts),
-        ):
-            await self._send(self.resampler.process(pcm))
+        first, self.first = self.first, False
+        if first:
+            self.llm_gate.clear()
+        try:
+            async for pcm in self.pipeline._stream(
+                lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
+                cancel,
+                inline=runs_inline(tts),
+            ):
+                self.llm_gate.set()
+                await self._send(self.resampler.process(pcm))
+        finally:
+            self.llm_gate.set()
 
     async def finish(self) -> None:
         """Flush the resampler's tail."""

@@ -7,6 +7,11 @@ core or the client until the core asks for exactly that work: a `Transcribe` of 
 takes the speculative transcript, and a `StartResponse` equal to the prediction replays the
 recording (then follows it live) instead of starting the engines again. Anything else, or
 `CancelSpeculation`, stops the run and discards it.
+
+Earlier still, while the user speaks, `Speculations.warm` transcribes the audio so far now and
+then and lets an LLM engine with `prefill` evaluate the prompt up to that transcript, so the
+run at the end of the turn finds most of its prompt in the model's cache. That touches only
+caches: nothing is reported, and a wrong guess costs nothing but the work.
 """
 
 from __future__ import annotations
@@ -15,17 +20,23 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .effects import Speculate, StartResponse, Transcribe
-from .engines.base import LlmToolCall
+from .engines.base import LlmRequest, LlmToolCall
 from .responder import generate_response, transcribe_audio
+from .speculation import speculate
 
 if TYPE_CHECKING:
     from .pipeline import SessionPipeline
 
 logger = logging.getLogger(__name__)
+
+WARM_FIRST_MS = 700
+"""Audio of the speech item (prefix padding included) before it is first prefilled."""
+WARM_EVERY_MS = 300
+"""More audio needed before the next prefill of the same speech item."""
 
 
 class SpeculativeRun:
@@ -165,9 +176,63 @@ class Speculations:
     def __init__(self, pipeline: SessionPipeline) -> None:
         self.pipeline = pipeline
         self.current: SpeculativeRun | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._warm_cancel = threading.Event()
+        self._warmed: tuple[str | None, float] = (None, 0.0)
+        """(speech item, its audio length in ms) of the last prefill."""
+
+    def warm(self) -> None:
+        """While the user speaks: prefill the LLM for the transcript so far, now and then.
+
+        Only with an LLM engine that has `prefill(request, cancel)`, when no speculative run
+        or earlier prefill is under way, and once the speech item is long enough.
+        """
+        pipeline = self.pipeline
+        core = pipeline.core
+        if not core.speculator.enabled or self.current is not None or not core.detector.in_speech:
+            return
+        if self._warming is not None and not self._warming.done():
+            return
+        prefill = getattr(pipeline.engines.llm, "prefill", None)
+        if not callable(prefill):
+            return
+        item_id = core.speech_item_id
+        heard_ms = core.buffer.end_ms - core.detector.speech_start_ms
+        last_item, last_ms = self._warmed
+        due = WARM_FIRST_MS if item_id != last_item else last_ms + WARM_EVERY_MS
+        if item_id is None or heard_ms < due:
+            return
+        effect = speculate(core)
+        if effect is None:
+            return
+        self._warmed = (item_id, heard_ms)
+        self._warm_cancel = threading.Event()
+        self._warming = asyncio.ensure_future(self._warm(effect, prefill, self._warm_cancel))
+
+    async def _warm(
+        self,
+        effect: Speculate,
+        prefill: Callable[[LlmRequest, threading.Event], None],
+        cancel: threading.Event,
+    ) -> None:
+        pipeline = self.pipeline
+        stt = pipeline.engines.stt
+        try:
+            text = await pipeline._in_thread(
+                lambda: transcribe_audio(
+                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                )
+            )
+            if cancel.is_set() or not text.strip():
+                return
+            request = effect.start(text.strip()).request
+            await pipeline._in_thread(lambda: prefill(request, cancel))
+        except Exception:
+            logger.debug("prefilling the LLM during speech failed", exc_info=True)
 
     def begin(self, effect: Speculate) -> None:
-        """Start speculating (discarding any earlier run)."""
+        """Start speculating (discarding any earlier run and stopping a prefill)."""
+        self._warm_cancel.set()
         self.discard()
         logger.debug("speculating on %s (%d bytes)", effect.item_id, len(effect.audio))
         self.current = SpeculativeRun(self.pipeline, effect)
@@ -210,7 +275,11 @@ class Speculations:
         return task
 
     async def aclose(self) -> None:
-        """Stop the current run and wait for its task."""
+        """Stop the current run and any prefill, and wait for their tasks."""
+        self._warm_cancel.set()
+        if self._warming is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._warming
         run, self.current = self.current, None
         if run is not None:
             run.stop()

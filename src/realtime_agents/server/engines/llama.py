@@ -50,6 +50,8 @@ _CHATML: Final = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 _LOCK_POLL_SECONDS: Final = 0.05
+_PREFILL_STEP: Final = 4
+"""Tokens per evaluation when prefilling ahead (a turn that needs the model waits at most one)."""
 
 
 def bundled_gguf_path() -> str:
@@ -153,6 +155,27 @@ class _RouterSetup:
             )
             self._argument_grammars[tool.name] = grammar
         return grammar
+
+
+def _prefill_model(
+    model: Any, lock: threading.Lock, tokens: list[int], cancel: Cancellation
+) -> None:
+    """Evaluate `tokens` on `model` after the longest prefix its KV cache already holds."""
+    if not lock.acquire(blocking=False):
+        return  # answering a turn: prefilling ahead would only be in the way
+    try:
+        cached = model.input_ids[: model.n_tokens].tolist()
+        done = model.longest_token_prefix(cached, tokens)
+        if done >= len(tokens):
+            return
+        for start in range(done, len(tokens), _PREFILL_STEP):
+            if cancel.is_set():
+                return
+            if start == done:
+                model.n_tokens = done  # `eval` drops the cache after this position first
+            model.eval(tokens[start : start + _PREFILL_STEP])
+    finally:
+        lock.release()
 
 
 def _close_models(*models: Any) -> None:
@@ -297,6 +320,52 @@ class LlamaLanguageModel:
             if hand_over.is_set():  # the reply is ours to close (the worker stops within a token)
                 worker.join()
                 reply.close()
+
+    def prefill(self, request: LlmRequest, cancel: threading.Event) -> None:
+        """Evaluate ahead the prompt a later request continuing this one's user text will share.
+
+        Called while the user is still speaking, with the transcript so far as the last user
+        message: the replier's prompt and (when tools may be called) the router's, up to the
+        last complete word of that text (the last word may still change), go into the KV
+        caches, so at the end of the turn only the rest is evaluated. The two instances run at
+        once; an instance that is busy is skipped, and `cancel` stops both between steps of
+        `_PREFILL_STEP` tokens.
+        """
+        messages = list(request.messages)
+        last = messages[-1] if messages else None
+        if last is None or last.get("role") != "user":
+            return
+        text = _text(last).strip()
+        keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
+        if keep == 0:
+            return
+        prompts = [
+            (self._replier, self._replier_lock, self._formatter(messages=self._chat(messages)))
+        ]
+        if request.tools:
+            tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
+            if tools:
+                chat = self._router_setup(tools, allow_none).prompt.messages(text)
+                prompts.append((self._router, self._router_lock, self._formatter(messages=chat)))
+        jobs = []
+        for model, lock, rendered in prompts:
+            prompt = rendered.prompt
+            end = prompt.rfind(text)
+            if end >= 0:
+                tokens = model.tokenize(
+                    prompt[: end + keep].encode("utf-8"), add_bos=False, special=True
+                )
+                jobs.append((model, lock, tokens))
+        helpers = [
+            threading.Thread(target=_prefill_model, args=(*job, cancel), daemon=True)
+            for job in jobs[1:]
+        ]
+        for helper in helpers:
+            helper.start()
+        if jobs:
+            _prefill_model(*jobs[0], cancel)
+        for helper in helpers:
+            helper.join()
 
     def prepare(
         self,
