@@ -3,15 +3,21 @@
     .venv/bin/python benchmarks/server_load.py              # 500 sessions, 3 turns (17.8 s) each
     .venv/bin/python benchmarks/server_load.py --quick      # 50 sessions, 2 turns (< 30 s)
     .venv/bin/python benchmarks/server_load.py --sessions 100 --seconds 10 --chunk-ms 20
-    .venv/bin/python benchmarks/server_load.py --workers 2 --loop uvloop --clients 2  # 2 cores
+    .venv/bin/python benchmarks/server_load.py --loop uvloop            # one uvloop server process
+    .venv/bin/python benchmarks/server_load.py --workers 2 --loop uvloop  # two server processes
 
 `--workers N` runs N server processes on one port (SO_REUSEPORT; CPU is their sum, loop lag
 is then not measured); `--loop uvloop` needs the `fast` extra.
 
 The server (`realtime_agents.server.app.serve` with the scripted engine set: energy VAD,
 canned STT, rule LLM, tone TTS, no artificial delays) runs in its own process, so its CPU is
-its own; the clients are plain `websockets` connections (no compression) on one asyncio loop
-per client process (`--clients`, default 1).
+its own. The clients run on one event loop per client process (`--clients`, default 1;
+`--loop` picks their loop too) and are kept cheap, since they share the cores with the server:
+each is a `websockets` connection (no compression) for the handshake, `session.update` and the
+close, but the appends are framed and masked once per process (two messages: silence and
+tone; every append is the same bytes, with one fixed mask key) and written straight to the
+socket's transport from timer callbacks (`loop.call_at`, no task or `send()` per append), and
+server events are taken in the socket callback (`_wsdirect.DirectClientConnection`).
 
 Each session sends `session.update` (server_vad with 500 ms silence, PCM16 24 kHz in and
 out), then streams `input_audio_buffer.append`s at realtime pace (`--chunk-ms`, default 40,
@@ -27,13 +33,14 @@ the same second (`--sync-turns` puts every session in phase: the worst-case burs
 What is measured (all times on the client's monotonic clock, in the client process):
 
 * event latency (the target): for `input_audio_buffer.speech_started` and
-  `input_audio_buffer.speech_stopped`, receive time minus the send time of the append that
-  triggered the event. Which append that is comes from running the server's own VAD classes
-  (`_VadRunner`, `TurnDetector`) over the same audio offline, so the figure is the server's
-  turn-around (socket, JSON, base64, resampling, VAD, protocol core, send) plus the
-  loopback and client receive time, without the audio buffering that the VAD needs by
-  design (the 500 ms silence window is audio the server must wait for; it is not latency).
-  Each event's `audio_start_ms`/`audio_end_ms` is checked against that offline run.
+  `input_audio_buffer.speech_stopped`, receive time (taken when the socket callback hands
+  over the event) minus the send time (taken just before the append's transport write) of
+  the append that triggered the event. Which append that is comes from running the server's
+  own VAD classes (`_VadRunner`, `TurnDetector`) over the same audio offline, so the figure
+  is the server's turn-around (socket, JSON, base64, resampling, VAD, protocol core, send)
+  plus the loopback and client receive time, without the audio buffering that the VAD needs
+  by design (the 500 ms silence window is audio the server must wait for; it is not
+  latency). Each event's `audio_start_ms`/`audio_end_ms` is checked against that offline run.
 * `speech_stopped -> response.created` receipt gap (the core emits both in one batch),
   `speech_stopped -> first response.output_audio.delta` (STT, LLM and TTS worker-thread
   hops) and `response.created -> response.done`.
@@ -41,7 +48,8 @@ What is measured (all times on the client's monotonic clock, in the client proce
   needs delta k by then + the audio duration of deltas 0..k-1; a later delta is an underrun
   (the scripted TTS is faster than realtime, so any underrun is a server stall).
 * pacing lag: how late the client sent each append versus its realtime schedule (if this is
-  large, the client, not the server, is the bottleneck: use `--clients 2`).
+  large, the client, not the server, is the bottleneck: use `--clients 2`). uvloop's timers
+  and loop clock have 1 ms resolution, so with `--loop uvloop` this is in whole ms.
 * loop lag of the server's and the clients' event loops (a 10 ms sleep's oversleep).
 * CPU % of the server process and of the client processes over the full-load window (all
   sessions streaming), from /proc/PID/stat (100 % = one core), and the machine's load.
@@ -74,6 +82,10 @@ from typing import Any
 import msgspec
 import numpy as np
 import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.utils import apply_mask
+
+from realtime_agents._wsdirect import DirectClientConnection
 
 RATE = 24000
 LEAD_SILENCE_MS = 400
@@ -239,11 +251,10 @@ def fmt(stats: dict[str, float]) -> str:
 
 
 async def loop_lag_monitor(lags: list[float], stop: asyncio.Event, period: float = 0.01) -> None:
-    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        before = loop.time()
+        before = time.monotonic()
         await asyncio.sleep(period)
-        lags.append(loop.time() - before - period)
+        lags.append(max(0.0, time.monotonic() - before - period))
 
 
 # --------------------------------------------------------------------------- server process
@@ -360,124 +371,197 @@ class Results:
 _decoder = msgspec.json.Decoder(ServerEvent)
 
 
-async def run_session(
-    url: str, plan: Plan, messages: dict[bool, str], start_at: float, results: Results
-) -> None:
-    """One voice session: connect, configure, stream the plan at realtime pace, check replies."""
-    loop = asyncio.get_running_loop()
-    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-    sent_at: list[float | None] = [None] * len(plan.speech)
-    state: dict[str, Any] = {
-        "started": 0,
-        "stopped": 0,
-        "done": 0,
-        "stopped_at": 0.0,
-        "created_at": 0.0,
-        "first_audio_at": None,
-        "audio_ms": 0.0,
-        "ok": True,
-    }
-    all_done = asyncio.Event()
+class _ClientConnection(DirectClientConnection):
+    """`DirectClientConnection` that keeps its direct path under uvloop too (uvloop hands
+    `asyncio.Protocol` subclasses their bytes through `data_received` only)."""
 
-    def triggered(expected: list[tuple[int, int]], index: int, position: int | None, now: float):
+    def data_received(self, data: bytes) -> None:
+        view = self.get_buffer(-1)
+        size = len(view)
+        for start in range(0, len(data), size):
+            chunk = data[start : start + size]
+            view[: len(chunk)] = chunk
+            self.buffer_updated(len(chunk))
+
+    def _to_websockets(self, data: bytes) -> None:
+        ClientConnection.data_received(self, data)
+
+
+def masked_frame(text: str) -> bytes:
+    """A complete, masked WebSocket text frame (client to server) carrying `text`.
+
+    Each append message is framed and masked once; every session sends the same bytes (one
+    fixed mask key per message: valid framing, only the RFC's per-frame key randomness, a
+    defence for browsers behind proxies, is skipped)."""
+    payload = text.encode()
+    key = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = bytes([0x81, 0x80 | size])
+    elif size < 65536:
+        head = bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
+    return head + key + apply_mask(payload, key)
+
+
+class SessionClient:
+    """One voice session's client state: the events it expects, what it measured."""
+
+    def __init__(self, plan: Plan, results: Results) -> None:
+        self.plan = plan
+        self.results = results
+        self.sent_at: list[float | None] = [None] * len(plan.speech)
+        self.started = 0
+        self.stopped = 0
+        self.done = 0
+        self.stopped_at = 0.0
+        self.created_at = 0.0
+        self.first_audio_at: float | None = None
+        self.audio_ms = 0.0
+        self.ok = True
+        loop = asyncio.get_running_loop()
+        self.greeted: asyncio.Future[str] = loop.create_future()
+        self.updated: asyncio.Future[str] = loop.create_future()
+        self.all_done: asyncio.Future[None] = loop.create_future()
+
+    def triggered(
+        self, expected: list[tuple[int, int]], index: int, position: int | None, now: float
+    ) -> float | None:
         if index >= len(expected):
-            results.mismatches += 1
-            state["ok"] = False
+            self.results.mismatches += 1
+            self.ok = False
             return None
         append_index, audio_ms = expected[index]
-        sent = sent_at[append_index]
+        sent = self.sent_at[append_index]
         if sent is None or position != audio_ms:
-            results.mismatches += 1
-            state["ok"] = False
+            self.results.mismatches += 1
+            self.ok = False
             return None
         return now - sent
 
-    async def reader(ws: Any) -> None:
-        async for raw in ws:
-            now = time.monotonic()
-            event = _decoder.decode(raw)
-            kind = event.type
-            if kind == "response.output_audio.delta":
-                results.deltas += 1
-                audio_ms = len(base64.b64decode(event.delta or "")) / (2 * RATE / 1000)
-                if state["first_audio_at"] is None:
-                    state["first_audio_at"] = now
-                    results.first_audio.append(now - state["stopped_at"])
-                elif now > state["first_audio_at"] + state["audio_ms"] / 1000:
-                    results.underruns += 1
-                state["audio_ms"] += audio_ms
-            elif kind == "input_audio_buffer.speech_started":
-                latency = triggered(plan.started, state["started"], event.audio_start_ms, now)
-                state["started"] += 1
-                if latency is not None:
-                    results.started_latency.append(latency)
-            elif kind == "input_audio_buffer.speech_stopped":
-                latency = triggered(plan.stopped, state["stopped"], event.audio_end_ms, now)
-                state["stopped"] += 1
-                state["stopped_at"] = now
-                if latency is not None:
-                    results.stopped_latency.append(latency)
-            elif kind == "response.created":
-                results.created_gap.append(now - state["stopped_at"])
-                state["created_at"] = now
-                state["first_audio_at"] = None
-                state["audio_ms"] = 0.0
-            elif kind == "response.done":
-                status = event.response.status if event.response else None
-                if status == "completed":
-                    results.responses_completed += 1
-                else:
-                    results.responses_other += 1
-                    details = event.response.status_details if event.response else None
-                    key = f"{status}/{details.reason if details else None}"
-                    results.statuses[key] = results.statuses.get(key, 0) + 1
-                    state["ok"] = False
-                results.response_time.append(now - state["created_at"])
-                state["done"] += 1
-                if state["done"] >= plan.turns:
-                    all_done.set()
-            elif kind == "error":
-                results.error_events += 1
-                state["ok"] = False
+    def sink(self, raw: bytes, is_text: bool) -> None:
+        """Every server event, straight from the socket callback (receipt time taken here)."""
+        now = time.monotonic()
+        results, plan = self.results, self.plan
+        event = _decoder.decode(raw)
+        kind = event.type
+        if kind == "response.output_audio.delta":
+            results.deltas += 1
+            delta = event.delta or ""
+            audio_ms = (len(delta) * 3 // 4 - delta[-2:].count("=")) / (2 * RATE / 1000)
+            if self.first_audio_at is None:
+                self.first_audio_at = now
+                results.first_audio.append(now - self.stopped_at)
+            elif now > self.first_audio_at + self.audio_ms / 1000:
+                results.underruns += 1
+            self.audio_ms += audio_ms
+        elif kind == "input_audio_buffer.speech_started":
+            latency = self.triggered(plan.started, self.started, event.audio_start_ms, now)
+            self.started += 1
+            if latency is not None:
+                results.started_latency.append(latency)
+        elif kind == "input_audio_buffer.speech_stopped":
+            latency = self.triggered(plan.stopped, self.stopped, event.audio_end_ms, now)
+            self.stopped += 1
+            self.stopped_at = now
+            if latency is not None:
+                results.stopped_latency.append(latency)
+        elif kind == "response.created":
+            results.created_gap.append(now - self.stopped_at)
+            self.created_at = now
+            self.first_audio_at = None
+            self.audio_ms = 0.0
+        elif kind == "response.done":
+            status = event.response.status if event.response else None
+            if status == "completed":
+                results.responses_completed += 1
+            else:
+                results.responses_other += 1
+                details = event.response.status_details if event.response else None
+                key = f"{status}/{details.reason if details else None}"
+                results.statuses[key] = results.statuses.get(key, 0) + 1
+                self.ok = False
+            results.response_time.append(now - self.created_at)
+            self.done += 1
+            if self.done >= plan.turns and not self.all_done.done():
+                self.all_done.set_result(None)
+        elif kind == "session.created" and not self.greeted.done():
+            self.greeted.set_result(kind)
+        elif kind == "session.updated" and not self.updated.done():
+            self.updated.set_result(kind)
+        elif kind == "error":
+            results.error_events += 1
+            self.ok = False
+            for waiter in (self.greeted, self.updated):
+                if not waiter.done():
+                    waiter.set_result(kind)
 
+    def stream(
+        self, transport: asyncio.Transport, frames: dict[bool, bytes]
+    ) -> asyncio.Future[None]:
+        """Write the plan's appends at realtime pace from timer callbacks (no task per send)."""
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+        speech, sent_at, pacing = self.plan.speech, self.sent_at, self.results.pacing_lag
+        step = self.plan.chunk_ms / 1000
+        t0 = loop.time() + 0.001
+
+        def send(index: int) -> None:
+            if transport.is_closing():
+                finished.set_result(None)
+                return
+            due = t0 + index * step
+            pacing.append(max(0.0, loop.time() - due))
+            sent_at[index] = time.monotonic()
+            transport.write(frames[speech[index]])
+            if index + 1 < len(speech):
+                loop.call_at(due + step, send, index + 1)
+            else:
+                finished.set_result(None)
+
+        loop.call_at(t0, send, 0)
+        return finished
+
+
+async def run_session(
+    url: str, plan: Plan, frames: dict[bool, bytes], start_at: float, results: Results
+) -> None:
+    """One voice session: connect, configure, stream the plan at realtime pace, check replies."""
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    client = SessionClient(plan, results)
     results.sessions += 1
     results.turns_expected += plan.turns
     try:
         async with websockets.connect(
-            url, max_size=None, ping_interval=None, compression=None, open_timeout=30
+            url,
+            max_size=None,
+            ping_interval=None,
+            compression=None,
+            open_timeout=30,
+            create_connection=_ClientConnection,
         ) as ws:
-            first = _decoder.decode(await ws.recv())
-            assert first.type == "session.created", first.type
+            assert isinstance(ws, _ClientConnection)
+            ws.attach(lambda: True, client.sink)
+            first = await client.greeted
+            assert first == "session.created", first
             await ws.send(SESSION_UPDATE)
-            updated = _decoder.decode(await ws.recv())
-            assert updated.type == "session.updated", updated.type
-            read_task = asyncio.create_task(reader(ws))
-            t0 = loop.time() + 0.001
-            for index, speech in enumerate(plan.speech):
-                due = t0 + index * plan.chunk_ms / 1000
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                now = time.monotonic()
-                results.pacing_lag.append(max(0.0, loop.time() - due))
-                sent_at[index] = now
-                await ws.send(messages[speech])
+            updated = await client.updated
+            assert updated == "session.updated", updated
+            await client.stream(ws.transport, frames)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_done.wait(), DRAIN_TIMEOUT_S)
-            read_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await read_task
+                await asyncio.wait_for(asyncio.shield(client.all_done), DRAIN_TIMEOUT_S)
         complete = (
-            state["ok"]
-            and state["started"] == state["stopped"] == plan.turns
-            and state["done"] == plan.turns
+            client.ok
+            and client.started == client.stopped == plan.turns
+            and client.done == plan.turns
         )
         if complete:
             results.completed += 1
         elif len(results.failures) < 5:
             results.failures.append(
-                f"incomplete: started {state['started']} stopped {state['stopped']} "
-                f"done {state['done']} of {plan.turns}"
+                f"incomplete: started {client.started} stopped {client.stopped} "
+                f"done {client.done} of {plan.turns}"
             )
     except Exception as error:  # counted and reported, the other sessions go on
         if len(results.failures) < 5:
@@ -490,22 +574,25 @@ def client_process(
     schedule: list[tuple[float, int]],
     plans: dict[int, Plan],
     chunk_ms: int,
+    event_loop: str = "asyncio",
 ) -> None:
     """Run sessions given as (monotonic start time, phase ms) and send back the Results."""
-    messages = {flag: append_message(chunk_ms, flag) for flag in (False, True)}
+    from realtime_agents.server.workers import run_loop
+
+    frames = {flag: masked_frame(append_message(chunk_ms, flag)) for flag in (False, True)}
 
     async def main() -> Results:
         results = Results()
         stop = asyncio.Event()
         monitor = asyncio.create_task(loop_lag_monitor(results.loop_lag, stop))
         await asyncio.gather(
-            *(run_session(url, plans[phase], messages, at, results) for at, phase in schedule)
+            *(run_session(url, plans[phase], frames, at, results) for at, phase in schedule)
         )
         stop.set()
         await monitor
         return results
 
-    conn.send(asyncio.run(main()))
+    conn.send(run_loop(main(), event_loop))
 
 
 # --------------------------------------------------------------------------- driver
@@ -579,7 +666,7 @@ def main() -> None:
         parent_end, child_end = ctx.Pipe()
         process = ctx.Process(
             target=client_process,
-            args=(child_end, url, mine, plans, args.chunk_ms),
+            args=(child_end, url, mine, plans, args.chunk_ms, args.loop),
             daemon=True,
         )
         process.start()
