@@ -51,7 +51,7 @@ class Transcribe:
     prompt: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per append, and a frozen __init__ costs 4x as much
 class AnalyzeAudio:
     """Run VAD over appended audio that starts at `start_ms`; report with `vad_frames`."""
 

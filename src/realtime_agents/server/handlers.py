@@ -76,14 +76,16 @@ def append_audio(core: SessionProtocol, data: bytes) -> list[Output]:
             "audio",
         )
     limit = core.limits.max_audio_buffer_ms
-    if len(buffer) / buffer.bytes_per_ms + size / buffer.bytes_per_ms > limit:
+    per_ms = buffer.bytes_per_ms
+    buffered = len(buffer)
+    if buffered / per_ms + size / per_ms > limit:
         raise ProtocolError(
             "input_audio_buffer_too_large",
             f"The input audio buffer would exceed its limit of {limit} ms; commit or clear it "
             "before appending more audio.",
             "audio",
         )
-    start_ms = buffer.end_ms
+    start_ms = buffer.start_ms + buffered / per_ms  # buffer.end_ms
     buffer.append(data)
     if size and core.vad_enabled:
         return [AnalyzeAudio(data, buffer.format, start_ms)]

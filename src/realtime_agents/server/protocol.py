@@ -91,15 +91,24 @@ class SessionProtocol:
         return format_name(self.session["audio"]["input"]["format"])
 
     @property
+    def session(self) -> dict[str, Any]:
+        """The effective session config; replace it whole (parts read per append are cached)."""
+        return self._session
+
+    @session.setter
+    def session(self, value: dict[str, Any]) -> None:
+        self._session = value
+        self._turn_detection: dict[str, Any] | None = value["audio"]["input"]["turn_detection"]
+
+    @property
     def turn_detection(self) -> dict[str, Any] | None:
         """The effective turn detection config (None = manual commits)."""
-        value: dict[str, Any] | None = self.session["audio"]["input"]["turn_detection"]
-        return value
+        return self._turn_detection
 
     @property
     def vad_enabled(self) -> bool:
         """Whether appended audio goes through VAD."""
-        return self.turn_detection is not None
+        return self._turn_detection is not None
 
     # ------------------------------------------------------------------ entry points
 
