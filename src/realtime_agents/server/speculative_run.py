@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 WARM_FIRST_MS = 700
 """Audio of the speech item (prefix padding included) before it is first prefilled."""
 WARM_EVERY_MS = 300
-"""More audio needed before the next prefill of the same speech item."""
+"""More audio needed before the next prefill of the same speech item (at least; a quarter of
+the audio so far in long speech, since each prefill transcribes all of it again)."""
 
 
 class SpeculativeRun:
@@ -199,7 +200,7 @@ class Speculations:
         item_id = core.speech_item_id
         heard_ms = core.buffer.end_ms - core.detector.speech_start_ms
         last_item, last_ms = self._warmed
-        due = WARM_FIRST_MS if item_id != last_item else last_ms + WARM_EVERY_MS
+        due = WARM_FIRST_MS if item_id != last_item else last_ms + max(WARM_EVERY_MS, last_ms / 4)
         if item_id is None or heard_ms < due:
             return
         effect = speculate(core)
