@@ -210,3 +210,45 @@ def test_prefill_caches_the_words_so_far_and_changes_no_answer(embedded: EngineS
         LlmRequest(messages=_ask("Tell me about the history of Rome"), tools=TOOLS), cancelled
     )
     assert llm._replier.n_tokens == before  # nothing evaluated after a cancel
+
+
+def test_a_chosen_tool_prefills_the_answer_to_its_result(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    question = _ask("What's the weather in Paris?")
+    chunks = _run(embedded, question, TOOLS)
+    call = chunks[0].tool_call
+    assert call is not None and call.name == "get_weather"
+    replier = llm._replier
+
+    def cached() -> str:
+        with llm._replier_lock:
+            return str(replier.detokenize(list(replier.input_ids[: replier.n_tokens])).decode())
+
+    for _ in range(200):  # the prefill runs in its own thread while the arguments decode
+        if "(Result of get_weather" in cached():
+            break
+        threading.Event().wait(0.05)
+    assert cached().endswith("What's the weather in Paris?\n(Result of get_weather:")
+    messages: list[ChatMessage] = [
+        *question,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": call.call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": call.call_id,
+            "content": '{"city": "Paris", "conditions": "sunny", "temperature_c": 18}',
+        },
+    ]
+    assert "sunny" in _text(_run(embedded, messages, TOOLS)).lower()

@@ -20,7 +20,7 @@ import queue
 import re
 import threading
 import weakref
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
@@ -158,11 +158,19 @@ class _RouterSetup:
 
 
 def _prefill_model(
-    model: Any, lock: threading.Lock, tokens: list[int], cancel: Cancellation
+    model: Any,
+    lock: threading.Lock,
+    tokens: list[int],
+    cancel: Cancellation,
+    *,
+    wait: bool = False,
 ) -> None:
-    """Evaluate `tokens` on `model` after the longest prefix its KV cache already holds."""
-    if not lock.acquire(blocking=False):
-        return  # answering a turn: prefilling ahead would only be in the way
+    """Evaluate `tokens` on `model` after the longest prefix its KV cache already holds.
+
+    A busy model is skipped (it is answering a turn), unless `wait`.
+    """
+    if not (_acquire(lock, cancel) if wait else lock.acquire(blocking=False)):
+        return
     try:
         cached = model.input_ids[: model.n_tokens].tolist()
         done = model.longest_token_prefix(cached, tokens)
@@ -289,10 +297,19 @@ class LlamaLanguageModel:
             finally:
                 pieces.put(None)
 
+        def tool_chosen(name: str) -> None:
+            drop_reply.set()  # the reply will not be used: its core is free from here on
+            threading.Thread(
+                target=self._prefill_tool_result,
+                args=(request.messages, name, cancel),
+                name="llm-prefill",
+                daemon=True,
+            ).start()
+
         worker = threading.Thread(target=decode_ahead, name="llm-reply", daemon=True)
         worker.start()
         try:
-            call = self._route(user_text, tools, True, cancel)
+            call = self._route(user_text, tools, True, cancel, tool_chosen)
             if call is not None or cancel.is_set():
                 drop_reply.set()
                 if call is not None and not cancel.is_set():
@@ -367,6 +384,30 @@ class LlamaLanguageModel:
         for helper in helpers:
             helper.join()
 
+    def _prefill_tool_result(
+        self, messages: Sequence[ChatMessage], name: str, cancel: Cancellation
+    ) -> None:
+        """Prefill the replier for the answer that will follow a call of tool `name`.
+
+        While the router decodes the call's arguments, the prompt of the request that will
+        carry the tool's output is known up to that output: evaluate it that far.
+        """
+        call_id = "call_prefill"
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+        placeholder = "\x00"
+        future: list[ChatMessage] = [
+            *messages,
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call_id, "content": placeholder},
+        ]
+        prompt = self._formatter(messages=self._chat(future)).prompt
+        end = prompt.rfind(placeholder)
+        if end <= 0:
+            return
+        # The last token may merge with the output's first characters: leave it out.
+        tokens = self._replier.tokenize(prompt[:end].encode("utf-8"), add_bos=False, special=True)
+        _prefill_model(self._replier, self._replier_lock, tokens[:-1], cancel, wait=True)
+
     def prepare(
         self,
         tools: Sequence[Mapping[str, Any]] = (),
@@ -431,13 +472,19 @@ class LlamaLanguageModel:
             stream.close()
 
     def _route(
-        self, user_text: str, tools: Sequence[Any], allow_none: bool, cancel: Cancellation
+        self,
+        user_text: str,
+        tools: Sequence[Any],
+        allow_none: bool,
+        cancel: Cancellation,
+        on_tool: Callable[[str], None] | None = None,
     ) -> LlmToolCall | None:
         """Ask the router which tool (if any) answers `user_text`.
 
         The prompt ends inside the answer, at `{"name": "`, so the first decoded token usually
         settles the name (stop as soon as one candidate is left); only when a tool is chosen
-        are its arguments decoded, under a grammar built from its JSON schema.
+        are its arguments decoded, under a grammar built from its JSON schema. `on_tool` hears
+        the chosen tool's name before its arguments are decoded.
         """
         setup = self._router_setup(tools, allow_none)
         if not _acquire(self._router_lock, cancel):
@@ -457,6 +504,8 @@ class LlamaLanguageModel:
             if len(candidates) != 1 or candidates[0] == NO_TOOL:
                 return None
             name = candidates[0]
+            if on_tool is not None:
+                on_tool(name)
             tool = next(t for t in tools if t.name == name)
             arguments = "{}"
             if tool.properties:
