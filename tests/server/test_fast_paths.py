@@ -303,3 +303,84 @@ def test_append_audio_gives_the_outputs_of_the_append_event(vad: bool) -> None:
         isinstance(o, dict) and o["error"]["code"] == "input_audio_buffer_too_large"
         for o in generic
     )
+
+
+class _ReferenceBuffer:
+    """The plain bytearray input buffer that `InputAudioBuffer` must behave like."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.start_ms = 0.0
+        self.bytes_per_ms = 48.0
+
+    @property
+    def end_ms(self) -> float:
+        return self.start_ms + len(self.data) / self.bytes_per_ms
+
+    def offset(self, ms: float) -> int:
+        offset = int((ms - self.start_ms) * self.bytes_per_ms)
+        offset -= offset % 2
+        return max(0, min(len(self.data), offset))
+
+    def take_all(self) -> bytes:
+        data = bytes(self.data)
+        self.start_ms = self.end_ms
+        self.data.clear()
+        return data
+
+    def take_until(self, start_ms: float, end_ms: float) -> bytes:
+        begin, end = self.offset(start_ms), self.offset(end_ms)
+        data = bytes(self.data[begin:end])
+        del self.data[:end]
+        self.start_ms += end / self.bytes_per_ms
+        return data
+
+    def peek_until(self, end_ms: float) -> bytes:
+        return bytes(self.data[: self.offset(end_ms)])
+
+    def trim_before(self, ms: float) -> None:
+        cut = self.offset(ms)
+        if cut:
+            del self.data[:cut]
+            self.start_ms += cut / self.bytes_per_ms
+
+
+def test_chunked_input_buffer_matches_a_plain_bytearray() -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        buffer, reference = InputAudioBuffer(), _ReferenceBuffer()
+        counter = 0
+        for _ in range(60):
+            op = rng.random()
+            if op < 0.5:
+                size = 2 * rng.choice([0, 1, 3, 100, 511, 512, 960, 2000])
+                data = bytes((counter + i) % 251 for i in range(size))
+                counter += size
+                buffer.append(data)
+                reference.data += data
+            else:
+                span = reference.end_ms - reference.start_ms
+                a = reference.start_ms + rng.uniform(-5, span + 5)
+                b = reference.start_ms + rng.uniform(-5, span + 5)
+                if op < 0.65:
+                    buffer.trim_before(a)
+                    reference.trim_before(a)
+                elif op < 0.8:
+                    assert buffer.peek_until(a) == reference.peek_until(a)
+                elif op < 0.95:
+                    assert buffer.take_until(min(a, b), max(a, b)) == reference.take_until(
+                        min(a, b), max(a, b)
+                    )
+                else:
+                    assert buffer.take_all() == reference.take_all()
+            assert len(buffer) == len(reference.data)
+            assert (buffer.start_ms, buffer.end_ms) == (reference.start_ms, reference.end_ms)
+        assert buffer.take_all() == reference.take_all()
+
+
+def test_tiny_appends_are_joined_into_few_chunks() -> None:
+    buffer = InputAudioBuffer()
+    for _ in range(10000):
+        buffer.append(b"\x01\x02")
+    assert len(buffer._chunks) <= 20000 // 1024 + 1
+    assert buffer.take_all() == b"\x01\x02" * 10000

@@ -6,16 +6,28 @@ Times are milliseconds of input audio since the session started (the cumulative 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ..audio import AudioFormatName, bytes_per_second
 
+_MIN_CHUNK = 1024
+"""Appends smaller than this are joined to a small last chunk (bounds the per-chunk overhead
+when a client sends tiny appends)."""
+
 
 class InputAudioBuffer:
-    """Uncommitted input audio in the session's input format, placed on the audio timeline."""
+    """Uncommitted input audio in the session's input format, placed on the audio timeline.
+
+    The audio is kept as the appended chunks (no copy per append, and trimming the front drops
+    whole chunks); it is joined only when taken or peeked at.
+    """
 
     def __init__(self, audio_format: AudioFormatName = "pcm16") -> None:
-        self._data = bytearray()
+        self._chunks: deque[bytes] = deque()
+        self._skip = 0
+        """Bytes at the front of the first chunk that are no longer buffered."""
+        self._size = 0
         self.start_ms = 0.0
         """Timeline position of the first buffered byte."""
         self.format = audio_format
@@ -36,61 +48,100 @@ class InputAudioBuffer:
     @property
     def end_ms(self) -> float:
         """Timeline position just after the last buffered byte (all audio appended so far)."""
-        return self.start_ms + len(self._data) / self.bytes_per_ms
+        return self.start_ms + self._size / self.bytes_per_ms
 
     @property
     def duration_ms(self) -> float:
         """Milliseconds buffered."""
-        return len(self._data) / self.bytes_per_ms
+        return self._size / self.bytes_per_ms
 
     def __len__(self) -> int:
-        return len(self._data)
+        return self._size
 
     def set_format(self, audio_format: AudioFormatName) -> None:
         """Switch format; buffered audio in the old format is dropped (the timeline continues)."""
         if audio_format != self.format:
             end = self.end_ms
-            self._data.clear()
+            self._reset()
             self.format = audio_format
             self.start_ms = end
 
     def append(self, data: bytes) -> None:
         """Add audio at the end of the timeline."""
-        self._data += data
+        size = len(data)
+        if not size:
+            return
+        chunks = self._chunks
+        if size < _MIN_CHUNK and chunks and len(chunks[-1]) < _MIN_CHUNK:
+            chunks[-1] += data
+        else:
+            chunks.append(bytes(data))
+        self._size += size
 
     def take_all(self) -> bytes:
         """Remove and return everything buffered."""
-        data = bytes(self._data)
+        data = self._slice(0, self._size)
         self.start_ms = self.end_ms
-        self._data.clear()
+        self._reset()
         return data
 
     def clear(self) -> None:
         """Drop everything buffered."""
         self.take_all()
 
+    def _reset(self) -> None:
+        self._chunks.clear()
+        self._skip = 0
+        self._size = 0
+
     def _offset(self, ms: float) -> int:
         offset = int((ms - self.start_ms) * self.bytes_per_ms)
         offset -= offset % self.sample_bytes
-        return max(0, min(len(self._data), offset))
+        return max(0, min(self._size, offset))
+
+    def _slice(self, begin: int, end: int) -> bytes:
+        """Buffered bytes `begin:end` (offsets into the buffered audio)."""
+        if begin >= end:
+            return b""
+        begin += self._skip
+        end += self._skip
+        parts: list[memoryview] = []
+        position = 0
+        for chunk in self._chunks:
+            after = position + len(chunk)
+            if after > begin:
+                parts.append(memoryview(chunk)[max(0, begin - position) : end - position])
+            if after >= end:
+                break
+            position = after
+        return b"".join(parts)
+
+    def _drop(self, count: int) -> None:
+        """Forget the first `count` buffered bytes."""
+        self._size -= count
+        chunks = self._chunks
+        count += self._skip
+        while chunks and count >= len(chunks[0]):
+            count -= len(chunks.popleft())
+        self._skip = count if chunks else 0
 
     def take_until(self, start_ms: float, end_ms: float) -> bytes:
         """Return audio between two timeline positions and drop everything before `end_ms`."""
         begin, end = self._offset(start_ms), self._offset(end_ms)
-        data = bytes(self._data[begin:end])
-        del self._data[:end]
+        data = self._slice(begin, end)
+        self._drop(end)
         self.start_ms += end / self.bytes_per_ms
         return data
 
     def peek_until(self, end_ms: float) -> bytes:
         """The buffered audio before timeline position `end_ms`, left in place."""
-        return bytes(self._data[: self._offset(end_ms)])
+        return self._slice(0, self._offset(end_ms))
 
     def trim_before(self, ms: float) -> None:
         """Forget audio older than `ms` (keeps the buffer bounded while nobody speaks)."""
         cut = self._offset(ms)
         if cut:
-            del self._data[:cut]
+            self._drop(cut)
             self.start_ms += cut / self.bytes_per_ms
 
 
