@@ -8,11 +8,12 @@ import json
 
 import pytest
 import websockets
+from conftest import EventRecorder, make_engines
 from server_helpers import tone
 from socket_client import connect, receive, send
 from websockets.exceptions import ConnectionClosed
 
-from realtime_agents.server.app import RealtimeServer
+from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
 
 NO_VAD = {
     "type": "session.update",
@@ -109,3 +110,22 @@ async def test_a_client_that_stops_reading_gets_every_answer_in_order(
         await send(ws, {"type": "input_audio_buffer.clear"})
         kinds = [(await receive(ws))["type"] for _ in range(count + 1)]
         assert kinds == ["session.updated"] * count + ["input_audio_buffer.cleared"]
+
+
+async def test_compressed_sessions_still_work(recorder: EventRecorder) -> None:
+    """With permessage-deflate, websockets parses and frames: the same events arrive."""
+    options = ServerOptions(compression=True, event_hook=recorder)
+    server = await serve("127.0.0.1", 0, make_engines(), options)
+    try:
+        async with websockets.connect(server.url + "?model=local") as ws:
+            assert ws.protocol.extensions  # negotiated
+            assert (await receive(ws))["type"] == "session.created"
+            await send(ws, NO_VAD)
+            assert (await receive(ws))["type"] == "session.updated"
+            await send(ws, {"type": "input_audio_buffer.append", "audio": "AAA="})
+            await ws.send(b"\x00", text=False)
+            assert (await receive(ws))["error"]["code"] == "invalid_event"
+            await send(ws, {"type": "input_audio_buffer.clear"})
+            assert (await receive(ws))["type"] == "input_audio_buffer.cleared"
+    finally:
+        await server.close()

@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import struct
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ class _Append(
     forbid_unknown_fields=True,
     tag_field="type",
     tag="input_audio_buffer.append",
+    gc=False,
 ):
     """The most frequent client event, read without building a dict (anything this does not
     decode takes the generic path, which reports every error)."""
@@ -58,6 +60,17 @@ class _Append(
 
 
 _append_decoder = msgspec.json.Decoder(_Append)
+_HEAD_16 = struct.Struct("!BBH")
+_HEAD_64 = struct.Struct("!BBQ")
+
+
+def _text_frame_head(size: int) -> bytes:
+    """The header of a final, unmasked server text frame of `size` payload bytes (RFC 6455)."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65536:
+        return _HEAD_16.pack(0x81, 126, size)
+    return _HEAD_64.pack(0x81, 127, size)
 
 
 class _Connection(DirectServerConnection):
@@ -293,12 +306,23 @@ class RealtimeServer:
                     hook(event)
                 await connection.send(_encoder.encode(event), text=True)
             return
-        for event in events:
-            if hook is not None:
-                hook(event)
-            protocol.send_text(_encoder.encode(event))
+        writes: list[bytes]
+        if protocol.extensions:  # permessage-deflate: websockets frames and compresses
+            for event in events:
+                if hook is not None:
+                    hook(event)
+                protocol.send_text(_encoder.encode(event))
+            writes = protocol.data_to_send()
+        else:  # unmasked text frames: a header, then the encoded event as is
+            writes = []
+            for event in events:
+                if hook is not None:
+                    hook(event)
+                payload = _encoder.encode(event)
+                writes.append(_text_frame_head(len(payload)))
+                writes.append(payload)
         try:
-            connection.transport.writelines(protocol.data_to_send())
+            connection.transport.writelines(writes)
         except Exception as error:  # as websockets' own send: the connection is done
             connection.transport.abort()
             await connection.wait_closed()
