@@ -82,7 +82,6 @@ from typing import Any
 import msgspec
 import numpy as np
 import websockets
-from websockets.asyncio.client import ClientConnection
 from websockets.utils import apply_mask
 
 from realtime_agents._wsdirect import DirectClientConnection
@@ -371,22 +370,6 @@ class Results:
 _decoder = msgspec.json.Decoder(ServerEvent)
 
 
-class _ClientConnection(DirectClientConnection):
-    """`DirectClientConnection` that keeps its direct path under uvloop too (uvloop hands
-    `asyncio.Protocol` subclasses their bytes through `data_received` only)."""
-
-    def data_received(self, data: bytes) -> None:
-        view = self.get_buffer(-1)
-        size = len(view)
-        for start in range(0, len(data), size):
-            chunk = data[start : start + size]
-            view[: len(chunk)] = chunk
-            self.buffer_updated(len(chunk))
-
-    def _to_websockets(self, data: bytes) -> None:
-        ClientConnection.data_received(self, data)
-
-
 def masked_frame(text: str) -> bytes:
     """A complete, masked WebSocket text frame (client to server) carrying `text`.
 
@@ -539,9 +522,9 @@ async def run_session(
             ping_interval=None,
             compression=None,
             open_timeout=30,
-            create_connection=_ClientConnection,
+            create_connection=DirectClientConnection,
         ) as ws:
-            assert isinstance(ws, _ClientConnection)
+            assert isinstance(ws, DirectClientConnection)
             ws.attach(lambda: True, client.sink)
             first = await client.greeted
             assert first == "session.created", first

@@ -73,24 +73,6 @@ def _text_frame_head(size: int) -> bytes:
     return _HEAD_64.pack(0x81, 127, size)
 
 
-class _Connection(DirectServerConnection):
-    """`DirectServerConnection` that keeps its direct path under uvloop too: uvloop feeds
-    `asyncio.Protocol` subclasses through `data_received` only (it calls `get_buffer` just for
-    protocols that are not `asyncio.Protocol`s), so received bytes are routed here as
-    `buffer_updated` would route them."""
-
-    def data_received(self, data: bytes) -> None:
-        view = self.get_buffer(-1)
-        size = len(view)
-        for start in range(0, len(data), size):
-            chunk = data[start : start + size]
-            view[: len(chunk)] = chunk
-            self.buffer_updated(len(chunk))
-
-    def _to_websockets(self, data: bytes) -> None:
-        ServerConnection.data_received(self, data)
-
-
 @dataclass(frozen=True, slots=True)
 class ServerOptions:
     """Authentication and limits; every limit has an OpenAI-style error code."""
@@ -193,7 +175,7 @@ class RealtimeServer:
             ping_timeout=self.options.ping_interval,
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
-            create_connection=_Connection,
+            create_connection=DirectServerConnection,
         )
         self._ticker_task = asyncio.create_task(self._ticker())
 
