@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.utils import apply_mask
 
 from realtime_agents._wsdirect import DirectClientConnection, DirectServerConnection
@@ -1213,3 +1213,46 @@ def test_both_sides_split_frames_under_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(exchange())
+
+
+# ------------------------------------------------------------------------------ send_texts
+
+
+async def test_client_send_texts_writes_masked_frames_with_fresh_keys() -> None:
+    sizes = (0, 125, 126, 65535, 65536, 70000)
+    messages = [payload(size, seed, text=True) for seed, size in enumerate(sizes)]
+    async with RawServer() as server:
+        ws, peer = await open_client(server)
+        await ws.send_texts(messages)
+        frames = [await peer.read_frame() for _ in messages]
+        assert [f.payload for f in frames] == messages  # read_frame unmasks
+        assert all(f.masked and f.fin and f.opcode == TEXT and f.rsv == 0 for f in frames)
+        heads = [frame.payload[:4] for frame in frames if len(frame.payload) >= 4]
+        assert len(heads) == len(set(heads))
+        await finish(ws, peer)
+
+
+async def test_server_send_texts_reaches_a_websockets_client() -> None:
+    async with DirectServer() as server, connect(server.url, ping_interval=None) as client:
+        ws, _ = await server.connection()
+        big = payload(70000, 3, text=True)
+        await ws.send_texts([b'{"type":"a"}', big])
+        async with asyncio.timeout(TIMEOUT):
+            assert await client.recv() == '{"type":"a"}'
+            assert await client.recv() == big.decode()
+
+
+async def test_send_texts_goes_through_websockets_when_compressed_or_closing() -> None:
+    async with (
+        DirectServer(compression="deflate") as server,
+        connect(server.url, ping_interval=None, compression="deflate") as client,
+    ):
+        ws, _ = await server.connection()
+        assert ws.protocol.extensions
+        await ws.send_texts([b"x" * 5000])
+        async with asyncio.timeout(TIMEOUT):
+            assert await client.recv() == "x" * 5000
+        await client.close()
+        await closed(ws)
+        with pytest.raises(ConnectionClosed):
+            await ws.send_texts([b"late"])

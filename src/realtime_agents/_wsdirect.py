@@ -25,9 +25,11 @@ resumes reading. So at most one socket read's worth of messages is held.
 from __future__ import annotations
 
 import asyncio
+import os
+import struct
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
@@ -41,7 +43,7 @@ try:
 except ImportError:  # pragma: no cover - websockets ships the C extension in its wheels
     from websockets.utils import apply_mask
 
-__all__ = ["DirectClientConnection", "DirectServerConnection", "Sink"]
+__all__ = ["DirectClientConnection", "DirectServerConnection", "Sink", "frame_head"]
 
 Sink = Callable[[bytes, bool], None]
 """Receives each complete data message: `(payload, is_text)`. It must not raise."""
@@ -56,6 +58,21 @@ _HANDSHAKE = 0  # HTTP head: everything to websockets, watching for the blank li
 _CHECK = 1  # just after the head: take over if the connection is open and plain
 _FAST = 2  # frames split here; data frames to the sink, the rest to websockets whole
 _WEBSOCKETS = 3  # everything to websockets (closing, compression, or a frame it must judge)
+
+
+_HEAD_16 = struct.Struct("!BBH")
+_HEAD_64 = struct.Struct("!BBQ")
+
+
+def frame_head(size: int, *, first: int = 0x81, mask_bit: int = 0) -> bytes:
+    """The header of a complete frame of `size` payload bytes (RFC 6455): `first` is FIN plus
+    the opcode (0x81: a final text frame); `mask_bit` 0x80 for a masked (client) frame, whose
+    4-byte key then follows the header."""
+    if size < 126:
+        return bytes((first, mask_bit | size))
+    if size < 65536:
+        return _HEAD_16.pack(first, mask_bit | 126, size)
+    return _HEAD_64.pack(first, mask_bit | 127, size)
 
 
 def _read_buffer() -> memoryview:
@@ -173,6 +190,44 @@ class _DirectMessages(Connection):
             self._paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
+
+    # ------------------------------------------------------------------ writing
+
+    async def send_texts(self, payloads: Sequence[bytes]) -> None:
+        """Send each payload (UTF-8 JSON) as a text message, all in one transport write.
+
+        Frames are built here, masked with a fresh random key each on the client side, when
+        the connection is open without extensions and no fragmented send is in progress;
+        otherwise each goes through `websockets`' `send` (which also raises
+        `ConnectionClosed` when the connection is closing). Flow control as `send`: drained
+        while the transport's buffer is over its high-water mark."""
+        protocol = self.protocol
+        if (
+            protocol.state is not State.OPEN
+            or protocol.extensions
+            or self.send_in_progress is not None
+            or protocol.expect_continuation_frame
+        ):
+            for payload in payloads:
+                await self.send(payload, text=True)
+            return
+        writes: list[bytes] = []
+        if self._mask_bit:  # the server side: its own frames are not masked
+            for payload in payloads:
+                writes.append(frame_head(len(payload)))
+                writes.append(payload)
+        else:
+            for payload in payloads:
+                key = os.urandom(4)
+                writes.append(frame_head(len(payload), mask_bit=0x80) + key)
+                writes.append(apply_mask(payload, key))
+        try:
+            self.transport.writelines(writes)
+        except Exception as error:  # as websockets' send: the connection is done
+            self.transport.abort()
+            await self.wait_closed()
+            raise protocol.close_exc from error
+        await self.drain()
 
     # ------------------------------------------------------------------ reading
 

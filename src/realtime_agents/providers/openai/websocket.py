@@ -456,11 +456,12 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             while (
                 ws is not None and outbox and protocol.session_ready and outbox is protocol.outbox
             ):
+                batch = [frame for _, frame in outbox]  # usually one; a reconnect's replay
                 try:
-                    await ws.send(outbox[0][1], text=True)
+                    await ws.send_texts(batch)
                 except ConnectionClosed:
                     return
-                del outbox[0]  # usually one frame; a reconnect's replay is sent once
+                del outbox[: len(batch)]
 
     # ------------------------------------------------------------------ events
 
