@@ -299,9 +299,11 @@ class LlamaLanguageModel:
 
         def tool_chosen(name: str) -> None:
             drop_reply.set()  # the reply will not be used: its core is free from here on
+            # Not stopped with this response, which ends as soon as the call is complete: the
+            # prefill is a few tokens, and the answer to the tool's output needs it anyway.
             threading.Thread(
                 target=self._prefill_tool_result,
-                args=(request.messages, name, cancel),
+                args=(request.messages, name, threading.Event()),
                 name="llm-prefill",
                 daemon=True,
             ).start()
