@@ -106,6 +106,7 @@ def _build_stt(settings: Mapping[str, Any]) -> SpeechToTextEngine:
         settings.get("model_path"),
         compute_type=str(settings.get("compute_type", "int8")),
         cpu_threads=int(settings.get("cpu_threads", 1)),
+        num_workers=int(settings.get("num_workers", 2)),
         language=str(settings.get("language", "en")),
         beam_size=int(settings.get("beam_size", 1)),
     )

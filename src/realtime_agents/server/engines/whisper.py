@@ -114,8 +114,15 @@ class WhisperSpeechToText:
         beam_size: int = 1,
         short_window: bool = True,
         blas_threads: int | None = 1,
+        num_workers: int = 2,
     ) -> None:
-        """Load the model (the bundled tiny.en unless `model_path` names a CTranslate2 dir)."""
+        """Load the model (the bundled tiny.en unless `model_path` names a CTranslate2 dir).
+
+        `num_workers` transcriptions run at once (CTranslate2 replicas sharing the weights; one
+        `cpu_threads` each). With one, a transcription queues behind any other: the server's
+        end-of-turn transcription waited ~35 ms when a transcription of the speech so far (for
+        prefilling the LLM) or another session's was still running.
+        """
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
@@ -134,7 +141,11 @@ class WhisperSpeechToText:
         if blas_threads is not None:
             limit_openblas_threads(blas_threads)
         self._model: Any = WhisperModel(
-            path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+            path,
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=max(1, num_workers),
         )
 
     def transcribe(
