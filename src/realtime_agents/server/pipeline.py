@@ -401,7 +401,7 @@ class _VadRunner:
         self.frame = self.detector.frame_samples
         self._format: AudioFormatName | None = None
         self._resampler: StreamingResampler | None = None
-        self._pending = bytearray()
+        self._pending = b""
         self._origin_ms = 0.0
         self._consumed = 0
         self._expected_ms = -1.0
@@ -421,7 +421,7 @@ class _VadRunner:
         self.rate = self.detector.sample_rate
         self.frame = self.detector.frame_samples
         self._resampler = None if rate == self.rate else StreamingResampler(rate, self.rate)
-        self._pending = bytearray()
+        self._pending = b""
         self._origin_ms = start_ms
         self._consumed = 0
 
@@ -437,15 +437,15 @@ class _VadRunner:
         self._expected_ms = effect.start_ms + len(pcm) * self._ms_per_byte
         if self._resampler is not None:
             pcm = self._resampler.process(pcm)
-        pending = self._pending
-        pending += pcm
+        pending = self._pending + pcm if self._pending else pcm
         frame, rate = self.frame, self.rate
         count = len(pending) // (2 * frame)
         if not count:
+            self._pending = pending
             return []
         used = 2 * frame * count
-        samples = np.frombuffer(bytes(pending[:used]), dtype="<i2")
-        del pending[:used]
+        self._pending = pending[used:]
+        samples = np.frombuffer(pending, dtype="<i2", count=used // 2)  # a view, no copy
         fast, detector = self.fast, self.detector
         floats = None if fast is not None else samples.astype(np.float32) / np.float32(32768.0)
         frames = []
