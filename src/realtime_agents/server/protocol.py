@@ -174,19 +174,22 @@ class SessionProtocol:
     def vad_frames(self, frames: Sequence[tuple[float, float, float]], now: float) -> list[Output]:
         """Speech probabilities of consecutive frames: (start_ms, end_ms, probability)."""
         out: list[Output] = []
-        if self.turn_detection is None:
+        if self._turn_detection is None or not frames:
             return out
+        detector = self.detector
+        speculator = self.speculator if self.speculator.enabled else None
         for start_ms, end_ms, probability in frames:
-            change = self.detector.frame(start_ms, end_ms, probability)
-            if isinstance(change, SpeechStarted):
-                out += self._speech_started(change.audio_start_ms)
-            elif isinstance(change, SpeechStopped):
-                out += self._speech_stopped(change.audio_end_ms, now)
-            if self.speculator.enabled:
+            change = detector.frame(start_ms, end_ms, probability)
+            if change is not None:
+                if isinstance(change, SpeechStarted):
+                    out += self._speech_started(change.audio_start_ms)
+                else:
+                    out += self._speech_stopped(change.audio_end_ms, now)
+            if speculator is not None:
                 stopped = isinstance(change, SpeechStopped)
-                out += self.speculator.frame(self, end_ms, probability, stopped)
-        if not self.detector.in_speech and frames:
-            self.buffer.trim_before(frames[-1][1] - self.detector.prefix_padding_ms)
+                out += speculator.frame(self, end_ms, probability, stopped)
+        if not detector.in_speech:
+            self.buffer.trim_before(frames[-1][1] - detector.prefix_padding_ms)
         return out
 
     def transcription_delta(self, item_id: str, delta: str) -> list[Output]:
