@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ..audio import bytes_for_ms, bytes_per_second
 from .conversation import ItemAudio, decode_base64, parse_client_item
 from .effects import AnalyzeAudio, Close, Output
@@ -22,6 +24,16 @@ if TYPE_CHECKING:
     from .protocol import SessionProtocol
 
 Handler = Callable[["SessionProtocol", dict[str, Any], float, "str | None"], list[Output]]
+_copy_encoder = msgspec.json.Encoder()
+_copy_decoder = msgspec.json.Decoder()
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (the session, an item) for an event: what it holds now,
+    whatever changes later (through msgspec: ~10x faster than `copy.deepcopy`)."""
+    return _copy_decoder.decode(_copy_encoder.encode(value))
+
+
 _ENVELOPE = ["type", "event_id"]
 
 
@@ -41,7 +53,7 @@ def session_update(
         core.idle_deadline = None
     else:
         core.detector.configure(*vad_parameters(detection))
-    return [event("session.updated", session=copy.deepcopy(core.session))]
+    return [event("session.updated", session=json_copy(core.session))]
 
 
 def session_close(
@@ -141,8 +153,8 @@ def conversation_item_create(
         raise core.too_many_items()
     previous = core.conversation.insert(item, previous_id)
     out: list[Output] = [
-        event("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)),
-        event("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)),
+        event("conversation.item.added", previous_item_id=previous, item=json_copy(item)),
+        event("conversation.item.done", previous_item_id=previous, item=json_copy(item)),
     ]
     if parsed.audio is not None:
         core.conversation.audio[item["id"]] = ItemAudio(

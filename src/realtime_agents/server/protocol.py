@@ -8,7 +8,6 @@ thread: every method that depends on time takes `now` (seconds, any monotonic or
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from .effects import (
 from .engines.base import LlmToolCall
 from .errors import ProtocolError, error_event, invalid_value
 from .fields import expect_str
-from .handlers import HANDLERS, append_audio
+from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from .response_params import ResponseParams, parse_response_params
@@ -114,7 +113,7 @@ class SessionProtocol:
 
     def start(self) -> list[Output]:
         """The first frame: `session.created` with the full session."""
-        return [event("session.created", session=copy.deepcopy(self.session))]
+        return [event("session.created", session=json_copy(self.session))]
 
     def receive(self, message: object, now: float) -> list[Output]:
         """Handle one parsed client event (any JSON value)."""
@@ -366,8 +365,8 @@ class SessionProtocol:
         )
         out: list[Output] = [
             event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id),
-            event("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)),
-            event("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)),
+            event("conversation.item.added", previous_item_id=previous, item=json_copy(item)),
+            event("conversation.item.done", previous_item_id=previous, item=json_copy(item)),
         ]
         out += self.transcribe(item_id, audio)
         return out
