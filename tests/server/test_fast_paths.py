@@ -16,11 +16,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from websockets.frames import Frame, Opcode
 
 from realtime_agents.audio import alaw_encode, ulaw_encode
 from realtime_agents.server import b64
-from realtime_agents.server.app import _text_frame_head
 from realtime_agents.server.conversation import decode_base64
 from realtime_agents.server.effects import AnalyzeAudio, ProtocolLimits
 from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
@@ -386,10 +384,3 @@ def test_tiny_appends_are_joined_into_few_chunks() -> None:
         buffer.append(b"\x01\x02")
     assert len(buffer._chunks) <= 20000 // 1024 + 1
     assert buffer.take_all() == b"\x01\x02" * 10000
-
-
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-def test_text_frame_head_matches_websockets_framing(size: int) -> None:
-    payload = bytes(size)
-    expected = Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
-    assert _text_frame_head(size) + payload == expected

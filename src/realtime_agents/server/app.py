@@ -12,7 +12,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import struct
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,6 @@ from websockets.asyncio.server import serve as websockets_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
@@ -60,17 +58,6 @@ class _Append(
 
 
 _append_decoder = msgspec.json.Decoder(_Append)
-_HEAD_16 = struct.Struct("!BBH")
-_HEAD_64 = struct.Struct("!BBQ")
-
-
-def _text_frame_head(size: int) -> bytes:
-    """The header of a final, unmasked server text frame of `size` payload bytes (RFC 6455)."""
-    if size < 126:
-        return bytes((0x81, size))
-    if size < 65536:
-        return _HEAD_16.pack(0x81, 126, size)
-    return _HEAD_64.pack(0x81, 127, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,35 +268,15 @@ class RealtimeServer:
     async def _send(self, connection: ServerConnection, events: list[dict[str, Any]]) -> None:
         """Send events in order, all frames of the batch in one transport write."""
         hook = self.options.event_hook
-        protocol = connection.protocol
-        if protocol.state is not State.OPEN:  # closing: websockets raises ConnectionClosed
+        if hook is not None:
             for event in events:
-                if hook is not None:
-                    hook(event)
-                await connection.send(_encoder.encode(event), text=True)
-            return
-        writes: list[bytes]
-        if protocol.extensions:  # permessage-deflate: websockets frames and compresses
-            for event in events:
-                if hook is not None:
-                    hook(event)
-                protocol.send_text(_encoder.encode(event))
-            writes = protocol.data_to_send()
-        else:  # unmasked text frames: a header, then the encoded event as is
-            writes = []
-            for event in events:
-                if hook is not None:
-                    hook(event)
-                payload = _encoder.encode(event)
-                writes.append(_text_frame_head(len(payload)))
-                writes.append(payload)
-        try:
-            connection.transport.writelines(writes)
-        except Exception as error:  # as websockets' own send: the connection is done
-            connection.transport.abort()
-            await connection.wait_closed()
-            raise protocol.close_exc from error
-        await connection.drain()
+                hook(event)
+        payloads = [_encoder.encode(event) for event in events]
+        if isinstance(connection, DirectServerConnection):
+            await connection.send_texts(payloads)
+        else:
+            for payload in payloads:
+                await connection.send(payload, text=True)
 
     async def _run_session(self, connection: ServerConnection, model: str) -> None:
         options = self.options
