@@ -84,7 +84,7 @@ import numpy as np
 import websockets
 from websockets.utils import apply_mask
 
-from realtime_agents._wsdirect import DirectClientConnection
+from realtime_agents._wsdirect import DirectClientConnection, frame_head
 
 RATE = 24000
 LEAD_SILENCE_MS = 400
@@ -378,14 +378,7 @@ def masked_frame(text: str) -> bytes:
     defence for browsers behind proxies, is skipped)."""
     payload = text.encode()
     key = os.urandom(4)
-    size = len(payload)
-    if size < 126:
-        head = bytes([0x81, 0x80 | size])
-    elif size < 65536:
-        head = bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        head = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
-    return head + key + apply_mask(payload, key)
+    return frame_head(len(payload), mask_bit=0x80) + key + apply_mask(payload, key)
 
 
 class SessionClient:
