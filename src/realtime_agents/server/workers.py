@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import importlib
 import multiprocessing as mp
 import signal
@@ -204,6 +205,7 @@ def _worker_main(
         engines = await asyncio.to_thread(load_engines)
         server = RealtimeServer(host, port, engines, options, reuse_port=True)
         await server.start()
+        gc.freeze()  # modules and engines live as long as the worker: full collections skip them
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         loop.add_reader(pipe.fileno(), stop.set)  # "stop", or EOF when the supervisor dies
