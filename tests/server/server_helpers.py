@@ -7,9 +7,17 @@ from typing import Any
 
 import numpy as np
 from openai.types.realtime import RealtimeServerEvent
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from realtime_agents.server.effects import Output, ProtocolLimits, StartResponse
+from realtime_agents.server.engines.base import EngineSet
+from realtime_agents.server.engines.scripted import (
+    ScriptedLlm,
+    ScriptedStt,
+    ToneTts,
+    ToolRule,
+    scripted_engine_set,
+)
 from realtime_agents.server.protocol import SessionProtocol
 
 SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
@@ -106,3 +114,30 @@ def utterance_chunks(speech_ms: int = 600, chunk_ms: int = 100) -> list[str]:
     audio = silence(200) + tone(speech_ms) + silence(800)
     size = 48 * chunk_ms
     return [base64.b64encode(audio[i : i + size]).decode() for i in range(0, len(audio), size)]
+
+
+class EventRecorder:
+    """Validates every event the server sends against the openai GA server event union."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.invalid: list[tuple[dict[str, Any], str]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.count += 1
+        try:
+            SERVER_EVENT.validate_python(event)
+        except ValidationError as error:
+            self.invalid.append((event, str(error)))
+
+
+def make_engines() -> EngineSet:
+    """Scripted engines: a long reply, a weather tool trigger, a slowish TTS (barge-in window)."""
+    return scripted_engine_set(
+        stt=ScriptedStt(default="Hello there."),
+        llm=ScriptedLlm(
+            reply=LONG_REPLY,
+            tool_rules=[ToolRule("weather", "get_weather", {"city": "Paris"})],
+        ),
+        tts=ToneTts(chunk_delay_s=0.01),
+    )

@@ -8,8 +8,7 @@ import json
 
 import pytest
 import websockets
-from conftest import EventRecorder, make_engines
-from server_helpers import tone
+from server_helpers import EventRecorder, make_engines, tone
 from socket_client import connect, receive, send
 from websockets.exceptions import ConnectionClosed
 

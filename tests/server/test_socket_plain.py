@@ -6,8 +6,7 @@ import base64
 
 import pytest
 import websockets
-from conftest import EventRecorder, make_engines
-from server_helpers import WEATHER_TOOL, utterance_chunks
+from server_helpers import WEATHER_TOOL, EventRecorder, make_engines, utterance_chunks
 from socket_client import connect, kinds, receive, send, until, user_message
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
