@@ -41,6 +41,7 @@ from wsdirect_helpers import (
     cut,
     encode,
     new_mask,
+    open_attached,
     open_client,
     pieces,
     raw_client,
@@ -212,9 +213,7 @@ async def test_client_fragmented_message_with_a_ping_in_the_middle(opcode: int) 
         + encode(TEXT, b"next")
     )
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(*cut(stream, [4, 9, 12, 20]))
         assert await sink.wait_for(2) == [(b"hello world", opcode == TEXT), (b"next", True)]
         pong = await peer.read_frame()
@@ -225,9 +224,7 @@ async def test_client_fragmented_message_with_a_ping_in_the_middle(opcode: int) 
 
 async def test_client_answers_pings_in_order() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         pings = [b"", b"a", payload(125, 9)]
         await peer.send(
             b"".join(encode(PING, p) + encode(TEXT, b"m%d" % i) for i, p in enumerate(pings))
@@ -241,9 +238,7 @@ async def test_client_answers_pings_in_order() -> None:
 
 async def test_client_unsolicited_pong_is_ignored() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(PONG, b"x") + encode(TEXT, b"ok"))
         assert await sink.wait_for(1) == [(b"ok", True)]
         assert ws.fast_path
@@ -252,9 +247,7 @@ async def test_client_unsolicited_pong_is_ignored() -> None:
 
 async def test_client_close_from_the_server() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(
             encode(TEXT, b"before")
             + encode(CLOSE, close_payload(1000, "bye"))
@@ -272,9 +265,7 @@ async def test_client_close_from_the_server() -> None:
 
 async def test_client_close_with_another_code() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(*bytewise(encode(CLOSE, close_payload(4000, "session expired"))))
         echo, _ = await peer.read_until_close()
         assert echo.close_code == 4000
@@ -303,9 +294,7 @@ async def test_client_text_payload_is_not_utf8_validated() -> None:
     rejecting, is the sink's job), on the fast path and for fragmented messages alike."""
     invalid = b"\xff\xfe not utf-8 \xc3"
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(
             encode(TEXT, invalid) + encode(TEXT, invalid[:3], fin=False) + encode(CONT, invalid[3:])
         )
@@ -316,9 +305,7 @@ async def test_client_text_payload_is_not_utf8_validated() -> None:
 
 async def test_client_data_after_a_close_frame_in_a_later_write_is_ignored() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(CLOSE, close_payload(1001)))
         await peer.read_until_close()
         await peer.send(encode(TEXT, b"x"), encode(BINARY, b"y"), encode(PING, b"z"))
@@ -381,9 +368,7 @@ async def test_client_fragmented_message_over_max_size_closes_with_1009() -> Non
 
 async def test_client_masked_server_frame_is_a_protocol_error() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(TEXT, b"ok") + encode(TEXT, b"masked", mask=new_mask()))
         await expect_client_failure(ws, peer, sink, 1002)
         assert sink.messages == [(b"ok", True)]
@@ -392,9 +377,7 @@ async def test_client_masked_server_frame_is_a_protocol_error() -> None:
 @pytest.mark.parametrize("rsv", [1, 2, 4, 7])
 async def test_client_rsv_bits_are_a_protocol_error(rsv: int) -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(TEXT, b"ok") + encode(TEXT, b"rsv", rsv=rsv) + encode(TEXT, b"x"))
         await expect_client_failure(ws, peer, sink, 1002)
         assert sink.messages == [(b"ok", True)]
@@ -414,9 +397,7 @@ async def test_client_rsv_bits_are_a_protocol_error(rsv: int) -> None:
 )
 async def test_client_invalid_frames_are_a_protocol_error(bad: bytes) -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(TEXT, b"ok") + bad + encode(TEXT, b"x"))
         await expect_client_failure(ws, peer, sink, 1002)
         assert sink.messages == [(b"ok", True)]
@@ -424,9 +405,7 @@ async def test_client_invalid_frames_are_a_protocol_error(bad: bytes) -> None:
 
 async def test_client_eof_in_the_middle_of_a_frame() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         await peer.send(encode(TEXT, b"whole") + encode(BINARY, payload(500))[:300])
         await sink.wait_for(1)
         await finish(ws, peer)
@@ -498,9 +477,7 @@ def test_client_connections_in_two_threads() -> None:
 
     async def run(index: int) -> None:
         async with RawServer() as server:
-            ws, peer = await open_client(server)
-            sink = Sink()
-            ws.attach(sink.has_room, sink)
+            ws, peer, sink = await open_attached(server)
             for n in range(20):
                 await peer.send(*pieces(encode(BINARY, payload(5000 + n, index * 100 + n)), 333))
             results[index] = list(await sink.wait_for(20))
@@ -524,9 +501,7 @@ def test_client_connections_in_two_threads() -> None:
 
 async def test_client_ping_is_answered_by_a_pong_in_a_data_write() -> None:
     async with RawServer() as server:
-        ws, peer = await open_client(server)
-        sink = Sink()
-        ws.attach(sink.has_room, sink)
+        ws, peer, sink = await open_attached(server)
         pong_waiter = await ws.ping(b"client ping")
         ping = await peer.read_frame()
         assert (ping.opcode, ping.masked, ping.payload) == (PING, True, b"client ping")

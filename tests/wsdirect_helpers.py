@@ -201,7 +201,24 @@ class RecordingClientConnection(DirectClientConnection):
         super().buffer_updated(nbytes)
 
 
-class RawPeer:
+class _RawEnd:
+    """What both raw ends do with their stream: write chunks, read (unmasked) frames."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def send(self, *chunks: bytes) -> None:
+        await write_chunks(self.writer, chunks)
+
+    async def read_frame(self) -> RawFrame:
+        async with asyncio.timeout(TIMEOUT):
+            return await read_frame(self.reader)
+
+    async def read_until_close(self) -> tuple[RawFrame, list[RawFrame]]:
+        return await read_until_close(self.reader)
+
+
+class RawPeer(_RawEnd):
     """The server end of one raw connection, after it read the client's upgrade request."""
 
     def __init__(
@@ -227,16 +244,6 @@ class RawPeer:
             f"Sec-WebSocket-Accept: {accept}\r\n"
             "\r\n"
         ).encode()
-
-    async def send(self, *chunks: bytes) -> None:
-        await write_chunks(self.writer, chunks)
-
-    async def read_frame(self) -> RawFrame:
-        async with asyncio.timeout(TIMEOUT):
-            return await read_frame(self.reader)
-
-    async def read_until_close(self) -> tuple[RawFrame, list[RawFrame]]:
-        return await read_until_close(self.reader)
 
     def close(self) -> None:
         if not self.writer.is_closing():
@@ -318,6 +325,14 @@ async def open_client(
     return ws, peer
 
 
+async def open_attached(server: RawServer) -> tuple[DirectClientConnection, RawPeer, Sink]:
+    """`open_client`, then a `Sink` attached (with room)."""
+    ws, peer = await open_client(server)
+    sink = Sink()
+    ws.attach(sink.has_room, sink)
+    return ws, peer, sink
+
+
 async def closed(ws: Any) -> None:
     async with asyncio.timeout(TIMEOUT):
         await ws.wait_closed()
@@ -365,7 +380,7 @@ class DirectServer:
             return await self.accepted.get()
 
 
-class RawClient:
+class RawClient(_RawEnd):
     """A client that does the upgrade by hand and sends hand-made (masked) frames."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -401,16 +416,6 @@ class RawClient:
         assert f"Sec-WebSocket-Accept: {accept_key(key)}".encode() in client.response
         assert b"Sec-WebSocket-Extensions" not in client.response
         return client
-
-    async def send(self, *chunks: bytes) -> None:
-        await write_chunks(self.writer, chunks)
-
-    async def read_frame(self) -> RawFrame:
-        async with asyncio.timeout(TIMEOUT):
-            return await read_frame(self.reader)
-
-    async def read_until_close(self) -> tuple[RawFrame, list[RawFrame]]:
-        return await read_until_close(self.reader)
 
     async def at_eof(self) -> bool:
         async with asyncio.timeout(TIMEOUT):
