@@ -50,7 +50,6 @@ Sink = Callable[[bytes, bool], None]
 
 _DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 _READ_SIZE = 256 * 1024  # what asyncio's socket transport reads at most at once
-_MAX_HEAD = 64 * 1024  # past this, the handshake is `websockets`' problem (it enforces limits)
 _local = threading.local()
 
 # How the bytes read from the socket are handled.
@@ -266,11 +265,8 @@ class _DirectMessages(Connection):
         tail = self._pending
         joined = tail + data
         end = joined.find(b"\r\n\r\n")
-        if end < 0:
+        if end < 0:  # (websockets enforces its own limits on the head's size)
             self._pending = joined[-3:]
-            if len(joined) > _MAX_HEAD:
-                self._pending = b""
-                self._mode = _WEBSOCKETS
             self._to_websockets(data)
             return
         cut = end + 4 - len(tail)
