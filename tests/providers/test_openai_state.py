@@ -11,10 +11,10 @@ from realtime_agents.inputs import RealtimeModelSendAudio, RealtimeModelSendUser
 from realtime_agents.items import AssistantMessageItem, FunctionCallItem, OutputAudio
 from realtime_agents.providers.openai import wire
 from realtime_agents.providers.openai.history import ConversationHistory, UnsentAudio
+from realtime_agents.providers.openai.options import build_url
 from realtime_agents.providers.openai.protocol import OpenAIRealtimeProtocol
 from realtime_agents.providers.openai.redact import redact_text, redact_url
 from realtime_agents.providers.openai.turns import ResponseSequencer
-from realtime_agents.providers.openai.websocket import build_url
 
 
 def _types(frames: list[bytes]) -> list[str]:

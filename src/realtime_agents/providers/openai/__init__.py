@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from .options import DEFAULT_BASE_URL, DEFAULT_MODEL, RECOVERABLE_CLOSE_CODES, TransportOptions
 from .protocol import OpenAIRealtimeProtocol
-from .websocket import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MODEL,
-    RECOVERABLE_CLOSE_CODES,
-    OpenAIRealtimeWebSocketModel,
-    RealtimeConnectionError,
-    TransportOptions,
-)
+from .websocket import OpenAIRealtimeWebSocketModel, RealtimeConnectionError
 
 __all__ = [
     "DEFAULT_BASE_URL",

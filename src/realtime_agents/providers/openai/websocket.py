@@ -13,8 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypedDict
-from urllib.parse import urlencode, urlsplit
+from typing import Any, Literal
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -40,51 +39,11 @@ from ...model import (
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
 from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
+from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
 from .protocol import OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
 
 logger = logging.getLogger("realtime_agents.providers.openai")
-
-DEFAULT_MODEL = "gpt-realtime"
-DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
-RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
-USER_AGENT = "realtime-agents/0.1 (python)"
-
-
-class TransportOptions(TypedDict, total=False):
-    """WebSocket settings; every one has a bounded default."""
-
-    ping_interval: float | None
-    """Seconds between keepalive pings (default 20; None disables)."""
-    ping_timeout: float | None
-    """Seconds to wait for a pong before dropping the connection (default 20)."""
-    open_timeout: float
-    """Seconds to open the socket and receive `session.created` (default 10)."""
-    close_timeout: float
-    """Seconds to wait for the closing handshake (default 5)."""
-    max_size: int
-    """Largest incoming frame in bytes (default 16 MiB)."""
-    max_queue: int
-    """Frames `websockets` buffers before it stops reading the socket (default 256: fewer
-    pause/resume cycles during an audio burst than websockets' 16; ~0.7 MiB of audio frames)."""
-    compression: bool
-    """Offer permessage-deflate (default False: saves CPU on audio, which barely compresses)."""
-    proxy: str | bool | None
-    """Proxy as `websockets` takes it (default True: from the environment)."""
-    user_agent: str
-
-
-_DEFAULTS: dict[str, Any] = {
-    "ping_interval": 20.0,
-    "ping_timeout": 20.0,
-    "open_timeout": 10.0,
-    "close_timeout": 5.0,
-    "max_size": 16 * 1024 * 1024,
-    "max_queue": 256,
-    "compression": False,
-    "proxy": True,
-    "user_agent": USER_AGENT,
-}
 
 
 class RealtimeConnectionError(ConnectionError):
@@ -92,23 +51,6 @@ class RealtimeConnectionError(ConnectionError):
 
 
 _State = Literal["new", "connecting", "open", "reconnecting", "closed"]
-
-
-def build_url(options: RealtimeModelConfig) -> str:
-    """The URL to connect to: `url`, else the OpenAI endpoint with `model` or `call_id`."""
-    call_id = options.get("call_id")
-    settings = options.get("initial_model_settings") or {}
-    model = settings.get("model_name")
-    if call_id and model:
-        raise ValueError("give either call_id (attach to a call) or model_name, not both")
-    url = options.get("url")
-    if url is None:
-        query = {"call_id": call_id} if call_id else {"model": model or DEFAULT_MODEL}
-        return f"{DEFAULT_BASE_URL}?{urlencode(query)}"
-    if call_id:
-        separator = "&" if urlsplit(url).query else "?"
-        return f"{url}{separator}{urlencode({'call_id': call_id})}"
-    return url
 
 
 class OpenAIRealtimeWebSocketModel(RealtimeModel):
@@ -131,12 +73,12 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        unknown = set(transport or {}) - set(_DEFAULTS)
+        unknown = set(transport or {}) - set(TRANSPORT_DEFAULTS)
         if unknown:
             raise ValueError(
-                f"unknown transport options {sorted(unknown)}; use {sorted(_DEFAULTS)}"
+                f"unknown transport options {sorted(unknown)}; use {sorted(TRANSPORT_DEFAULTS)}"
             )
-        self._transport: dict[str, Any] = {**_DEFAULTS, **(transport or {})}
+        self._transport: dict[str, Any] = {**TRANSPORT_DEFAULTS, **(transport or {})}
         self._emit_raw_events = emit_raw_events
         self._max_history_items = max_history_items
         self._max_unsent_audio_bytes = max_unsent_audio_bytes
