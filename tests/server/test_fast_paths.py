@@ -252,14 +252,7 @@ def test_scripted_engines_without_delays_run_inline() -> None:
     assert not ToneTts(chunk_delay_s=0.01).runs_inline
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_b64_matches_the_stdlib_with_and_without_pybase64(
-    fast: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not fast:
-        monkeypatch.setattr(b64, "_fast", None)
-    elif b64._fast is None:
-        pytest.skip("pybase64 not installed")
+def test_b64_matches_the_stdlib() -> None:
     rng = random.Random(5)
     for size in [0, 1, 2, 3, 4, 100, 4800]:
         data = rng.randbytes(size)
