@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import random
 import struct
 import time
@@ -270,8 +271,12 @@ class BenchServer:
         await ws.send(turn.done, text=True)
 
 
-def run(port_pipe: Any) -> None:
-    """Process entry point: serve on 127.0.0.1, send the port through the pipe, run forever."""
+def run(port_pipe: Any, cpus: list[int] | None = None) -> None:
+    """Process entry point: serve on 127.0.0.1, send the port through the pipe, run forever.
+
+    `cpus`: pin this process to these CPUs (the benchmark keeps the clients off them)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
     async def main() -> None:
         server = BenchServer()
