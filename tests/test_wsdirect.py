@@ -188,6 +188,22 @@ async def test_client_a_frame_of_exactly_max_size_is_delivered() -> None:
         await finish(ws, peer)
 
 
+async def test_client_single_frame_reads_at_and_over_max_size() -> None:
+    """A read holding exactly one frame with a 16-bit length takes a shortcut: the limit
+    applies there too (at the limit: delivered; one byte over: 1009)."""
+    async with RawServer() as server:
+        ws, peer = await open_client(server, max_size=1000)
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        for count, (size, is_text) in enumerate(((126, True), (1000, False), (999, True)), 1):
+            await peer.send(encode(TEXT if is_text else BINARY, payload(size)))
+            await sink.wait_for(count)
+        assert sink.messages == [(payload(126), True), (payload(1000), False), (payload(999), True)]
+        await peer.send(encode(BINARY, payload(1001)))
+        await expect_client_failure(ws, peer, sink, 1009)
+        assert len(sink.messages) == 3
+
+
 async def test_client_without_max_size_takes_any_frame() -> None:
     async with RawServer() as server:
         ws, peer = await open_client(server, max_size=None)
@@ -721,6 +737,24 @@ async def test_server_fragmented_message_is_assembled() -> None:
         pong = await client.read_frame()
         assert (pong.opcode, pong.payload) == (PONG, b"mid")
         assert ws.fast_path
+
+
+async def test_server_single_frame_reads_at_and_over_max_size() -> None:
+    """The one-frame-per-read shortcut on the server side: unmasked with the right key, the
+    limit applied (at the limit: delivered; one byte over: 1009)."""
+    async with DirectServer(max_size=1000) as server, raw_client(server.port) as client:
+        ws, sink = await server.connection()
+        expected: list[tuple[bytes, bool]] = []
+        for size, is_text in ((126, True), (1000, False), (500, True)):
+            await client.send(masked(TEXT if is_text else BINARY, payload(size, seed=size)))
+            expected.append((payload(size, seed=size), is_text))
+            assert await sink.wait_for(len(expected)) == expected
+        await client.send(masked(TEXT, payload(1001)))
+        close, _ = await client.read_until_close()
+        assert close.close_code == 1009
+        assert sink.messages == expected
+        client.close()
+        await closed(ws)
 
 
 @pytest.mark.parametrize("size", [1001, 70000])

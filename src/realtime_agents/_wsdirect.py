@@ -239,7 +239,29 @@ class _DirectMessages(Connection):
 
     def buffer_updated(self, nbytes: int) -> None:
         # The transport calls this right after get_buffer, in the same thread.
-        self._route(_local.view[:nbytes].tobytes())
+        view: memoryview = _local.view
+        if (
+            self._mode == _FAST
+            and nbytes >= 4
+            and self._pending_parts is None
+            and not self._pending
+            and self._fragments is None
+        ):
+            # The usual read: exactly one complete unfragmented data frame with a 16-bit
+            # length (126-65,535 bytes). Its payload is copied once, straight from the buffer.
+            b0 = view[0]
+            mask_bit = self._mask_bit
+            if (b0 == 0x81 or b0 == 0x82) and view[1] == mask_bit | 126:
+                length = (view[2] << 8) | view[3]
+                limit = self._limit
+                head = 8 if mask_bit else 4
+                if head + length == nbytes and (limit is None or length <= limit):
+                    if mask_bit:
+                        self._deliver(apply_mask(view[8:nbytes], view[4:8].tobytes()), b0 == 0x81)
+                    else:
+                        self._deliver(view[4:nbytes].tobytes(), b0 == 0x81)
+                    return
+        self._route(view[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         """Bytes from a transport that does not use `get_buffer` (uvloop calls this on every
