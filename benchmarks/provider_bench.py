@@ -18,6 +18,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -421,8 +422,14 @@ def serve_forever() -> None:
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_stream_server.run, args=(child,), daemon=True)
     server.start()
-    print(parent.recv(), flush=True)
-    server.join()
+    # A SIGTERM (`kill`, `pkill`) ends this process through the `finally`, server included.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        print(parent.recv(), flush=True)
+        server.join()
+    finally:
+        server.terminate()
+        server.join(5)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The effective session is kept as its wire dict (the `session` object of `session.updated`).
 An update is validated whole against a copy and only then swapped in, so a rejected update
-changes nothing.
+changes nothing. A session is either a realtime session (`type: "realtime"`) or a
+transcription session (`type: "transcription"`, `?intent=transcription`), whose object holds
+only `audio.input` and `include`; each rejects the other's updates.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ _SESSION_KEYS = [
     "id",
     "expires_at",
 ]
+_TRANSCRIPTION_SESSION_KEYS = ["type", "audio", "include", "object", "id", "expires_at"]
+"""What a transcription session's `session.update` may hold (server fields are echoes)."""
+_RESPONSE_ONLY_TURN_KEYS = ("create_response", "interrupt_response")
+"""Turn detection settings about responses, which a transcription session never creates."""
 
 
 def default_turn_detection() -> dict[str, Any]:
@@ -65,6 +71,34 @@ def default_turn_detection() -> dict[str, Any]:
         "idle_timeout_ms": None,
         "create_response": True,
         "interrupt_response": True,
+    }
+
+
+def default_transcription_turn_detection() -> dict[str, Any]:
+    """`server_vad` as a live transcription session echoes it (nothing about responses)."""
+    return {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200}
+
+
+def default_transcription_session(now: float, max_duration_s: float) -> dict[str, Any]:
+    """The full session object of a transcription session's `session.created` (live shape).
+
+    `audio.input.transcription` is null as OpenAI echoes it; the server transcribes every
+    committed item anyway, with its own speech-to-text engine (see `SessionProtocol.transcribe`).
+    """
+    return {
+        "type": "transcription",
+        "object": "realtime.transcription_session",
+        "id": new_id("sess"),
+        "expires_at": int(now + max_duration_s),
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": None,
+                "noise_reduction": None,
+                "turn_detection": default_transcription_turn_detection(),
+            }
+        },
+        "include": None,
     }
 
 
@@ -106,7 +140,8 @@ def apply_session_update(
 ) -> dict[str, Any]:
     """A new effective session with `raw` (the `session` of `session.update`) applied.
 
-    Raises `ProtocolError` on the first problem; `current` is never modified.
+    Raises `ProtocolError` on the first problem; `current` is never modified. The update's
+    `session.type` must be the current session's type (realtime or transcription).
     """
     update = expect_object(raw, "session")
     if "type" not in update:
@@ -115,13 +150,15 @@ def apply_session_update(
             "Missing required parameter: 'session.type'.",
             "session.type",
         )
+    expect_enum(update["type"], "session.type", ["realtime", "transcription"])
+    if current["type"] == "transcription":
+        return _apply_transcription_update(current, update)
     if update["type"] == "transcription":
         raise ProtocolError(
             "invalid_value",
             "Passing a transcription session update event to a realtime session is not allowed.",
             "session.type",
         )
-    expect_enum(update["type"], "session.type", ["realtime", "transcription"])
     check_keys(update, _SESSION_KEYS, "session")
     session = copy.deepcopy(current)
     for key, value in update.items():
@@ -163,6 +200,47 @@ def apply_session_update(
         elif key == "parallel_tool_calls":
             session["parallel_tool_calls"] = expect_bool(value, param)
     return session
+
+
+def _apply_transcription_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`apply_session_update` for a transcription session: only `audio.input` and `include`."""
+    if update["type"] == "realtime":
+        raise ProtocolError(
+            "invalid_value",
+            "Passing a realtime session update event to a transcription session is not allowed.",
+            "session.type",
+        )
+    for key in update:
+        if key not in _TRANSCRIPTION_SESSION_KEYS:
+            raise _not_in_transcription_session(join("session", key), key in _SESSION_KEYS)
+    session = copy.deepcopy(current)
+    if "audio" in update:
+        audio = expect_object(update["audio"], "session.audio")
+        for key in audio:
+            if key != "input":
+                raise _not_in_transcription_session(join("session.audio", key), key == "output")
+        if "input" in audio:
+            _apply_audio_input(
+                session["audio"]["input"],
+                audio["input"],
+                "session.audio.input",
+                transcription=True,
+            )
+    if "include" in update:
+        session["include"] = _parse_include(update["include"], "session.include")
+    return session
+
+
+def _not_in_transcription_session(param: str, realtime_field: bool) -> ProtocolError:
+    """`unknown_parameter` for a key a transcription session does not have."""
+    message = f"Unknown parameter: '{param}'."
+    if realtime_field:
+        message += (
+            " It is a realtime session field, and this is a transcription session"
+            " (?intent=transcription): it only accepts 'session.audio.input' and"
+            " 'session.include'."
+        )
+    return ProtocolError("unknown_parameter", message, param)
 
 
 def parse_modalities(value: object, param: str) -> list[str]:
@@ -243,7 +321,10 @@ def parse_voice(value: object, param: str) -> str | dict[str, Any]:
     return voice
 
 
-def _apply_audio_input(target: dict[str, Any], raw: object, param: str) -> None:
+def _apply_audio_input(
+    target: dict[str, Any], raw: object, param: str, *, transcription: bool = False
+) -> None:
+    """Apply an `audio.input` update (`transcription`: of a transcription session)."""
     obj = expect_object(raw, param)
     check_keys(obj, ["format", "transcription", "noise_reduction", "turn_detection"], param)
     if "format" in obj:
@@ -266,7 +347,10 @@ def _apply_audio_input(target: dict[str, Any], raw: object, param: str) -> None:
             target["noise_reduction"] = {"type": kind}
     if "turn_detection" in obj:
         target["turn_detection"] = parse_turn_detection(
-            obj["turn_detection"], target["turn_detection"], join(param, "turn_detection")
+            obj["turn_detection"],
+            target["turn_detection"],
+            join(param, "turn_detection"),
+            transcription=transcription,
         )
 
 
@@ -284,12 +368,26 @@ def _parse_transcription(value: object, param: str) -> dict[str, Any] | None:
 
 
 def parse_turn_detection(
-    value: object, current: dict[str, Any] | None, param: str
+    value: object, current: dict[str, Any] | None, param: str, *, transcription: bool = False
 ) -> dict[str, Any] | None:
-    """`null`, `server_vad` or `semantic_vad`; omitted fields keep their current or default."""
+    """`null`, `server_vad` or `semantic_vad`; omitted fields keep their current or default.
+
+    In a transcription session (`transcription`) the defaults hold nothing about responses,
+    and `create_response` / `interrupt_response` may only be false (they are not kept).
+    """
     if value is None:
         return None
     obj = expect_object(value, param)
+    if transcription:
+        obj = dict(obj)
+        for key in _RESPONSE_ONLY_TURN_KEYS:
+            if key in obj and expect_bool(obj.pop(key), join(param, key)):
+                raise ProtocolError(
+                    "invalid_value",
+                    f"Invalid value for '{join(param, key)}': true. A transcription session "
+                    "never creates or interrupts responses; omit it or pass false.",
+                    join(param, key),
+                )
     kind = expect_enum(
         obj.get("type", current["type"] if current else "server_vad"),
         join(param, "type"),
@@ -299,7 +397,9 @@ def parse_turn_detection(
     if current is not None and current["type"] == kind:
         base = dict(current)
     elif kind == "server_vad":
-        base = default_turn_detection()
+        base = default_transcription_turn_detection() if transcription else default_turn_detection()
+    elif transcription:
+        base = {"type": "semantic_vad", "eagerness": "auto"}
     else:
         base = {
             "type": "semantic_vad",
