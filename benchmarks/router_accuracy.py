@@ -1,15 +1,18 @@
 """Accuracy and latency of the embedded tool router (SmolLM2-135M on llama.cpp) per tool set.
 
-Routes a labelled set of about 30 utterances (chit-chat and questions that must give "none",
-weather questions, timer and music requests, near misses) with 1, 2 and 3 tools and prints, per
-tool set, how many were routed to the right tool (or to "none"), how many tool calls also got
-the right arguments, and the router's p50 / p90 time per utterance. The router's few-shot prefix
-is prefilled first (as `prepare()` does for a session), so times are those of a warm session.
+Routes labelled utterances (chit-chat and questions that must give "none", weather questions,
+timer and music requests, near misses) with 1, 2 and 3 tools and prints, per tool set and per
+utterance set, how many were routed to the right tool (or to "none"), how many tool calls also
+got the right arguments, and the router's p50 / p90 time per utterance, with the p50 apart for
+the utterances that must give "none" and for those that must call a tool. The router's few-shot
+prefix is prefilled first (as `prepare()` does for a session), so times are those of a warm
+session.
 
-A query whose tool is not in the tool set must give "none" (a timer request with only
-get_weather, say). No asserts: it is a measurement.
+Two utterance sets: `dev` (30, the set the router was tuned on) and `heldout` (33 others, never
+used for tuning: a change must help on both). A query whose tool is not in the tool set must
+give "none" (a timer request with only get_weather, say). No asserts: it is a measurement.
 
-    flock /tmp/bench.lock .venv/bin/python benchmarks/router_accuracy.py [-v]
+    flock /tmp/bench.lock .venv/bin/python benchmarks/router_accuracy.py [-v] [--set all]
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ MUSIC: dict[str, Any] = {
 }
 TOOL_SETS: list[list[dict[str, Any]]] = [[WEATHER], [WEATHER, TIMER], [WEATHER, TIMER, MUSIC]]
 
-# (utterance, expected tool or "none", expected arguments or None when not checked)
-QUERIES: list[tuple[str, str, dict[str, Any] | None]] = [
+Query = tuple[str, str, dict[str, Any] | None]
+"""(utterance, expected tool or "none", expected arguments or None when not checked)"""
+
+DEV: list[Query] = [
     # must be "none": chit-chat and general questions
     ("What color is the sky?", "none", None),
     ("What's two plus two?", "none", None),
@@ -98,6 +103,49 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("I want to listen to rock music.", "play_music", None),
 ]
 
+HELDOUT: list[Query] = [
+    # must be "none": chit-chat and general questions
+    ("Who was the first president of the United States?", "none", None),
+    ("What's the boiling point of water?", "none", None),
+    ("Good morning!", "none", None),
+    ("Can you recommend a good book?", "none", None),
+    ("How do airplanes fly?", "none", None),
+    ("What is seven times eight?", "none", None),
+    ("Translate hello into Spanish.", "none", None),
+    ("I'm feeling a bit tired today.", "none", None),
+    ("What do cats like to eat?", "none", None),
+    ("Goodbye, see you later.", "none", None),
+    # near misses
+    ("What causes thunderstorms?", "none", None),
+    ("What is the hottest planet in the solar system?", "none", None),
+    ("Is it healthy to drink coffee in the morning?", "none", None),
+    ("How many minutes are in an hour?", "none", None),
+    ("How long is a football match?", "none", None),
+    ("Who composed the Moonlight Sonata?", "none", None),
+    ("What instrument does a drummer play?", "none", None),
+    # weather
+    ("What's the forecast for Seattle this weekend?", "get_weather", {"city": "Seattle"}),
+    ("Is it sunny in Lisbon?", "get_weather", {"city": "Lisbon"}),
+    ("How cold is it in Moscow right now?", "get_weather", {"city": "Moscow"}),
+    ("Should I wear a jacket in Chicago today?", "get_weather", {"city": "Chicago"}),
+    ("Check the weather for Sydney.", "get_weather", {"city": "Sydney"}),
+    ("Is it windy in Amsterdam?", "get_weather", {"city": "Amsterdam"}),
+    # timer
+    ("Set an alarm for 45 minutes.", "set_timer", {"minutes": 45}),
+    ("Wake me up in twenty minutes.", "set_timer", {"minutes": 20}),
+    ("Timer, eight minutes.", "set_timer", {"minutes": 8}),
+    ("I need a 25 minute countdown.", "set_timer", {"minutes": 25}),
+    ("Let me know when 3 minutes have passed.", "set_timer", {"minutes": 3}),
+    # music
+    ("Play something by Taylor Swift.", "play_music", None),
+    ("Can you put on some classical music?", "play_music", None),
+    ("I'd like to hear some reggae.", "play_music", None),
+    ("Play my favourite hip hop songs.", "play_music", None),
+    ("Start playing the Rolling Stones.", "play_music", None),
+]
+
+SETS: dict[str, list[Query]] = {"dev": DEV, "heldout": HELDOUT}
+
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -108,51 +156,64 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong route")
     parser.add_argument("--repeats", type=int, default=1, help="route each query this often")
+    parser.add_argument(
+        "--set", choices=["dev", "heldout", "all"], default="all", help="utterance set(s)"
+    )
     args = parser.parse_args()
+    sets = list(SETS) if args.set == "all" else [args.set]
 
     llm = LlamaLanguageModel()
     llm.warm_up()
-    summary = []
+    totals = dict.fromkeys(sets, 0)
     for tool_set in TOOL_SETS:
         names = {tool["name"] for tool in tool_set}
         chosen, allow_none = select_tools(parse_tools(tool_set), "auto")
         llm.prepare(tool_set)  # prefill the few-shot prefix, as a session does
         llm._route("Hello.", chosen, allow_none, threading.Event())
-        right = args_right = calls = 0
-        times: list[float] = []
-        wrong: list[str] = []
-        for text, tool, expected_args in QUERIES:
-            expected = tool if tool in names else "none"
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                call = llm._route(text, chosen, allow_none, threading.Event())
-                times.append((time.perf_counter() - start) * 1000)
-            got = call.name if call is not None else "none"
-            if got == expected:
-                right += 1
-            else:
-                wrong.append(f"{text!r}: {got} (want {expected})")
-            if expected != "none" and expected_args is not None:
-                calls += 1
-                if got == expected and call is not None:
-                    args_right += json.loads(call.arguments) == expected_args
         label = "+".join(tool["name"] for tool in tool_set)
-        p50, p90 = statistics.median(times), _percentile(times, 0.9)
-        summary.append((label, right, args_right, calls, p50, p90))
+        print(label, flush=True)
+        for set_name in sets:
+            queries = SETS[set_name]
+            right = args_right = calls = 0
+            times: list[float] = []
+            none_times: list[float] = []
+            tool_times: list[float] = []
+            wrong: list[str] = []
+            for text, tool, expected_args in queries:
+                expected = tool if tool in names else "none"
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    call = llm._route(text, chosen, allow_none, threading.Event())
+                    elapsed = (time.perf_counter() - start) * 1000
+                    times.append(elapsed)
+                    (none_times if expected == "none" else tool_times).append(elapsed)
+                got = call.name if call is not None else "none"
+                if got == expected:
+                    right += 1
+                else:
+                    wrong.append(f"{text!r}: {got} (want {expected})")
+                if expected != "none" and expected_args is not None:
+                    calls += 1
+                    if got == expected and call is not None:
+                        args_right += json.loads(call.arguments) == expected_args
+            totals[set_name] += right
+            p50, p90 = statistics.median(times), _percentile(times, 0.9)
+            none_p50 = statistics.median(none_times) if none_times else float("nan")
+            tool_p50 = statistics.median(tool_times) if tool_times else float("nan")
+            print(
+                f"  {set_name:8s} routed {right:2d}/{len(queries)}  "
+                f"args {args_right:2d}/{calls:2d}  "
+                f"p50 {p50:4.0f} ms  p90 {p90:4.0f} ms  "
+                f"p50 none {none_p50:4.0f} ms  p50 tool {tool_p50:4.0f} ms",
+                flush=True,
+            )
+            if args.verbose:
+                for line in wrong:
+                    print("      wrong:", line)
+    for set_name in sets:
         print(
-            f"{label:34s} routed {right:2d}/{len(QUERIES)}  args {args_right}/{calls}  "
-            f"p50 {p50:5.0f} ms  p90 {p90:5.0f} ms",
-            flush=True,
+            f"total {set_name:8s} routed {totals[set_name]}/{len(SETS[set_name]) * len(TOOL_SETS)}"
         )
-        if args.verbose:
-            for line in wrong:
-                print("    wrong:", line)
-    total = sum(s[1] for s in summary)
-    all_times = [s[4] for s in summary]
-    print(
-        f"{'total':34s} routed {total}/{len(QUERIES) * len(TOOL_SETS)}  "
-        f"mean p50 {statistics.mean(all_times):.0f} ms"
-    )
     llm.close()
 
 
