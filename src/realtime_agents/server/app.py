@@ -33,7 +33,7 @@ from .effects import Close, ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
 from .pipeline import SessionPipeline
-from .protocol import SessionProtocol
+from .protocol import Intent, SessionProtocol
 
 logger = logging.getLogger(__name__)
 API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
@@ -226,7 +226,21 @@ class RealtimeServer:
             )
             return
         model = (query.get("model") or [""])[0]
-        if not model and not query.get("call_id") and query.get("intent") != ["transcription"]:
+        intent = (query.get("intent") or ["realtime"])[0]
+        if intent not in ("realtime", "transcription"):
+            await self._refuse(
+                connection,
+                error_event(
+                    "invalid_value",
+                    f"Invalid value: {intent!r} for the 'intent' query parameter. Supported "
+                    "values are: 'realtime' and 'transcription'.",
+                    param="intent",
+                ),
+                4000,
+                "invalid_request_error.invalid_value",
+            )
+            return
+        if not model and not query.get("call_id") and intent != "transcription":
             await self._refuse(
                 connection,
                 error_event(
@@ -253,7 +267,11 @@ class RealtimeServer:
             return
         self.sessions += 1
         try:
-            await self._run_session(connection, model or "local")
+            await self._run_session(
+                connection,
+                model or "local",
+                "transcription" if intent == "transcription" else "realtime",
+            )
         finally:
             self.sessions -= 1
 
@@ -278,7 +296,9 @@ class RealtimeServer:
             for payload in payloads:
                 await connection.send(payload, text=True)
 
-    async def _run_session(self, connection: ServerConnection, model: str) -> None:
+    async def _run_session(self, connection: ServerConnection, model: str, intent: Intent) -> None:
+        """One session; `intent="transcription"` (`?intent=transcription`) makes it a
+        transcription session (its `model` is unused)."""
         options = self.options
         limits = ProtocolLimits(
             max_audio_buffer_ms=options.max_audio_buffer_ms,
@@ -286,7 +306,7 @@ class RealtimeServer:
             max_session_seconds=options.max_session_seconds,
         )
         core = SessionProtocol(
-            model=model, now=time.monotonic(), limits=limits, created_at=time.time()
+            model=model, now=time.monotonic(), limits=limits, created_at=time.time(), intent=intent
         )
         pipeline = SessionPipeline(core, self.engines, executor=self.executor)
         await pipeline.start()

@@ -53,6 +53,8 @@ def session_update(
         core.idle_deadline = None
     else:
         core.detector.configure(*vad_parameters(detection))
+        if detection.get("idle_timeout_ms") is None:
+            core.idle_deadline = None  # a timeout armed before the update no longer applies
     return [event("session.updated", session=json_copy(core.session))]
 
 
@@ -121,7 +123,10 @@ def input_audio_buffer_commit(
     item_id = core.speech_item_id or new_id("item")
     core.speech_item_id = None
     core.detector.reset()
-    return core.commit_audio(core.buffer.take_all(), item_id)
+    out = core.commit_audio(core.buffer.take_all(), item_id)
+    if core.transcription_only:
+        core.arm_idle_timeout(now)
+    return out
 
 
 def input_audio_buffer_clear(

@@ -65,7 +65,8 @@ class SessionPipeline:
         speculate: bool = True,
     ) -> None:
         """`speculate`: start STT, LLM and TTS at the first silent frame after speech (their
-        results are used only if the turn ends there; see `speculative_run`)."""
+        results are used only if the turn ends there; see `speculative_run`). A transcription
+        session never speculates: it starts no LLM or TTS work at all."""
         self.core = core
         self.engines = engines
         self.executor = executor
@@ -82,7 +83,7 @@ class SessionPipeline:
         self._vad = _VadRunner(engines, inline=runs_inline(engines.vad))
         self._vad_lock = asyncio.Lock()
         self._speculations = Speculations(self)
-        core.speculator.enabled = speculate
+        core.speculator.enabled = speculate and not core.transcription_only
 
     # ------------------------------------------------------------------ public API
 
@@ -97,7 +98,11 @@ class SessionPipeline:
 
     def receive_nowait(self, message: object) -> None:
         """`receive` without waiting for room in the outgoing queue (see `has_room`)."""
-        if type(message) is dict and message.get("type") == "session.update":
+        if (
+            type(message) is dict
+            and message.get("type") == "session.update"
+            and not self.core.transcription_only  # no LLM to prepare
+        ):
             before = llm_setup(self.core.session)
             self.handle_nowait(self.core.receive(message, self.clock()))
             job = prepare_job(self.engines.llm, before, self.core.session)

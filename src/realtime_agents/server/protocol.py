@@ -4,12 +4,16 @@
 server events (JSON-ready dicts, in order) and effects (`StartResponse`, `CancelResponse`,
 `Transcribe`, `AnalyzeAudio`, `Close`) for the I/O shell. It owns no socket, no clock and no
 thread: every method that depends on time takes `now` (seconds, any monotonic origin).
+
+A transcription session (`intent="transcription"`, `?intent=transcription`) runs the same
+input audio buffer, VAD and user items, transcribes every committed item, and never creates
+a response: the events that would need one are refused (`TRANSCRIPTION_UNSUPPORTED`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..audio import AudioFormatName
 from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
@@ -31,7 +35,12 @@ from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from .response_params import ResponseParams, parse_response_params
 from .responses import ActiveResponse, event
-from .session_config import default_session, format_name, vad_parameters
+from .session_config import (
+    default_session,
+    default_transcription_session,
+    format_name,
+    vad_parameters,
+)
 from .speculation import Speculator, start_effect
 
 CLIENT_EVENT_TYPES = [
@@ -48,6 +57,14 @@ CLIENT_EVENT_TYPES = [
     "response.create",
     "response.cancel",
 ]
+TRANSCRIPTION_UNSUPPORTED = {
+    "conversation.item.create": "it holds only the user audio items it transcribes",
+    "conversation.item.truncate": "it has no assistant audio to truncate",
+    "response.create": "it never creates responses",
+    "response.cancel": "it never creates responses",
+}
+"""Client events a transcription session refuses, and why (the `error` message says it)."""
+Intent = Literal["realtime", "transcription"]
 
 
 class SessionProtocol:
@@ -60,11 +77,20 @@ class SessionProtocol:
         now: float,
         limits: ProtocolLimits | None = None,
         created_at: float | None = None,
+        intent: Intent = "realtime",
     ) -> None:
-        """`now` is the shell's monotonic time; `created_at` the Unix time (default: `now`)."""
+        """`now` is the shell's monotonic time; `created_at` the Unix time (default: `now`).
+
+        `intent="transcription"` makes a transcription session (`model` is then unused).
+        """
         self.limits = limits or ProtocolLimits()
         created = now if created_at is None else created_at
-        self.session = default_session(model, created, self.limits.max_session_seconds)
+        self.transcription_only = intent == "transcription"
+        """A transcription session: input audio becomes transcribed user items, no responses."""
+        if self.transcription_only:
+            self.session = default_transcription_session(created, self.limits.max_session_seconds)
+        else:
+            self.session = default_session(model, created, self.limits.max_session_seconds)
         self.expires_at = now + self.limits.max_session_seconds
         self.conversation = Conversation()
         self.buffer = InputAudioBuffer(self.input_format)
@@ -136,6 +162,14 @@ class SessionProtocol:
             handler = HANDLERS.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise invalid_value("type", kind, CLIENT_EVENT_TYPES)
+            if self.transcription_only and kind in TRANSCRIPTION_UNSUPPORTED:
+                raise ProtocolError(
+                    "invalid_value",
+                    f"'{kind}' is not supported in a transcription session "
+                    f"(?intent=transcription): {TRANSCRIPTION_UNSUPPORTED[kind]}. Connect with "
+                    "?model=<model> for a realtime session.",
+                    "type",
+                )
             return handler(self, message, now, client_event_id)
         except ProtocolError as error:
             return [error.to_event(client_event_id)]
@@ -334,10 +368,20 @@ class SessionProtocol:
         ]
         audio = self.buffer.take_until(self.buffer.start_ms, audio_end_ms)
         out += self.commit_audio(audio, item_id)
+        if self.transcription_only:
+            self.arm_idle_timeout(now)
+            return out
         detection = self.turn_detection
         if detection and detection.get("create_response") and self.default_response_id is None:
             out += self.create_response(parse_response_params(None, self.session), None)
         return out
+
+    def arm_idle_timeout(self, now: float) -> None:
+        """Start a transcription session's idle timeout at the end of a user turn (a realtime
+        session's starts when the last response's audio ends: see `response_finished`)."""
+        detection = self.turn_detection
+        if detection is not None and detection.get("idle_timeout_ms") is not None:
+            self.idle_deadline = now + detection["idle_timeout_ms"] / 1000
 
     def _idle_timeout(self, now: float) -> list[Output]:
         item_id = new_id("item")
@@ -351,7 +395,8 @@ class SessionProtocol:
             )
         ]
         out += self.commit_audio(self.buffer.take_all(), item_id)
-        out += self.create_response(parse_response_params(None, self.session), None)
+        if not self.transcription_only:
+            out += self.create_response(parse_response_params(None, self.session), None)
         return out
 
     def commit_audio(self, audio: bytes, item_id: str) -> list[Output]:
@@ -372,8 +417,11 @@ class SessionProtocol:
         return out
 
     def transcribe(self, item_id: str, audio: bytes) -> list[Output]:
+        """Ask for the item's transcript; its events are sent if transcription is configured,
+        and always in a transcription session (null `transcription` there means the server's
+        own speech-to-text engine, which the shell uses whatever `model` names)."""
         transcription = self.session["audio"]["input"]["transcription"]
-        self.pending_transcriptions[item_id] = transcription is not None
+        self.pending_transcriptions[item_id] = transcription is not None or self.transcription_only
         return [
             Transcribe(
                 item_id,
@@ -456,10 +504,12 @@ class SessionProtocol:
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
+    "TRANSCRIPTION_UNSUPPORTED",
     "AnalyzeAudio",
     "CancelResponse",
     "Close",
     "Effect",
+    "Intent",
     "Output",
     "ProtocolLimits",
     "SessionProtocol",

@@ -76,7 +76,12 @@ def default_turn_detection() -> dict[str, Any]:
 
 def default_transcription_turn_detection() -> dict[str, Any]:
     """`server_vad` as a live transcription session echoes it (nothing about responses)."""
-    return {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200}
+    return {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 200,
+    }
 
 
 def default_transcription_session(now: float, max_duration_s: float) -> dict[str, Any]:
