@@ -363,6 +363,10 @@ def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
             f"no head burst {fmt(rf['together1']['p50_ms'], 2)} / "
             f"{fmt(rf['together1']['p99_ms'], 2)} ms"
         )
+        for name in ("together", "together1"):
+            got, want = rf[name].get("n", 0), rf[name].get("expected", 0)
+            if got < want:
+                print(f"  WARNING: the read floor's {name} run saw {got:,} of {want:,} stamps")
     floors = [value(res[lib], "cpu.write_floor_us") for lib in LIBS]
     floors = [f for f in floors if f is not None]
     if floors:
