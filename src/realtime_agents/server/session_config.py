@@ -61,19 +61,6 @@ _RESPONSE_ONLY_TURN_KEYS = ("create_response", "interrupt_response")
 """Turn detection settings about responses, which a transcription session never creates."""
 
 
-def default_turn_detection() -> dict[str, Any]:
-    """`server_vad` with the live defaults."""
-    return {
-        "type": "server_vad",
-        "threshold": 0.5,
-        "prefix_padding_ms": 300,
-        "silence_duration_ms": 200,
-        "idle_timeout_ms": None,
-        "create_response": True,
-        "interrupt_response": True,
-    }
-
-
 def default_transcription_turn_detection() -> dict[str, Any]:
     """`server_vad` as a live transcription session echoes it (nothing about responses)."""
     return {
@@ -81,6 +68,16 @@ def default_transcription_turn_detection() -> dict[str, Any]:
         "threshold": 0.5,
         "prefix_padding_ms": 300,
         "silence_duration_ms": 200,
+    }
+
+
+def default_turn_detection() -> dict[str, Any]:
+    """`server_vad` with the live defaults of a realtime session."""
+    return {
+        **default_transcription_turn_detection(),
+        "idle_timeout_ms": None,
+        "create_response": True,
+        "interrupt_response": True,
     }
 
 
