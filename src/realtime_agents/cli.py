@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="negotiate permessage-deflate with clients that offer it (off: saves CPU)",
     )
+    serve.add_argument(
+        "--no-speculation",
+        dest="speculation",
+        action="store_false",
+        help="do not prefill the LLM while users speak nor start replies before their turn "
+        "ends (~200 ms slower turns, less CPU per speaking session)",
+    )
     serve.add_argument("--log-level", default="INFO")
     demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -120,6 +127,7 @@ async def run_server(args: argparse.Namespace) -> None:
         worker_threads=args.worker_threads,
         compression=args.compression,
         workers=args.workers,
+        speculation=args.speculation,
     )
     if args.workers > 1:
         await run_workers(args, config, options)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter, ValidationError
 
 from realtime_agents.server.effects import Output, ProtocolLimits, StartResponse
-from realtime_agents.server.engines.base import EngineSet
+from realtime_agents.server.engines.base import EngineSet, LlmChunk, LlmRequest
 from realtime_agents.server.engines.scripted import (
     ScriptedLlm,
     ScriptedStt,
@@ -141,3 +143,52 @@ def make_engines() -> EngineSet:
         ),
         tts=ToneTts(chunk_delay_s=0.01),
     )
+
+
+TRANSCRIPT = "Hello there."
+"""What `watched_engines`' scripted speech-to-text hears in any audio."""
+
+
+class WatchedLlm(ScriptedLlm):
+    """A scripted LLM that records every call: `generate`, `prefill` and `prepare`."""
+
+    def __init__(self) -> None:
+        super().__init__(reply="A reply nobody should hear.")
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def _called(self, name: str) -> None:
+        with self._lock:
+            self.calls.append(name)
+
+    def generate(self, request: LlmRequest, cancel: threading.Event) -> Iterator[LlmChunk]:
+        self._called("generate")
+        return super().generate(request, cancel)
+
+    def prefill(self, request: LlmRequest, cancel: threading.Event) -> None:
+        self._called("prefill")
+
+    def prepare(self, tools: Any, tool_choice: Any, instructions: Any) -> None:
+        self._called("prepare")
+
+
+class WatchedTts(ToneTts):
+    """A tone TTS that records every synthesis."""
+
+    def __init__(self) -> None:
+        super().__init__(chunk_delay_s=0.001)
+        self.texts: list[str] = []
+
+    def synthesize(
+        self, text: str, *, voice: str | None, speed: float, cancel: threading.Event
+    ) -> Iterator[bytes]:
+        self.texts.append(text)
+        return super().synthesize(text, voice=voice, speed=speed, cancel=cancel)
+
+
+def watched_engines(stt: Any = None, vad: Any = None) -> tuple[EngineSet, WatchedLlm, WatchedTts]:
+    llm, tts = WatchedLlm(), WatchedTts()
+    engines = scripted_engine_set(stt=stt or ScriptedStt(default=TRANSCRIPT), llm=llm, tts=tts)
+    if vad is not None:
+        engines = EngineSet(vad=vad, stt=engines.stt, llm=llm, tts=tts)
+    return engines, llm, tts

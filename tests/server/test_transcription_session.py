@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Any
 
@@ -18,67 +17,23 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest, SessionCreatedEvent
-from server_helpers import SERVER_EVENT, EventRecorder, silence, tone, utterance_chunks
+from server_helpers import (
+    SERVER_EVENT,
+    TRANSCRIPT,
+    EventRecorder,
+    WatchedLlm,
+    WatchedTts,
+    silence,
+    tone,
+    utterance_chunks,
+    watched_engines,
+)
 from socket_client import kinds, receive, send, until
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_agents.audio import read_wav, resample_pcm16
 from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
-from realtime_agents.server.engines.base import EngineSet, LlmChunk, LlmRequest
-from realtime_agents.server.engines.scripted import (
-    ScriptedLlm,
-    ScriptedStt,
-    ToneTts,
-    scripted_engine_set,
-)
-
-TRANSCRIPT = "Hello there."
-
-
-class WatchedLlm(ScriptedLlm):
-    """A scripted LLM that records every call: `generate`, `prefill` and `prepare`."""
-
-    def __init__(self) -> None:
-        super().__init__(reply="A reply nobody should hear.")
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-
-    def _called(self, name: str) -> None:
-        with self._lock:
-            self.calls.append(name)
-
-    def generate(self, request: LlmRequest, cancel: threading.Event) -> Iterator[LlmChunk]:
-        self._called("generate")
-        return super().generate(request, cancel)
-
-    def prefill(self, request: LlmRequest, cancel: threading.Event) -> None:
-        self._called("prefill")
-
-    def prepare(self, tools: Any, tool_choice: Any, instructions: Any) -> None:
-        self._called("prepare")
-
-
-class WatchedTts(ToneTts):
-    """A tone TTS that records every synthesis."""
-
-    def __init__(self) -> None:
-        super().__init__(chunk_delay_s=0.001)
-        self.texts: list[str] = []
-
-    def synthesize(
-        self, text: str, *, voice: str | None, speed: float, cancel: threading.Event
-    ) -> Iterator[bytes]:
-        self.texts.append(text)
-        return super().synthesize(text, voice=voice, speed=speed, cancel=cancel)
-
-
-def watched_engines(stt: Any = None, vad: Any = None) -> tuple[EngineSet, WatchedLlm, WatchedTts]:
-    llm, tts = WatchedLlm(), WatchedTts()
-    engines = scripted_engine_set(stt=stt or ScriptedStt(default=TRANSCRIPT), llm=llm, tts=tts)
-    if vad is not None:
-        engines = EngineSet(vad=vad, stt=engines.stt, llm=llm, tts=tts)
-    return engines, llm, tts
 
 
 @pytest.fixture
