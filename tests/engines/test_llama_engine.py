@@ -252,3 +252,68 @@ def test_a_chosen_tool_prefills_the_answer_to_its_result(embedded: EngineSet) ->
         },
     ]
     assert "sunny" in _text(_run(embedded, messages, TOOLS)).lower()
+
+
+MUSIC: dict[str, Any] = {
+    "type": "function",
+    "name": "play_music",
+    "description": "Play music by an artist or in a genre.",
+    "parameters": {
+        "type": "object",
+        "properties": {"query": {"type": "string"}},
+        "required": ["query"],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("tools", "questions"),
+    [
+        (TOOLS, ["What color is the sky?", "What's two plus two?"]),
+        ([*TOOLS, MUSIC], ["What color is the sky?"]),
+    ],
+    ids=["2 tools", "3 tools"],
+)
+def test_with_several_tools_general_questions_get_no_tool(
+    embedded: EngineSet, tools: list[dict[str, Any]], questions: list[str]
+) -> None:
+    # With several tools the tool list's prompt alone sends these to get_weather; the weather
+    # tool's own prompt vetoes it.
+    for query in questions:
+        assert _text(_run(embedded, _ask(query), tools)).strip(), query
+    chunks = _run(embedded, _ask("What's the weather in Paris?"), tools)
+    assert chunks[0].tool_call is not None
+    assert chunks[0].tool_call.name == "get_weather"
+    assert json.loads(chunks[0].tool_call.arguments) == {"city": "Paris"}
+
+
+def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+    from realtime_agents.server.engines.tool_router import parse_tools
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    llm.prepare(TOOLS)
+    tools = parse_tools(TOOLS)
+    setups = [llm._router_setup(tools, True), *(llm._router_setup([t], True) for t in tools)]
+    assert all(setup.snapshot is not None for setup in setups)  # all prefilled by `prepare`
+    router = llm._router
+    evaluated: list[int] = []
+    original_eval = router.eval
+
+    def counting_eval(tokens: Sequence[int]) -> None:
+        evaluated.append(len(tokens))
+        original_eval(tokens)
+
+    router.eval = counting_eval
+    try:
+        timer = _run(embedded, _ask("Set a timer for five minutes."), TOOLS)
+        assert timer[0].tool_call is not None and timer[0].tool_call.name == "set_timer"
+        assert json.loads(timer[0].tool_call.arguments) == {"minutes": 5}
+        cached = router.detokenize(list(router.input_ids[: router.n_tokens])).decode()
+        assert "- set_timer(" in cached and "- get_weather(" not in cached  # its own prompt
+        evaluated.clear()
+        assert _text(_run(embedded, _ask("How are you doing today?"), TOOLS)).strip()
+        assert 0 < sum(evaluated) < 40  # the tool list's prefix came back from its snapshot
+    finally:
+        del router.eval

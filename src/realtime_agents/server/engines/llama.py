@@ -2,19 +2,22 @@
 
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
 and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
-streams prose. With a single instance each reply evicts the router prefix and routing costs a
-second more. By default the two run at once, one core each: the reply is prefilled and starts
-decoding while the router decides, and its tokens are held back until the router says "none"
-(`parallel_router`). Threads: every call uses `n_threads` (1). On this class of 2-core CPU a
-second decoding thread is only faster on an otherwise idle machine; next to the server's event
-loop, speech-to-text or text-to-speech it collapses (measured in the server: 30 ms per token on
-two threads against 17 ms on one).
+streams prose. With several tools the router's choice of a tool is checked against that tool's own
+single-tool prompt (its evaluated prefix is kept in a snapshot of the KV cache). With a single
+instance each reply evicts the router prefix and routing costs a second more. By default the two
+run at once, one core each: the reply is prefilled and starts decoding while the router decides,
+and its tokens are held back until the router says "none" (`parallel_router`). Threads: every call
+uses `n_threads` (1). On this class of 2-core CPU a second decoding thread is only faster on an
+otherwise idle machine; next to the server's event loop, speech-to-text or text-to-speech it
+collapses (measured in the server: 30 ms per token on two threads against 17 ms on one).
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
+import math
 import os
 import queue
 import re
@@ -52,6 +55,13 @@ _CHATML: Final = (
 _LOCK_POLL_SECONDS: Final = 0.05
 _PREFILL_STEP: Final = 4
 """Tokens per evaluation when prefilling ahead (a turn that needs the model waits at most one)."""
+_NAME_PREFIX: Final = '{"name": "'
+_VERIFY_MARGIN: Final = 0.0
+"""A tool chosen from several is called only when its log-odds against "none" in the tool list's
+prompt plus those in the tool's own single-tool prompt exceed this (a product of the two
+prompts' odds above 1). With several tools, the tiny model sends general questions to a tool;
+with the tool alone it says "none" for most of them, but it also misses more real requests:
+each prompt vetoes the other's mistakes only when it is confident."""
 
 
 def bundled_gguf_path() -> str:
@@ -114,6 +124,47 @@ def _gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class _Snapshot:
+    """The KV cache of a model's sequence 0 and the tokens it holds, to restore later.
+
+    Restoring copies a few MB (about 23 KB per token for SmolLM2-135M): a few milliseconds,
+    against a second or more to prefill a few-shot prompt again.
+    """
+
+    def __init__(self, model: Any) -> None:
+        import llama_cpp
+
+        ctx = model._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        self._data = (ctypes.c_uint8 * size)()
+        self._size = llama_cpp.llama_state_seq_get_data(ctx, self._data, size, 0)
+        self.tokens: list[int] = model.input_ids[: model.n_tokens].tolist()
+
+    def restore(self, model: Any) -> bool:
+        """Put the saved cache back in `model` (the model's lock held); False on failure."""
+        import llama_cpp
+
+        model._ctx.kv_cache_seq_rm(0, 0, -1)
+        model.n_tokens = 0
+        if llama_cpp.llama_state_seq_set_data(model._ctx.ctx, self._data, self._size, 0) == 0:
+            return False
+        model.input_ids[: len(self.tokens)] = self.tokens
+        model.n_tokens = len(self.tokens)
+        model._requires_eval = True
+        return True
+
+
+def _restore_if_longer(model: Any, snapshot: _Snapshot | None, tokens: list[int]) -> None:
+    """Restore `snapshot` when it shares a longer prefix with `tokens` than the cache does."""
+    if snapshot is None:
+        return
+    cached = model.input_ids[: model.n_tokens].tolist()
+    if model.longest_token_prefix(snapshot.tokens, tokens) > model.longest_token_prefix(
+        cached, tokens
+    ):
+        snapshot.restore(model)
+
+
 class _RouterSetup:
     """A tool list's router prompt and its grammars (compiled on first use)."""
 
@@ -122,6 +173,29 @@ class _RouterSetup:
         self.names = [option["properties"]["name"]["const"] for option in prompt.schema["anyOf"]]
         self._name_grammar: Any = None
         self._argument_grammars: dict[str, Any] = {}
+        self._first_tokens: dict[str, int] | None = None
+        self._first_tokens_known = False
+        self.snapshot: _Snapshot | None = None
+        """The router's KV cache with this prompt evaluated, when it may be evicted and needed
+        again (the tool lists that are checked, and each of their tools' own prompts)."""
+        self.keep_snapshot = False
+
+    def first_tokens(self, model: Any) -> dict[str, int] | None:
+        """Each name's first token after `{"name": "`; None when two names share one."""
+        if not self._first_tokens_known:
+            self._first_tokens_known = True
+            head = model.tokenize(_NAME_PREFIX.encode("utf-8"), add_bos=False, special=True)
+            firsts: dict[str, int] = {}
+            for name in self.names:
+                tokens = model.tokenize(
+                    (_NAME_PREFIX + name).encode("utf-8"), add_bos=False, special=True
+                )
+                if tokens[: len(head)] != head or len(tokens) == len(head):
+                    return None
+                firsts[name] = tokens[len(head)]
+            if len(set(firsts.values())) == len(firsts):
+                self._first_tokens = firsts
+        return self._first_tokens
 
     def name_grammar(self) -> Any:
         """The rest of the name string after `{"name": "`: one of the names, then a quote."""
@@ -164,14 +238,17 @@ def _prefill_model(
     cancel: Cancellation,
     *,
     wait: bool = False,
+    snapshot: _Snapshot | None = None,
 ) -> None:
     """Evaluate `tokens` on `model` after the longest prefix its KV cache already holds.
 
-    A busy model is skipped (it is answering a turn), unless `wait`.
+    A busy model is skipped (it is answering a turn), unless `wait`. `snapshot` is restored
+    first when it holds a longer prefix of `tokens` than the cache.
     """
     if not (_acquire(lock, cancel) if wait else lock.acquire(blocking=False)):
         return
     try:
+        _restore_if_longer(model, snapshot, tokens)
         cached = model.input_ids[: model.n_tokens].tolist()
         done = model.longest_token_prefix(cached, tokens)
         if done >= len(tokens):
@@ -184,6 +261,11 @@ def _prefill_model(
             model.eval(tokens[start : start + _PREFILL_STEP])
     finally:
         lock.release()
+
+
+def _checks_choice(tools: Sequence[Any], allow_none: bool) -> bool:
+    """Whether a tool chosen from `tools` is checked with its own single-tool prompt."""
+    return allow_none and len(tools) > 1
 
 
 def _close_models(*models: Any) -> None:
@@ -358,31 +440,46 @@ class LlamaLanguageModel:
         keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
         if keep == 0:
             return
-        prompts = [
-            (self._replier, self._replier_lock, self._formatter(messages=self._chat(messages)))
+        prompts: list[tuple[Any, threading.Lock, Any, _RouterSetup | None]] = [
+            (
+                self._replier,
+                self._replier_lock,
+                self._formatter(messages=self._chat(messages)),
+                None,
+            )
         ]
         if request.tools:
             tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
             if tools:
-                chat = self._router_setup(tools, allow_none).prompt.messages(text)
-                prompts.append((self._router, self._router_lock, self._formatter(messages=chat)))
+                setup = self._router_setup(tools, allow_none)
+                chat = setup.prompt.messages(text)
+                prompts.append(
+                    (self._router, self._router_lock, self._formatter(messages=chat), setup)
+                )
         jobs = []
-        for model, lock, rendered in prompts:
+        for model, lock, rendered, router_setup in prompts:
             prompt = rendered.prompt
             end = prompt.rfind(text)
             if end >= 0:
                 tokens = model.tokenize(
                     prompt[: end + keep].encode("utf-8"), add_bos=False, special=True
                 )
-                jobs.append((model, lock, tokens))
+                snapshot = router_setup.snapshot if router_setup is not None else None
+                jobs.append((model, lock, tokens, snapshot))
         helpers = [
-            threading.Thread(target=_prefill_model, args=(*job, cancel), daemon=True)
-            for job in jobs[1:]
+            threading.Thread(
+                target=_prefill_model,
+                args=(model, lock, tokens, cancel),
+                kwargs={"snapshot": snapshot},
+                daemon=True,
+            )
+            for model, lock, tokens, snapshot in jobs[1:]
         ]
         for helper in helpers:
             helper.start()
         if jobs:
-            _prefill_model(*jobs[0], cancel)
+            model, lock, tokens, snapshot = jobs[0]
+            _prefill_model(model, lock, tokens, cancel, snapshot=snapshot)
         for helper in helpers:
             helper.join()
 
@@ -419,12 +516,18 @@ class LlamaLanguageModel:
         """Prefill the prompt prefixes a session will use, so its first turn is fast.
 
         The router's few-shot prefix for `tools` (about 2 s to prefill once on one core) and
-        the replier's system prompt with `instructions` stay in the KV caches. Call it from a
-        worker thread when a session's tools or instructions change.
+        the replier's system prompt with `instructions` stay in the KV caches. With several
+        tools, each tool's own prompt (which checks the router's choice) is prefilled too, and
+        kept in a snapshot (about 1.5 s each, once per tool). Call it from a worker thread when
+        a session's tools or instructions change.
         """
         chosen, allow_none = select_tools(parse_tools(tools), tool_choice)
         if chosen:
             self._route("Hello.", chosen, allow_none, threading.Event())
+            if _checks_choice(chosen, allow_none):
+                for tool in chosen:
+                    self._route("Hello.", [tool], True, threading.Event(), keep=True)
+                self._route("Hello.", chosen, allow_none, threading.Event())  # back to its cache
         if instructions is not None:
             system: ChatMessage = {"role": "system", "content": instructions}
             user: ChatMessage = {"role": "user", "content": "Hello."}
@@ -447,8 +550,10 @@ class LlamaLanguageModel:
 
     # ------------------------------------------------------------------ routing
 
-    def _router_setup(self, tools: Sequence[Any], allow_none: bool) -> _RouterSetup:
-        """The cached prompt and compiled grammars for a tool list."""
+    def _router_setup(
+        self, tools: Sequence[Any], allow_none: bool, keep: bool = False
+    ) -> _RouterSetup:
+        """The cached prompt and compiled grammars for a tool list (`keep`: its KV snapshot)."""
         key = json.dumps(
             [[t.name, t.description, dict(t.properties), list(t.required)] for t in tools]
             + [allow_none],
@@ -460,6 +565,7 @@ class LlamaLanguageModel:
             if len(self._setups) > 32:
                 self._setups.clear()
             setup = self._setups[key] = _RouterSetup(build_router_prompt(tools, allow_none))
+        setup.keep_snapshot = setup.keep_snapshot or keep
         return setup
 
     def _complete(self, prompt: str, grammar: Any, max_tokens: int) -> Iterator[str]:
@@ -473,6 +579,53 @@ class LlamaLanguageModel:
         finally:
             stream.close()
 
+    def _next_logprobs(self, setup: _RouterSetup, prompt: str, user_text: str) -> Any:
+        """Evaluate `prompt` on the router (its lock held) after the longest prefix held by the
+        cache or the setup's snapshot; the log-probabilities of the next token.
+
+        The first time a setup that keeps a snapshot is evaluated, the snapshot is taken at the
+        end of the prompt's constant part (up to the user text).
+        """
+        import llama_cpp
+        import numpy as np
+
+        model = self._router
+        tokens = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        _restore_if_longer(model, setup.snapshot, tokens)
+        cached = model.input_ids[: model.n_tokens].tolist()
+        done = min(model.longest_token_prefix(cached, tokens), len(tokens) - 1)
+        if setup.keep_snapshot and setup.snapshot is None:
+            head = prompt[: prompt.rfind(user_text)].encode("utf-8")
+            constant = model.longest_token_prefix(
+                model.tokenize(head, add_bos=False, special=True), tokens
+            )
+            done = min(done, constant)
+            model.n_tokens = done  # `eval` drops the cache after this position first
+            model.eval(tokens[done:constant])
+            model._ctx.kv_cache_seq_rm(0, constant, -1)
+            model.n_tokens = done = constant
+            setup.snapshot = _Snapshot(model)
+        model.n_tokens = done  # `eval` drops the cache after this position first
+        model.eval(tokens[done:])
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(model._ctx.ctx, -1), shape=(model.n_vocab(),)
+        ).astype(np.float64)
+        top = float(logits.max())
+        return logits - (top + math.log(float(np.exp(logits - top).sum())))
+
+    def _decode_name(self, setup: _RouterSetup, prefix: str, cancel: Cancellation) -> str | None:
+        """The name the router decodes greedily under the name grammar (None if cancelled)."""
+        text = ""
+        candidates = setup.names
+        for piece in self._complete(prefix, setup.name_grammar(), _ROUTER_MAX_TOKENS):
+            if cancel.is_set():
+                return None
+            text += piece
+            candidates = [n for n in setup.names if (n + '"').startswith(text.rstrip("}"))]
+            if len(candidates) <= 1:
+                break
+        return candidates[0] if len(candidates) == 1 else None
+
     def _route(
         self,
         user_text: str,
@@ -480,35 +633,57 @@ class LlamaLanguageModel:
         allow_none: bool,
         cancel: Cancellation,
         on_tool: Callable[[str], None] | None = None,
+        *,
+        keep: bool = False,
     ) -> LlmToolCall | None:
         """Ask the router which tool (if any) answers `user_text`.
 
-        The prompt ends inside the answer, at `{"name": "`, so the first decoded token usually
-        settles the name (stop as soon as one candidate is left); only when a tool is chosen
-        are its arguments decoded, under a grammar built from its JSON schema. `on_tool` hears
-        the chosen tool's name before its arguments are decoded.
+        The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
+        probabilities of each name's first token: the likeliest name is the answer (when two
+        names share a first token, the name is decoded under a grammar instead). With several
+        tools and "none" allowed, a chosen tool is then checked with its own single-tool prompt
+        (restored from a snapshot of its evaluated prefix): the tool is kept only when the two
+        prompts' log-odds of the tool against "none" add up to more than `_VERIFY_MARGIN`.
+        Only when a tool is chosen are its arguments decoded, under a grammar built from its
+        JSON schema (in the last prompt evaluated). `on_tool` hears the chosen tool's name
+        before its arguments are decoded. `keep`: snapshot this tool list's evaluated prompt.
         """
-        setup = self._router_setup(tools, allow_none)
+        check = _checks_choice(tools, allow_none)
+        setup = self._router_setup(tools, allow_none, keep or check)
         if not _acquire(self._router_lock, cancel):
             return None
         try:
-            chat = setup.prompt.messages(user_text.strip() or "...")
-            prefix = self._formatter(messages=chat).prompt + '{"name": "'
-            text = ""
-            candidates = setup.names
-            for piece in self._complete(prefix, setup.name_grammar(), _ROUTER_MAX_TOKENS):
-                if cancel.is_set():
-                    return None
-                text += piece
-                candidates = [n for n in setup.names if (n + '"').startswith(text.rstrip("}"))]
-                if len(candidates) <= 1:
-                    break
-            if len(candidates) != 1 or candidates[0] == NO_TOOL:
+            text = user_text.strip() or "..."
+            prefix = self._formatter(messages=setup.prompt.messages(text)).prompt + _NAME_PREFIX
+            firsts = setup.first_tokens(self._router)
+            if firsts is None:
+                chosen = self._decode_name(setup, prefix, cancel)
+            else:
+                logprobs = self._next_logprobs(setup, prefix, text)
+                chosen = max(setup.names, key=lambda n: float(logprobs[firsts[n]]))
+            if chosen is None or chosen == NO_TOOL or cancel.is_set():
                 return None
-            name = candidates[0]
+            name = chosen
+            tool = next(t for t in tools if t.name == name)
+            if check and firsts is not None:
+                own = self._router_setup([tool], True, keep=True)
+                own_firsts = own.first_tokens(self._router)
+                if own_firsts is not None:
+                    own_prefix = (
+                        self._formatter(messages=own.prompt.messages(text)).prompt + _NAME_PREFIX
+                    )
+                    own_logprobs = self._next_logprobs(own, own_prefix, text)
+                    margin = float(
+                        logprobs[firsts[name]]
+                        - logprobs[firsts[NO_TOOL]]
+                        + own_logprobs[own_firsts[name]]
+                        - own_logprobs[own_firsts[NO_TOOL]]
+                    )
+                    if margin <= _VERIFY_MARGIN or cancel.is_set():
+                        return None
+                    setup, prefix = own, own_prefix
             if on_tool is not None:
                 on_tool(name)
-            tool = next(t for t in tools if t.name == name)
             arguments = "{}"
             if tool.properties:
                 prefix += name + '", "arguments":'
