@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-conversation-items", type=int, default=defaults.max_conversation_items
     )
+    serve.add_argument(
+        "--max-retained-audio-bytes", type=int, default=defaults.max_retained_audio_bytes
+    )
     serve.add_argument("--max-sessions", type=int, default=defaults.max_sessions)
     serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
     serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
@@ -123,6 +126,7 @@ async def run_server(args: argparse.Namespace) -> None:
         max_audio_buffer_ms=args.max_audio_buffer_ms,
         max_conversation_items=args.max_conversation_items,
         max_sessions=args.max_sessions,
+        max_retained_audio_bytes=args.max_retained_audio_bytes,
         max_session_seconds=args.max_session_seconds,
         worker_threads=args.worker_threads,
         compression=args.compression,

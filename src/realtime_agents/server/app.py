@@ -29,6 +29,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
+from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .effects import Close, ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
@@ -72,6 +73,9 @@ class ServerOptions:
     """Uncommitted input audio limit: `input_audio_buffer_too_large`."""
     max_conversation_items: int = 2000
     """Items per conversation: `conversation_max_items_exceeded`."""
+    max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
+    """User and assistant audio a session keeps for `conversation.item.retrieve` (16 MiB, about
+    5.8 minutes of PCM16 at 24 kHz); the oldest items' audio is dropped first."""
     max_sessions: int = 256
     """Concurrent sessions per process: `session_limit_reached`, close 1013."""
     max_session_seconds: float = 3600.0
@@ -309,6 +313,7 @@ class RealtimeServer:
             max_audio_buffer_ms=options.max_audio_buffer_ms,
             max_conversation_items=options.max_conversation_items,
             max_session_seconds=options.max_session_seconds,
+            max_retained_audio_bytes=options.max_retained_audio_bytes,
         )
         core = SessionProtocol(
             model=model, now=time.monotonic(), limits=limits, created_at=time.time(), intent=intent

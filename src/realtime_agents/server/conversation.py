@@ -38,16 +38,33 @@ def user_audio_item(item_id: str, transcript: str | None = None) -> dict[str, An
     }
 
 
+DEFAULT_MAX_RETAINED_AUDIO_BYTES = 16 * 1024 * 1024
+"""Audio a conversation keeps for `conversation.item.retrieve` (about 5.8 minutes of PCM16 at
+24 kHz); beyond it the oldest items' audio is dropped first."""
+
+
 @dataclass(slots=True)
 class ItemAudio:
-    """Audio kept beside an item: user input audio bytes, or assistant output byte counts."""
+    """Audio kept beside an item: user input audio, or assistant output audio and its length."""
 
     input_audio: bytes = b""
     input_format: str = "pcm16"
+    input_bytes: int = 0
+    """The length of the item's input audio (kept when the audio itself is dropped)."""
     output_bytes: int = 0
+    """The length of the assistant audio (truncation cuts it; kept when the audio is dropped)."""
     output_format: str = "pcm16"
+    output_audio: bytearray = field(default_factory=bytearray)
+    """The assistant audio itself, while the conversation's audio budget keeps it."""
+    dropped: bool = False
+    """The audio was dropped for the budget: `retrieve` returns the item without it."""
     segments: list[tuple[int, str]] = field(default_factory=list)
     """Assistant transcript pieces with the output byte offset where each piece's audio starts."""
+
+    @property
+    def retained(self) -> int:
+        """Bytes of audio this item holds."""
+        return len(self.input_audio) + len(self.output_audio)
 
 
 @dataclass(slots=True)
@@ -166,11 +183,57 @@ def decode_base64(value: object, param: str) -> bytes:
 class Conversation:
     """The ordered items of the default conversation, with per-item audio."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES) -> None:
         self.id = new_id("conv")
         self._items: list[dict[str, Any]] = []
         self._index: dict[str, dict[str, Any]] = {}
         self.audio: dict[str, ItemAudio] = {}
+        """Per item, in the order the audio was added (the order it is dropped in)."""
+        self.max_audio_bytes = max_audio_bytes
+        self.audio_bytes = 0
+        """Bytes of audio all items hold; at most `max_audio_bytes` between calls."""
+
+    # ------------------------------------------------------------------ audio
+
+    def add_audio(self, item_id: str, audio: ItemAudio) -> None:
+        """Keep `audio` beside the item (its input audio counts against the budget)."""
+        audio.input_bytes = len(audio.input_audio)
+        self.audio[item_id] = audio
+        self.audio_bytes += audio.retained
+        self._fit(audio)
+
+    def add_output(self, audio: ItemAudio, chunk: bytes) -> None:
+        """An assistant audio chunk of a registered item: counted, and kept if it fits."""
+        audio.output_bytes += len(chunk)
+        if audio.dropped:
+            return
+        audio.output_audio += chunk
+        self.audio_bytes += len(chunk)
+        self._fit(audio)
+
+    def cut_output(self, audio: ItemAudio, size: int) -> None:
+        """Truncate an item's assistant audio to `size` bytes."""
+        audio.output_bytes = min(audio.output_bytes, size)
+        if len(audio.output_audio) > size:
+            self.audio_bytes -= len(audio.output_audio) - size
+            del audio.output_audio[size:]
+
+    def _drop(self, audio: ItemAudio) -> None:
+        self.audio_bytes -= audio.retained
+        audio.input_audio = b""
+        audio.output_audio = bytearray()
+        audio.dropped = True
+
+    def _fit(self, newest: ItemAudio) -> None:
+        """Drop the oldest items' audio until the budget holds (`newest` last of all)."""
+        if self.audio_bytes <= self.max_audio_bytes:
+            return
+        for audio in self.audio.values():
+            if audio is not newest and audio.retained:
+                self._drop(audio)
+                if self.audio_bytes <= self.max_audio_bytes:
+                    return
+        self._drop(newest)  # alone it is over the budget
 
     def __len__(self) -> int:
         return len(self._items)
@@ -219,7 +282,9 @@ class Conversation:
         """Remove an item (it must exist)."""
         item = self._index.pop(item_id)
         self._items.remove(item)
-        self.audio.pop(item_id, None)
+        audio = self.audio.pop(item_id, None)
+        if audio is not None:
+            self._drop(audio)  # (a response still streaming into it keeps nothing more)
 
 
 def user_text(item: dict[str, Any]) -> str:

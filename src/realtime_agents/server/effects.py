@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ..audio import AudioFormatName
+from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .engines.base import LlmRequest
 
 
@@ -18,6 +19,8 @@ class ProtocolLimits:
     max_audio_buffer_ms: int = 15 * 60 * 1000
     max_conversation_items: int = 2000
     max_session_seconds: float = 3600.0
+    max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
+    """Audio kept for `conversation.item.retrieve` (user and assistant); oldest dropped first."""
 
 
 @dataclass(frozen=True, slots=True)

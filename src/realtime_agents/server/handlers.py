@@ -162,8 +162,8 @@ def conversation_item_create(
         event("conversation.item.done", previous_item_id=previous, item=json_copy(item)),
     ]
     if parsed.audio is not None:
-        core.conversation.audio[item["id"]] = ItemAudio(
-            input_audio=parsed.audio, input_format=core.input_format
+        core.conversation.add_audio(
+            item["id"], ItemAudio(input_audio=parsed.audio, input_format=core.input_format)
         )
         if all(part.get("transcript") is None for part in item["content"]):
             out += core.transcribe(item["id"], parsed.audio)
@@ -181,14 +181,17 @@ def _find_item(core: SessionProtocol, message: dict[str, Any], code: str) -> dic
 def conversation_item_retrieve(
     core: SessionProtocol, message: dict[str, Any], now: float, event_id: str | None
 ) -> list[Output]:
-    """`conversation.item.retrieve`: the item, with user input audio."""
+    """`conversation.item.retrieve`: the item, with its audio (user input or assistant output)
+    while the conversation's audio budget still keeps it."""
     check_keys(message, [*_ENVELOPE, "item_id"], "", required=["item_id"])
     item = copy.deepcopy(_find_item(core, message, "item_retrieve_invalid_item_id"))
     audio = core.conversation.audio.get(item["id"])
-    if audio is not None and audio.input_audio:
+    if audio is not None:
         for part in item.get("content", []):
-            if part.get("type") == "input_audio":
+            if part.get("type") == "input_audio" and audio.input_audio:
                 part["audio"] = base64.b64encode(audio.input_audio).decode("ascii")
+            elif part.get("type") == "output_audio" and audio.output_audio:
+                part["audio"] = base64.b64encode(audio.output_audio).decode("ascii")
     return [event("conversation.item.retrieved", item=item)]
 
 
@@ -229,7 +232,7 @@ def conversation_item_truncate(
     cut = min(audio.output_bytes, bytes_for_ms(audio_end_ms, fmt))  # type: ignore[arg-type]
     transcript = truncate_transcript(audio.segments, cut, audio.output_bytes)
     audio.segments = [(start, text) for start, text in audio.segments if start < cut]
-    audio.output_bytes = cut
+    core.conversation.cut_output(audio, cut)
     for part in item.get("content", []):
         if part.get("type") == "output_audio":
             part["transcript"] = transcript

@@ -92,7 +92,7 @@ class SessionProtocol:
         else:
             self.session = default_session(model, created, self.limits.max_session_seconds)
         self.expires_at = now + self.limits.max_session_seconds
-        self.conversation = Conversation()
+        self.conversation = Conversation(self.limits.max_retained_audio_bytes)
         self.buffer = InputAudioBuffer(self.input_format)
         self.detector = TurnDetector(
             *vad_parameters(self.session["audio"]["input"]["turn_detection"])
@@ -253,9 +253,7 @@ class SessionProtocol:
                     part["transcript"] = transcript
             audio = self.conversation.audio.get(item_id)
             if audio is not None:
-                seconds = len(audio.input_audio) / (
-                    48000 if audio.input_format == "pcm16" else 8000
-                )
+                seconds = audio.input_bytes / (48000 if audio.input_format == "pcm16" else 8000)
         if send_events:
             out.append(
                 event(
@@ -405,8 +403,8 @@ class SessionProtocol:
             return [self.too_many_items().to_event(None)]
         item = user_audio_item(item_id)
         previous = self.conversation.insert(item)
-        self.conversation.audio[item_id] = ItemAudio(
-            input_audio=audio, input_format=self.input_format
+        self.conversation.add_audio(
+            item_id, ItemAudio(input_audio=audio, input_format=self.input_format)
         )
         out: list[Output] = [
             event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id),

@@ -164,7 +164,7 @@ class ActiveResponse:
         self._message_text = ""
         self._message_audio = ItemAudio(output_format=self._format) if self._audio_mode else None
         if self._message_audio is not None and self.conversation is not None:
-            self.conversation.audio[item["id"]] = self._message_audio
+            self.conversation.add_audio(item["id"], self._message_audio)
         events = self._add_item(item)
         part = (
             {"type": "audio", "transcript": ""}
@@ -197,7 +197,10 @@ class ActiveResponse:
             return []
         events = self._open_message()
         assert self._message_audio is not None
-        self._message_audio.output_bytes += len(chunk)
+        if self.conversation is not None:
+            self.conversation.add_output(self._message_audio, chunk)
+        else:  # out of band: nothing is kept
+            self._message_audio.output_bytes += len(chunk)
         self.audio_ms += len(chunk) * 1000 / bytes_per_second(self._format)
         delta = b64.encode(chunk)
         events.append(event("response.output_audio.delta", **self._ids(), delta=delta))
