@@ -81,6 +81,16 @@ def default_turn_detection() -> dict[str, Any]:
     }
 
 
+def _default_audio_input(turn_detection: dict[str, Any]) -> dict[str, Any]:
+    """`audio.input` as a new session of either type reports it."""
+    return {
+        "format": {"type": "audio/pcm", "rate": 24000},
+        "transcription": None,
+        "noise_reduction": None,
+        "turn_detection": turn_detection,
+    }
+
+
 def default_transcription_session(now: float, max_duration_s: float) -> dict[str, Any]:
     """The full session object of a transcription session's `session.created` (live shape).
 
@@ -92,14 +102,7 @@ def default_transcription_session(now: float, max_duration_s: float) -> dict[str
         "object": "realtime.transcription_session",
         "id": new_id("sess"),
         "expires_at": int(now + max_duration_s),
-        "audio": {
-            "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
-                "transcription": None,
-                "noise_reduction": None,
-                "turn_detection": default_transcription_turn_detection(),
-            }
-        },
+        "audio": {"input": _default_audio_input(default_transcription_turn_detection())},
         "include": None,
     }
 
@@ -121,12 +124,7 @@ def default_session(model: str, now: float, max_duration_s: float) -> dict[str, 
         "prompt": None,
         "expires_at": int(now + max_duration_s),
         "audio": {
-            "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
-                "transcription": None,
-                "noise_reduction": None,
-                "turn_detection": default_turn_detection(),
-            },
+            "input": _default_audio_input(default_turn_detection()),
             "output": {
                 "format": {"type": "audio/pcm", "rate": 24000},
                 "voice": "alloy",
