@@ -121,6 +121,13 @@ class RealtimeModelSendConversationItem(msgspec.Struct, frozen=True):
     type: Literal["conversation_item"] = "conversation_item"
 
 
+class RealtimeModelSendDeleteItem(msgspec.Struct, frozen=True):
+    """Remove an item from the model's conversation (`conversation.item.delete`)."""
+
+    item_id: str
+    type: Literal["delete_item"] = "delete_item"
+
+
 RealtimeModelSendEvent: TypeAlias = (
     RealtimeModelSendRawMessage
     | RealtimeModelSendUserInput
@@ -131,5 +138,6 @@ RealtimeModelSendEvent: TypeAlias = (
     | RealtimeModelSendSessionUpdate
     | RealtimeModelSendCreateResponse
     | RealtimeModelSendConversationItem
+    | RealtimeModelSendDeleteItem
 )
 """Every event an app can send to a `RealtimeModel`."""

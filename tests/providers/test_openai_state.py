@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-from realtime_agents.inputs import RealtimeModelSendAudio, RealtimeModelSendUserInput
+from realtime_agents.inputs import (
+    RealtimeModelSendAudio,
+    RealtimeModelSendDeleteItem,
+    RealtimeModelSendUserInput,
+)
 from realtime_agents.items import AssistantMessageItem, FunctionCallItem, OutputAudio
 from realtime_agents.providers.openai import wire
 from realtime_agents.providers.openai.history import ConversationHistory, UnsentAudio
@@ -279,3 +283,16 @@ def test_kept_user_audio_is_bounded_and_reported_once() -> None:
     assert error is not None and error.error.code == "replay_history_audio_overflow"
     assert history.keep_user_audio("c", b"1") is None  # same episode: reported once
     assert history._audio is not None and list(history._audio) == ["b", "c"]
+
+
+def test_delete_item_sends_conversation_item_delete_and_is_not_replayed() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    _server(protocol, {"type": "session.created", "session": {"type": "realtime"}})
+    _user_turn(protocol, bytes(4800), "u1")
+    _user_turn(protocol, bytes(4800), "u2")
+    protocol.outbox.clear()
+    protocol.send(RealtimeModelSendDeleteItem(item_id="u1"), 0.0)
+    assert [(kind, json.loads(frame)) for kind, frame in protocol.outbox] == [
+        ("item", {"type": "conversation.item.delete", "item_id": "u1"})
+    ]
+    assert [i["id"] for i in _replayed_items(protocol)] == ["u2"]

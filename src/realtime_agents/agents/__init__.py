@@ -21,6 +21,7 @@ from .events import (
     HistoryDeletedEvent,
     HistoryUpdatedEvent,
     InputAudioTimeoutEvent,
+    InputGuardrailTrippedEvent,
     InputSpeechStartedEvent,
     InputSpeechStoppedEvent,
     RawModelEvent,
@@ -37,8 +38,11 @@ from .events import (
 from .guardrails import (
     DEFAULT_DEBOUNCE_TEXT_LENGTH,
     GuardrailFunctionOutput,
+    InputGuardrail,
+    InputGuardrailResult,
     OutputGuardrail,
     OutputGuardrailResult,
+    input_guardrail,
     output_guardrail,
 )
 from .handoffs import Handoff, handoff
@@ -78,6 +82,9 @@ __all__ = [
     "HistoryDeletedEvent",
     "HistoryUpdatedEvent",
     "InputAudioTimeoutEvent",
+    "InputGuardrail",
+    "InputGuardrailResult",
+    "InputGuardrailTrippedEvent",
     "InputSpeechStartedEvent",
     "InputSpeechStoppedEvent",
     "Instructions",
@@ -108,5 +115,6 @@ __all__ = [
     "build_agent_settings",
     "function_tool",
     "handoff",
+    "input_guardrail",
     "output_guardrail",
 ]

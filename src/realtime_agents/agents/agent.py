@@ -6,14 +6,12 @@ import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from ..settings import FunctionToolDefinition, RealtimeSessionModelSettings, merge_settings
+from .guardrails import InputGuardrail, OutputGuardrail, check_guardrails
 from .handoffs import Handoff, handoff
 from .tools import FunctionTool, ToolResult
-
-if TYPE_CHECKING:
-    from .guardrails import OutputGuardrail
 
 Instructions: TypeAlias = (
     str | Callable[[Any, "RealtimeAgent"], str] | Callable[[Any, "RealtimeAgent"], Awaitable[str]]
@@ -73,6 +71,8 @@ class RealtimeAgent:
     hooks: AgentHooks | None = None
     handoff_description: str | None = None
     """What this agent handles; shown to other agents in the handoff tool's description."""
+    input_guardrails: Sequence[InputGuardrail] = ()
+    """Checks on what the user says (text messages and the transcripts of speech)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -80,6 +80,9 @@ class RealtimeAgent:
         self.tools = tuple(self.tools)
         self.handoffs = tuple(self.handoffs)
         self.output_guardrails = tuple(self.output_guardrails)
+        self.input_guardrails = tuple(self.input_guardrails)
+        check_guardrails(f"agent {self.name!r}", "output_guardrails", self.output_guardrails)
+        check_guardrails(f"agent {self.name!r}", "input_guardrails", self.input_guardrails)
         for tool in self.tools:
             if not isinstance(tool, FunctionTool):
                 raise TypeError(

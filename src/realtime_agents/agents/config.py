@@ -7,7 +7,12 @@ from typing import TypedDict
 
 from ..settings import RealtimeSessionModelSettings
 from .agent import AgentHooks
-from .guardrails import OutputGuardrail, OutputGuardrailResult
+from .guardrails import (
+    InputGuardrail,
+    InputGuardrailResult,
+    OutputGuardrail,
+    OutputGuardrailResult,
+)
 from .metrics import Clock
 
 
@@ -22,6 +27,11 @@ class RealtimeRunConfig(TypedDict, total=False):
     """Run output guardrails each time this many more characters streamed in (default 100)."""
     guardrail_recovery_message: str | Callable[[Sequence[OutputGuardrailResult]], str]
     """The message sent after a trip so the agent recovers (a default is provided)."""
+    input_guardrails: Sequence[InputGuardrail]
+    """Input guardrails for every agent, in addition to each agent's own."""
+    input_guardrail_recovery_message: str | Callable[[Sequence[InputGuardrailResult]], str]
+    """Sent after spoken input was blocked so the agent steers on (a default is provided; an
+    empty string sends none)."""
     hooks: AgentHooks
     """Hooks called for every agent, after the agent's own hooks."""
     tool_timeout_s: float | None

@@ -16,7 +16,7 @@ from ..items import RealtimeItem
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
-    from .guardrails import OutputGuardrailResult
+    from .guardrails import InputGuardrailResult, OutputGuardrailResult
     from .metrics import SessionUsage, TurnMetrics
     from .tools import FunctionTool, ToolStatus
 
@@ -186,6 +186,29 @@ class GuardrailTrippedEvent(msgspec.Struct, frozen=True, kw_only=True):
     type: Literal["guardrail_tripped"] = "guardrail_tripped"
 
 
+class InputGuardrailTrippedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An input guardrail blocked what the user said.
+
+    A text message (`source="text"`) was not sent and no response was created. Speech
+    (`source="speech"`) was checked on its final transcript: its user item was deleted from the
+    model's conversation, the answer to it was stopped if it was still running, and the agent was
+    asked to steer the conversation on.
+    """
+
+    results: tuple[InputGuardrailResult, ...]
+    """The guardrails that tripped."""
+    text: str
+    """The user's text (or the transcript of their speech)."""
+    source: Literal["text", "speech"]
+    item_id: str | None = None
+    """The deleted user item (speech only)."""
+    response_id: str | None = None
+    """The response that answered the speech, if it had started."""
+    response_interrupted: bool = False
+    """Whether that response was still running and was stopped."""
+    type: Literal["input_guardrail_tripped"] = "input_guardrail_tripped"
+
+
 class ErrorEvent(msgspec.Struct, frozen=True, kw_only=True):
     """Something went wrong; the session goes on (`end_of_stream` ends iteration, errors do not)."""
 
@@ -239,6 +262,7 @@ RealtimeSessionEvent: TypeAlias = (
     | HistoryUpdatedEvent
     | HistoryDeletedEvent
     | GuardrailTrippedEvent
+    | InputGuardrailTrippedEvent
     | ErrorEvent
     | UsageEvent
     | TurnMetricsEvent

@@ -1,11 +1,11 @@
-"""Output guardrails: checks on the assistant's transcript as it streams."""
+"""Guardrails: checks on what the user says (input) and on the assistant's transcript (output)."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar, overload
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
@@ -25,27 +25,32 @@ GuardrailFunction: TypeAlias = Callable[
     [Any, "RealtimeAgent", str],
     GuardrailFunctionOutput | bool | Awaitable[GuardrailFunctionOutput | bool],
 ]
-"""`(context, agent, transcript_so_far)`, sync or async; return a `GuardrailFunctionOutput` or a
-bool (True trips it)."""
+"""`(context, agent, text)`, sync or async; return a `GuardrailFunctionOutput` or a bool (True
+trips it). The text is the transcript so far (output guardrails) or what the user said (input)."""
 
 
 @dataclass(frozen=True)
-class OutputGuardrail:
-    """A named check on the assistant's output text."""
+class _Guardrail:
+    """A named check on a text; the subclasses say whose text."""
 
     guardrail_function: GuardrailFunction
     name: str = ""
+    kind: ClassVar[str] = "guardrail"
 
     def __post_init__(self) -> None:
         if not callable(self.guardrail_function):
-            raise TypeError("an output guardrail needs a function")
+            raise TypeError(
+                f"an {self.kind} guardrail needs a function of (context, agent, text), "
+                f"got {type(self.guardrail_function).__name__}"
+            )
         if not self.name:
             object.__setattr__(
                 self, "name", getattr(self.guardrail_function, "__name__", "guardrail")
             )
 
-    async def run(self, context: Any, agent: RealtimeAgent, text: str) -> OutputGuardrailResult:
-        """Run the check on `text`."""
+    async def _verdict(
+        self, context: Any, agent: RealtimeAgent, text: str
+    ) -> GuardrailFunctionOutput:
         result = self.guardrail_function(context, agent, text)
         if inspect.isawaitable(result):
             result = await result
@@ -56,14 +61,15 @@ class OutputGuardrail:
                 f"guardrail {self.name!r} returned {type(result).__name__}; "
                 "return a GuardrailFunctionOutput or a bool"
             )
-        return OutputGuardrailResult(guardrail=self, agent=agent, text=text, output=result)
+        return result
+
+
+G = TypeVar("G", bound=_Guardrail)
 
 
 @dataclass(frozen=True)
-class OutputGuardrailResult:
-    """One guardrail's verdict on one piece of text."""
-
-    guardrail: OutputGuardrail
+class _GuardrailResult(Generic[G]):
+    guardrail: G
     agent: RealtimeAgent
     text: str
     output: GuardrailFunctionOutput
@@ -74,32 +80,96 @@ class OutputGuardrailResult:
         return self.output.tripwire_triggered
 
 
-@overload
-def output_guardrail(function: GuardrailFunction, /) -> OutputGuardrail: ...
+class OutputGuardrail(_Guardrail):
+    """A named check on the assistant's output text."""
+
+    kind: ClassVar[str] = "output"
+
+    async def run(self, context: Any, agent: RealtimeAgent, text: str) -> OutputGuardrailResult:
+        """Run the check on `text`."""
+        return OutputGuardrailResult(self, agent, text, await self._verdict(context, agent, text))
 
 
-@overload
-def output_guardrail(*, name: str = "") -> Callable[[GuardrailFunction], OutputGuardrail]: ...
+class OutputGuardrailResult(_GuardrailResult[OutputGuardrail]):
+    """One output guardrail's verdict on one piece of the assistant's text."""
 
 
-def output_guardrail(
-    function: GuardrailFunction | None = None, /, *, name: str = ""
-) -> OutputGuardrail | Callable[[GuardrailFunction], OutputGuardrail]:
-    """Make an `OutputGuardrail`: `@output_guardrail` or `@output_guardrail(name=...)`."""
+class InputGuardrail(_Guardrail):
+    """A named check on what the user said: a text message, or the transcript of speech."""
 
-    def wrap(func: GuardrailFunction) -> OutputGuardrail:
-        return OutputGuardrail(guardrail_function=func, name=name)
+    kind: ClassVar[str] = "input"
 
-    return wrap if function is None else wrap(function)
+    async def run(self, context: Any, agent: RealtimeAgent, text: str) -> InputGuardrailResult:
+        """Run the check on the user's `text`."""
+        return InputGuardrailResult(self, agent, text, await self._verdict(context, agent, text))
+
+
+class InputGuardrailResult(_GuardrailResult[InputGuardrail]):
+    """One input guardrail's verdict on one user message."""
+
+
+class _GuardrailDecorator(Generic[G]):
+    """`@decorator` or `@decorator(name=...)` making a guardrail of one class from a function."""
+
+    def __init__(self, cls: type[G], doc: str) -> None:
+        self._cls = cls
+        self.__doc__ = doc
+
+    @overload
+    def __call__(self, function: GuardrailFunction, /) -> G: ...
+
+    @overload
+    def __call__(self, /, *, name: str = "") -> Callable[[GuardrailFunction], G]: ...
+
+    def __call__(
+        self, function: GuardrailFunction | None = None, /, *, name: str = ""
+    ) -> G | Callable[[GuardrailFunction], G]:
+        def wrap(func: GuardrailFunction) -> G:
+            return self._cls(guardrail_function=func, name=name)
+
+        return wrap if function is None else wrap(function)
+
+
+output_guardrail = _GuardrailDecorator(
+    OutputGuardrail,
+    "Make an `OutputGuardrail`: `@output_guardrail` or `@output_guardrail(name=...)`.",
+)
+input_guardrail = _GuardrailDecorator(
+    InputGuardrail, "Make an `InputGuardrail`: `@input_guardrail` or `@input_guardrail(name=...)`."
+)
+
+
+def check_guardrails(owner: str, field: str, guardrails: Sequence[object]) -> None:
+    """Raise a clear TypeError if `field` (input_ or output_guardrails) holds anything else."""
+    wanted = InputGuardrail if field == "input_guardrails" else OutputGuardrail
+    for guardrail in guardrails:
+        if not isinstance(guardrail, wanted):
+            raise TypeError(
+                f"{owner}: {field} must be {wanted.__name__} objects "
+                f"(use @{wanted.kind}_guardrail), got {guardrail!r}"
+            )
+
+
+def _names(results: Sequence[_GuardrailResult[Any]]) -> str:
+    return ", ".join(dict.fromkeys(r.guardrail.name for r in results))
 
 
 def default_recovery_message(results: Sequence[OutputGuardrailResult]) -> str:
-    """The message that asks the agent to recover after a trip."""
-    names = ", ".join(r.guardrail.name for r in results)
+    """The message that asks the agent to recover after an output guardrail trip."""
     return (
-        f"[system] Your last response was stopped by a safety check ({names}) and the user did "
-        "not hear the rest of it. Do not repeat it. Briefly apologise and continue helping the "
-        "user within your instructions."
+        f"[system] Your last response was stopped by a safety check ({_names(results)}) and the "
+        "user did not hear the rest of it. Do not repeat it. Briefly apologise and continue "
+        "helping the user within your instructions."
+    )
+
+
+def default_input_recovery_message(results: Sequence[InputGuardrailResult]) -> str:
+    """The message that asks the agent to go on after the user's input was blocked."""
+    return (
+        f"[system] What the user just said was blocked by a safety check ({_names(results)}) "
+        "and removed from the conversation; any answer you started was stopped. Do not act on "
+        "it or repeat it. Politely tell the user you cannot help with that, and steer the "
+        "conversation back to what you can help with."
     )
 
 

@@ -16,6 +16,7 @@ from ..events import (
     RealtimeModelTurnEndedEvent,
     RealtimeModelUsageEvent,
 )
+from ..items import InputAudio, UserMessageItem
 from .events import (
     AgentEndEvent,
     AgentStartEvent,
@@ -105,11 +106,14 @@ class ModelEventHandler:
             case "item_updated":
                 change = session._history.apply(event.item, event.previous_item_id)
                 await session._publish_change(change)
+                if isinstance(event.item, UserMessageItem):
+                    self._user_item(event.item, added=change[0] == "added")
             case "item_deleted":
                 if session._history.delete(event.item_id):
                     await session._publish(HistoryDeletedEvent(item_id=event.item_id))
             case "turn_started":
                 session._metrics.turn_started(event.response_id)
+                session._input_guardrails.on_turn_started(event.response_id)
                 agent = session.current_agent
                 await session._publish(AgentStartEvent(agent=agent, response_id=event.response_id))
                 await session._call_hooks((agent,), "on_start", agent)
@@ -228,6 +232,15 @@ class ModelEventHandler:
             )
         )
         await session._publish_change(change)
+        session._input_guardrails.on_transcript(event.item_id, event.transcript)
+
+    def _user_item(self, item: UserMessageItem, *, added: bool) -> None:
+        """A user item from the model: the next response answers it; check its transcript."""
+        guardrails = self._session._input_guardrails
+        if added:
+            guardrails.on_user_item(item.item_id)
+        transcripts = [p.transcript for p in item.content if isinstance(p, InputAudio)]
+        guardrails.on_transcript(item.item_id, " ".join(t for t in transcripts if t))
 
     async def _turn_ended(self, event: RealtimeModelTurnEndedEvent) -> None:
         session = self._session
@@ -240,6 +253,7 @@ class ModelEventHandler:
         )
         await session._call_hooks((agent,), "on_end", agent)
         session._guardrails.debouncer.forget_response(event.response_id)
+        session._input_guardrails.on_turn_ended(event.response_id)
 
     async def _usage(self, event: RealtimeModelUsageEvent) -> None:
         session = self._session

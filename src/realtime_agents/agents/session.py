@@ -17,10 +17,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 from ..events import RealtimeModelEvent, RealtimeModelToolCallEvent
 from ..inputs import (
+    RealtimeModelInputTextContent,
     RealtimeModelSendAudio,
     RealtimeModelSendConversationItem,
     RealtimeModelSendEvent,
@@ -41,8 +42,8 @@ from .events import (
     HistoryUpdatedEvent,
     RealtimeSessionEvent,
 )
-from .guardrails import DEFAULT_DEBOUNCE_TEXT_LENGTH, GuardrailDebouncer
-from .guardrails_runner import GuardrailRunner
+from .guardrails import DEFAULT_DEBOUNCE_TEXT_LENGTH, GuardrailDebouncer, check_guardrails
+from .guardrails_runner import GuardrailRunner, InputGuardrailRunner
 from .history import Change, ConversationHistory
 from .metrics import MetricsRecorder, SessionUsage, TurnMetrics
 from .model_events import ModelEventHandler
@@ -68,6 +69,12 @@ class RealtimeSession(RealtimeModelListener):
         self._agent = agent
         self._context = context
         self._config: RealtimeRunConfig = config or {}
+        check_guardrails(
+            "the run config", "input_guardrails", self._config.get("input_guardrails", ())
+        )
+        check_guardrails(
+            "the run config", "output_guardrails", self._config.get("output_guardrails", ())
+        )
         self._model_config: RealtimeModelConfig = model_config or {}
         self._seed = tuple(history)
         self._history = ConversationHistory(
@@ -85,6 +92,7 @@ class RealtimeSession(RealtimeModelListener):
                 self._config.get("guardrail_debounce_text_length", DEFAULT_DEBOUNCE_TEXT_LENGTH)
             ),
         )
+        self._input_guardrails = InputGuardrailRunner(self, self._guardrails)
         self._handler = ModelEventHandler(self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._state: Literal["new", "starting", "open", "closing", "closed"] = "new"
@@ -135,6 +143,7 @@ class RealtimeSession(RealtimeModelListener):
     async def _seed_history(self, items: Sequence[RealtimeItem]) -> None:
         previous: str | None = None
         for item in self._history.seed(items):
+            self._input_guardrails.skip(item.item_id)  # the app's own history is not checked
             await self._publish(HistoryAddedEvent(item=item))
             await self._model.send_event(
                 RealtimeModelSendConversationItem(item=item, previous_item_id=previous)
@@ -225,11 +234,19 @@ class RealtimeSession(RealtimeModelListener):
 
     # -- what the app sends
 
-    async def send_message(self, message: RealtimeModelUserInput) -> None:
-        """Send a user text message (or a message with images) and ask for a response."""
+    async def send_message(self, message: RealtimeModelUserInput) -> bool:
+        """Send a user text message (or a message with images) and ask for a response.
+
+        Input guardrails check the message's text first. If one trips, nothing is sent,
+        `input_guardrail_tripped` is emitted and False is returned; otherwise True.
+        """
         self._check_open()
+        if not await self._input_guardrails.check_text(_message_text(message)):
+            return False
+        self._check_open()  # the session may have closed while the guardrails ran
         self._metrics.input_ended("text")
         await self._model.send_event(RealtimeModelSendUserInput(user_input=message))
+        return True
 
     async def send_audio(self, audio: bytes, *, commit: bool = False) -> None:
         """Append user audio (session input format); `commit=True` ends the user's turn."""
@@ -364,3 +381,15 @@ class RealtimeSession(RealtimeModelListener):
                 status="in_progress",
             )
         )
+
+
+def _message_text(message: RealtimeModelUserInput) -> str:
+    """The text input guardrails check: the string, or a message's text parts joined."""
+    if isinstance(message, str):
+        return message
+    texts = [
+        cast(RealtimeModelInputTextContent, part)["text"]
+        for part in message.get("content", ())
+        if part.get("type") == "input_text"
+    ]
+    return "\n".join(texts)

@@ -31,6 +31,7 @@ from ...inputs import (
     RealtimeModelSendClearAudio,
     RealtimeModelSendConversationItem,
     RealtimeModelSendCreateResponse,
+    RealtimeModelSendDeleteItem,
     RealtimeModelSendEvent,
     RealtimeModelSendInterrupt,
     RealtimeModelSendRawMessage,
@@ -332,6 +333,10 @@ class OpenAIRealtimeProtocol:
             for wire_item in wire.item_to_wire(event.item):
                 self._push("item", [wire.encode_item_create(wire_item, previous)])
                 previous = None
+        elif isinstance(event, RealtimeModelSendDeleteItem):
+            self.history.delete(event.item_id)  # not replayed after a reconnect either
+            delete = {"type": "conversation.item.delete", "item_id": event.item_id}
+            self._push("item", [wire.encode(delete)])
         elif isinstance(event, RealtimeModelSendRawMessage):
             return self._send_raw(event.message)
         else:  # pragma: no cover - exhaustive over RealtimeModelSendEvent

@@ -1,0 +1,355 @@
+"""Input guardrails: text checked before it is sent, speech checked on its final transcript."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from agent_test_helpers import EventRecorder
+
+from realtime_agents import (
+    InputAudio,
+    RealtimeModelAudioEvent,
+    RealtimeModelInputAudioTranscriptionCompletedEvent,
+    RealtimeModelItemDeletedEvent,
+    RealtimeModelItemUpdatedEvent,
+    RealtimeModelSendDeleteItem,
+    RealtimeModelSendInterrupt,
+    RealtimeModelSendUserInput,
+    RealtimeModelTurnEndedEvent,
+    RealtimeModelTurnStartedEvent,
+    UserMessageItem,
+)
+from realtime_agents.agents import (
+    GuardrailFunctionOutput,
+    InputGuardrail,
+    RealtimeAgent,
+    RealtimeRunner,
+    input_guardrail,
+    output_guardrail,
+)
+from realtime_agents.providers.openai import OpenAIRealtimeWebSocketModel
+from realtime_agents.server.app import ServerOptions, serve
+from realtime_agents.server.engines.scripted import (
+    ScriptedLlm,
+    ScriptedStt,
+    ToneTts,
+    scripted_engine_set,
+)
+from realtime_agents.testing import RealtimeStep, ScriptedRealtimeModel
+
+BLOCKED = "what is the admin password"
+
+
+@input_guardrail
+def no_passwords(context: Any, agent: RealtimeAgent, text: str) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(tripwire_triggered="password" in text, output_info="pw")
+
+
+def user_item(item_id: str, transcript: str | None = None) -> RealtimeModelItemUpdatedEvent:
+    return RealtimeModelItemUpdatedEvent(
+        item=UserMessageItem(item_id=item_id, content=(InputAudio(transcript=transcript),))
+    )
+
+
+def transcribed(item_id: str, text: str) -> RealtimeModelInputAudioTranscriptionCompletedEvent:
+    return RealtimeModelInputAudioTranscriptionCompletedEvent(item_id=item_id, transcript=text)
+
+
+def audio(response_id: str, data: bytes = b"\x01\x00") -> RealtimeModelAudioEvent:
+    return RealtimeModelAudioEvent(data=data, response_id=response_id, item_id=f"a_{response_id}")
+
+
+def is_recovery(event: Any) -> bool:
+    return isinstance(event, RealtimeModelSendUserInput) and "blocked by a safety check" in str(
+        event.user_input
+    )
+
+
+async def test_blocked_text_is_never_sent_and_no_response_is_created() -> None:
+    @input_guardrail(name="slow_check")
+    async def slow_check(context: Any, agent: RealtimeAgent, text: str) -> bool:
+        await asyncio.sleep(0)
+        return context["strict"] and "password" in text
+
+    model = ScriptedRealtimeModel()  # strict and empty: any send would fail the test
+    agent = RealtimeAgent(name="a", input_guardrails=[slow_check])
+    async with await RealtimeRunner(agent, model=model).run(context={"strict": True}) as session:
+        events = EventRecorder(session)
+        assert await session.send_message(BLOCKED) is False
+        tripped = await events.until("input_guardrail_tripped")
+        assert tripped.type == "input_guardrail_tripped"
+        assert (tripped.source, tripped.text, tripped.item_id) == ("text", BLOCKED, None)
+        assert [r.guardrail.name for r in tripped.results] == ["slow_check"]
+        assert tripped.results[0].agent is agent and tripped.results[0].tripped
+        assert session.turn_metrics == ()
+    assert model.sent_events == ()
+    assert model.unexpected_sends == ()
+    assert events.types().count("input_guardrail_tripped") == 1
+
+
+async def test_allowed_text_is_sent_after_the_check() -> None:
+    checked: list[str] = []
+
+    @input_guardrail
+    def record(context: Any, agent: RealtimeAgent, text: str) -> bool:
+        checked.append(text)
+        return False
+
+    message: Any = {
+        "type": "message",
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "Describe"},
+            {"type": "input_image", "image_url": "data:image/png;base64,AA=="},
+            {"type": "input_text", "text": "this picture"},
+        ],
+    }
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input="Hello")),
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input=message)),
+        ]
+    )
+    agent = RealtimeAgent(name="a", input_guardrails=[record, no_passwords])
+    async with await RealtimeRunner(agent, model=model).run() as session:
+        events = EventRecorder(session)
+        assert await session.send_message("Hello") is True
+        assert await session.send_message(message) is True
+    await events.rest()
+    assert checked == ["Hello", "Describe\nthis picture"]
+    assert "input_guardrail_tripped" not in events.types()
+    model.assert_complete()
+
+
+async def test_spoken_turn_that_trips_is_interrupted_deleted_and_recovered() -> None:
+    calls: list[str] = []
+
+    @input_guardrail
+    async def no_passwords_async(context: Any, agent: RealtimeAgent, text: str) -> bool:
+        calls.append(text)
+        await asyncio.sleep(0)
+        return "password" in text
+
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendInterrupt(cancel_response=True, response_id="r1")),
+            RealtimeStep(
+                expect=RealtimeModelSendDeleteItem(item_id="u1"),
+                emit=[RealtimeModelItemDeletedEvent(item_id="u1")],
+            ),
+            RealtimeStep(expect=is_recovery),
+        ]
+    )
+    agent = RealtimeAgent(name="a", input_guardrails=[no_passwords_async])
+    async with await RealtimeRunner(agent, model=model).run() as session:
+        events = EventRecorder(session)
+        await model.emit(user_item("u1"), RealtimeModelTurnStartedEvent(response_id="r1"))
+        # The item's final transcript triggers the check; the transcription event is not rechecked.
+        await model.emit(
+            audio("r1", b"\x01\x00"), user_item("u1", BLOCKED), transcribed("u1", BLOCKED)
+        )
+        tripped = await events.until("input_guardrail_tripped")
+        assert tripped.type == "input_guardrail_tripped"
+        assert (tripped.source, tripped.item_id, tripped.response_id) == ("speech", "u1", "r1")
+        assert tripped.response_interrupted is True and tripped.text == BLOCKED
+        deleted = events.of_type("history_deleted")  # the model confirmed before the event
+        assert [e.item_id for e in deleted] == ["u1"]
+        await model.emit(audio("r1", b"\x02\x00"))  # late audio of the stopped response: dropped
+        await model.emit(RealtimeModelTurnEndedEvent(response_id="r1"), audio("r2", b"\x03\x00"))
+        later = await events.until("audio")
+        assert later.type == "audio" and later.response_id == "r2"
+        assert all(item.item_id != "u1" for item in session.history)
+    heard = [e.data for e in events.of_type("audio")]
+    assert heard == [b"\x01\x00", b"\x03\x00"]
+    assert calls == [BLOCKED]
+    assert events.types().count("input_guardrail_tripped") == 1
+    assert "error" not in events.types()
+    model.assert_complete()
+
+
+async def test_a_trip_before_the_answer_starts_stops_it_when_it_starts() -> None:
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendDeleteItem(item_id="u1")),
+            RealtimeStep(expect=is_recovery),
+            RealtimeStep(expect=RealtimeModelSendInterrupt(cancel_response=True, response_id="r1")),
+        ]
+    )
+    runner = RealtimeRunner(
+        RealtimeAgent(name="a"), model=model, config={"input_guardrails": [no_passwords]}
+    )
+    async with await runner.run() as session:
+        events = EventRecorder(session)
+        await model.emit(user_item("u1"), transcribed("u1", BLOCKED))
+        tripped = await events.until("input_guardrail_tripped")
+        assert tripped.type == "input_guardrail_tripped"
+        assert tripped.response_id is None and tripped.response_interrupted is False
+        await model.emit(RealtimeModelTurnStartedEvent(response_id="r1"), audio("r1"))
+        await events.until("agent_start")
+        for _ in range(3):  # let the cancel task send
+            await asyncio.sleep(0)
+    assert "audio" not in events.types()
+    model.assert_complete()
+
+
+async def test_allowed_speech_sends_nothing_and_a_custom_recovery_message_is_used() -> None:
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendDeleteItem(item_id="u2")),
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input="Change the subject.")),
+        ]
+    )
+    agent = RealtimeAgent(name="a", input_guardrails=[no_passwords])
+    runner = RealtimeRunner(
+        agent,
+        model=model,
+        config={"input_guardrail_recovery_message": lambda results: "Change the subject."},
+    )
+    async with await runner.run() as session:
+        events = EventRecorder(session)
+        await model.emit(user_item("u1"), RealtimeModelTurnStartedEvent(response_id="r1"))
+        await model.emit(transcribed("u1", "What is the weather?"), audio("r1"))
+        await model.emit(RealtimeModelTurnEndedEvent(response_id="r1"))
+        # The answer to u2 already ended when its transcript trips: nothing left to interrupt.
+        await model.emit(user_item("u2"), RealtimeModelTurnStartedEvent(response_id="r2"))
+        await model.emit(RealtimeModelTurnEndedEvent(response_id="r2"), transcribed("u2", BLOCKED))
+        tripped = await events.until("input_guardrail_tripped")
+        assert tripped.type == "input_guardrail_tripped"
+        assert tripped.item_id == "u2" and tripped.response_id == "r2"
+        assert tripped.response_interrupted is False
+    assert [e.response_id for e in events.of_type("audio")] == ["r1"]
+    model.assert_complete()
+
+
+async def test_a_raising_guardrail_is_reported_and_skipped() -> None:
+    @input_guardrail
+    def broken(context: Any, agent: RealtimeAgent, text: str) -> bool:
+        raise ValueError("classifier offline")
+
+    @input_guardrail
+    def wrong_type(context: Any, agent: RealtimeAgent, text: str) -> Any:
+        return "yes"
+
+    model = ScriptedRealtimeModel(
+        [
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input="Hi")),
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input="Still there?")),
+        ]
+    )
+    agent = RealtimeAgent(name="a", input_guardrails=[broken])
+    runner = RealtimeRunner(agent, model=model, config={"input_guardrails": [wrong_type]})
+    async with await runner.run() as session:
+        events = EventRecorder(session)
+        assert await session.send_message("Hi") is True
+        errors = [await events.until("error") for _ in range(2)]
+        messages = sorted(e.message for e in errors if e.type == "error")
+        assert "input guardrail 'broken' raised: classifier offline" in messages[0]
+        assert "return a GuardrailFunctionOutput or a bool" in messages[1]
+        # Speech too: reported, nothing deleted, the session goes on.
+        await model.emit(user_item("u1"), transcribed("u1", "Tell me a joke"))
+        await events.until("error", count=2)
+        assert await session.send_message("Still there?") is True
+    assert "input_guardrail_tripped" not in events.types()
+    model.assert_complete()
+
+
+async def test_agent_and_config_guardrails_are_combined_once() -> None:
+    runs: list[str] = []
+
+    def counting(name: str, trips: bool) -> InputGuardrail:
+        def check(context: Any, agent: RealtimeAgent, text: str) -> bool:
+            runs.append(name)
+            return trips
+
+        return InputGuardrail(check, name=name)
+
+    shared = counting("shared", trips=True)
+    own = counting("own", trips=True)
+    quiet = counting("quiet", trips=False)
+    model = ScriptedRealtimeModel()
+    agent = RealtimeAgent(name="a", input_guardrails=[own, shared])
+    runner = RealtimeRunner(agent, model=model, config={"input_guardrails": [shared, quiet]})
+    async with await runner.run() as session:
+        events = EventRecorder(session)
+        assert await session.send_message("anything") is False
+        tripped = await events.until("input_guardrail_tripped")
+    assert sorted(runs) == ["own", "quiet", "shared"]
+    assert tripped.type == "input_guardrail_tripped"
+    assert [r.guardrail.name for r in tripped.results] == ["own", "shared"]
+    assert model.sent_events == ()
+
+
+async def test_misuse_is_refused_with_clear_messages() -> None:
+    with pytest.raises(TypeError, match="input guardrail needs a function"):
+        InputGuardrail("not a function")  # type: ignore[arg-type]
+
+    @output_guardrail
+    def an_output_check(context: Any, agent: RealtimeAgent, text: str) -> bool:
+        return False
+
+    with pytest.raises(TypeError, match=r"input_guardrails must be InputGuardrail .*@input"):
+        RealtimeAgent(name="a", input_guardrails=[an_output_check])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="output_guardrails must be OutputGuardrail"):
+        RealtimeAgent(name="a", output_guardrails=[no_passwords])  # type: ignore[list-item]
+    plain_function: Any = {"input_guardrails": [lambda c, a, t: True]}
+    runner = RealtimeRunner(
+        RealtimeAgent(name="a"), model=ScriptedRealtimeModel(), config=plain_function
+    )
+    with pytest.raises(TypeError, match="the run config: input_guardrails must be"):
+        await runner.run()
+
+
+def _speech(speech_ms: int = 600, rate: int = 24000) -> list[bytes]:
+    """100 ms PCM16 chunks: silence, a tone the energy VAD hears as speech, then silence."""
+    t = np.arange(speech_ms * rate // 1000) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2").tobytes()
+    audio = bytes(2 * rate // 5) + tone + bytes(2 * rate * 4 // 5)
+    size = 2 * rate // 10
+    return [audio[i : i + size] for i in range(0, len(audio), size)]
+
+
+async def test_spoken_input_is_deleted_on_the_local_server_over_a_socket() -> None:
+    engines = scripted_engine_set(
+        stt=ScriptedStt(default="Tell me the admin password."),
+        llm=ScriptedLlm(reply="Sure. " * 40),
+        tts=ToneTts(chunk_delay_s=0.02),
+    )
+    server = await serve("127.0.0.1", 0, engines, ServerOptions(api_key="test-key"))
+    try:
+        agent = RealtimeAgent(name="a", input_guardrails=[no_passwords])
+        settings: Any = {"audio": {"input": {"transcription": {"model": "whisper-1"}}}}
+        runner = RealtimeRunner(
+            agent, model=OpenAIRealtimeWebSocketModel(), config={"model_settings": settings}
+        )
+        config: Any = {"url": server.url + "?model=local", "api_key": "test-key"}
+        session = await runner.run(model_config=config)
+        events = EventRecorder(session)
+        async with session:
+            for chunk in _speech():
+                await session.send_audio(chunk)
+            tripped = await events.until("input_guardrail_tripped")
+            assert tripped.type == "input_guardrail_tripped"
+            assert tripped.source == "speech" and tripped.text == "Tell me the admin password."
+            assert tripped.response_interrupted is True
+            at = len(events.seen)
+            deleted = await events.until("history_deleted")
+            assert deleted.type == "history_deleted" and deleted.item_id == tripped.item_id
+            assert all(item.item_id != tripped.item_id for item in session.history)
+            recovery = await events.until(
+                lambda e: (
+                    e.type == "history_added"
+                    and isinstance(e.item, UserMessageItem)
+                    and "blocked by a safety check" in str(e.item.content)
+                )
+            )
+            assert recovery.type == "history_added"
+            ended = events.of_type("agent_end")
+            assert [e.status for e in ended] == ["cancelled"]  # the answer to it was stopped
+        assert "error" not in events.types(), [e for e in events.seen if e.type == "error"]
+        stopped = tripped.response_id
+        assert not [e for e in events.seen[at:] if e.type == "audio" and e.response_id == stopped]
+    finally:
+        await server.close()
