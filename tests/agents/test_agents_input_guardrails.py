@@ -1,4 +1,5 @@
-"""Input guardrails: text checked before it is sent, speech checked on its final transcript."""
+"""Input guardrails (text checked before it is sent, speech on its final transcript) and tool
+input guardrails (a call's arguments checked before the tool runs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from agent_test_helpers import EventRecorder
+from agent_test_helpers import EventRecorder, tool_call
 
 from realtime_agents import (
     InputAudio,
@@ -17,18 +18,23 @@ from realtime_agents import (
     RealtimeModelItemUpdatedEvent,
     RealtimeModelSendDeleteItem,
     RealtimeModelSendInterrupt,
+    RealtimeModelSendToolOutput,
     RealtimeModelSendUserInput,
     RealtimeModelTurnEndedEvent,
     RealtimeModelTurnStartedEvent,
     UserMessageItem,
 )
 from realtime_agents.agents import (
+    FunctionTool,
     GuardrailFunctionOutput,
     InputGuardrail,
     RealtimeAgent,
     RealtimeRunner,
+    ToolInputGuardrail,
+    function_tool,
     input_guardrail,
     output_guardrail,
+    tool_input_guardrail,
 )
 from realtime_agents.providers.openai import OpenAIRealtimeWebSocketModel
 from realtime_agents.server.app import ServerOptions, serve
@@ -353,3 +359,119 @@ async def test_spoken_input_is_deleted_on_the_local_server_over_a_socket() -> No
         assert not [e for e in events.seen[at:] if e.type == "audio" and e.response_id == stopped]
     finally:
         await server.close()
+
+
+# -- tool input guardrails
+
+
+def tool_output_step(check: str) -> RealtimeStep:
+    return RealtimeStep(
+        expect=lambda e: (
+            isinstance(e, RealtimeModelSendToolOutput) and e.start_response and check in e.output
+        )
+    )
+
+
+async def test_tool_guardrails_allow_reject_in_order_and_the_tool_runs_only_when_allowed() -> None:
+    seen: list[tuple[str, Any, str, dict[str, Any]]] = []
+    ran: list[int] = []
+
+    @tool_input_guardrail
+    async def within_budget(context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> None:
+        seen.append(("budget", context, tool.name, arguments))
+
+    @tool_input_guardrail(name="limit")
+    def at_most_100(context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> str | None:
+        seen.append(("limit", context, tool.name, arguments))
+        return "Refused: transfers above 100 need a human." if arguments["amount"] > 100 else None
+
+    @function_tool(input_guardrails=[within_budget, at_most_100])
+    def transfer(amount: int) -> str:
+        ran.append(amount)
+        return f"sent {amount}"
+
+    model = ScriptedRealtimeModel(
+        [tool_output_step("Refused: transfers above 100"), tool_output_step("sent 5")]
+    )
+    agent = RealtimeAgent(name="bank", tools=[transfer])
+    async with await RealtimeRunner(agent, model=model).run(context="ctx") as session:
+        events = EventRecorder(session)
+        await model.emit(tool_call("transfer", '{"amount": 500}', call_id="c1"))
+        rejected = await events.until("tool_guardrail_rejected")
+        assert rejected.type == "tool_guardrail_rejected"
+        assert rejected.guardrail is at_most_100 and rejected.tool is transfer
+        assert rejected.message == "Refused: transfers above 100 need a human."
+        assert (rejected.call_id, rejected.agent) == ("c1", agent)
+        await model.emit(tool_call("transfer", '{"amount": 5}', call_id="c2"))
+        end = await events.until("tool_end")
+        assert end.type == "tool_end" and end.call_id == "c2" and end.output == "sent 5"
+    assert ran == [5]
+    assert [s[0] for s in seen] == ["budget", "limit", "budget", "limit"]
+    assert seen[0][1:] == ("ctx", "transfer", {"amount": 500})
+    starts = [e.call_id for e in events.of_type("tool_start")]
+    assert starts == ["c2"]  # the rejected call never started
+    model.assert_complete()
+
+
+async def test_a_raising_tool_guardrail_is_reported_and_the_call_is_not_run() -> None:
+    ran: list[str] = []
+
+    @tool_input_guardrail
+    def policy_service(context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> None:
+        raise ConnectionError("policy service down")
+
+    @tool_input_guardrail
+    def says_yes(context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> Any:
+        return True
+
+    @function_tool(input_guardrails=[policy_service])
+    def delete_account(user: str) -> str:
+        ran.append(user)
+        return "deleted"
+
+    @function_tool(input_guardrails=[says_yes])
+    def lookup(user: str) -> str:
+        ran.append(user)
+        return "found"
+
+    model = ScriptedRealtimeModel(
+        [
+            tool_output_step("could not be checked, so it was not run"),
+            tool_output_step("'lookup' could not be checked"),
+            RealtimeStep(expect=RealtimeModelSendUserInput(user_input="Are you there?")),
+        ]
+    )
+    agent = RealtimeAgent(name="a", tools=[delete_account, lookup])
+    async with await RealtimeRunner(agent, model=model).run() as session:
+        events = EventRecorder(session)
+        await model.emit(tool_call("delete_account", '{"user": "ann"}', call_id="c1"))
+        error = await events.until("error")
+        assert error.type == "error"
+        assert "input guardrail of tool 'delete_account' raised: policy service down" in (
+            error.message
+        )
+        assert isinstance(error.exception, ConnectionError)
+        await model.emit(tool_call("lookup", '{"user": "bob"}', call_id="c2"))
+        wrong = await events.until("error")
+        assert wrong.type == "error" and "return None to let the call run" in wrong.message
+        assert await session.send_message("Are you there?") is True
+        assert not session.closed
+    assert ran == []
+    assert "tool_start" not in events.types() and "tool_guardrail_rejected" not in events.types()
+    model.assert_complete()
+
+
+def test_tool_guardrail_misuse_is_refused_with_clear_messages() -> None:
+    with pytest.raises(
+        TypeError, match=r"tool input guardrail needs a function of \(context, tool"
+    ):
+        ToolInputGuardrail("nope")  # type: ignore[arg-type]
+
+    def plain(context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="tool 'add': input_guardrails must be ToolInputGuardrail"):
+
+        @function_tool(input_guardrails=[plain])  # type: ignore[list-item]
+        def add(a: int, b: int) -> int:
+            return a + b

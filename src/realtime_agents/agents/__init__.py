@@ -28,6 +28,7 @@ from .events import (
     RealtimeSessionEvent,
     ToolApprovalRequiredEvent,
     ToolEndEvent,
+    ToolGuardrailRejectedEvent,
     ToolStartEvent,
     TranscriptDeltaEvent,
     TranscriptDoneEvent,
@@ -42,8 +43,11 @@ from .guardrails import (
     InputGuardrailResult,
     OutputGuardrail,
     OutputGuardrailResult,
+    ToolGuardrailFunction,
+    ToolInputGuardrail,
     input_guardrail,
     output_guardrail,
+    tool_input_guardrail,
 )
 from .handoffs import Handoff, handoff
 from .history import ConversationHistory
@@ -103,6 +107,9 @@ __all__ = [
     "ToolArgumentsError",
     "ToolContext",
     "ToolEndEvent",
+    "ToolGuardrailFunction",
+    "ToolGuardrailRejectedEvent",
+    "ToolInputGuardrail",
     "ToolResult",
     "ToolStartEvent",
     "ToolStatus",
@@ -117,4 +124,5 @@ __all__ = [
     "handoff",
     "input_guardrail",
     "output_guardrail",
+    "tool_input_guardrail",
 ]

@@ -16,7 +16,7 @@ from ..items import RealtimeItem
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
-    from .guardrails import InputGuardrailResult, OutputGuardrailResult
+    from .guardrails import InputGuardrailResult, OutputGuardrailResult, ToolInputGuardrail
     from .metrics import SessionUsage, TurnMetrics
     from .tools import FunctionTool, ToolStatus
 
@@ -81,6 +81,18 @@ class ToolApprovalRequiredEvent(msgspec.Struct, frozen=True, kw_only=True):
     call_id: str
     arguments: str
     type: Literal["tool_approval_required"] = "tool_approval_required"
+
+
+class ToolGuardrailRejectedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool input guardrail rejected a call: the tool did not run, `message` was its output."""
+
+    agent: RealtimeAgent
+    tool: FunctionTool
+    call_id: str
+    arguments: str
+    guardrail: ToolInputGuardrail
+    message: str
+    type: Literal["tool_guardrail_rejected"] = "tool_guardrail_rejected"
 
 
 class AudioEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -250,6 +262,7 @@ RealtimeSessionEvent: TypeAlias = (
     | ToolStartEvent
     | ToolEndEvent
     | ToolApprovalRequiredEvent
+    | ToolGuardrailRejectedEvent
     | AudioEvent
     | AudioEndEvent
     | AudioInterruptedEvent

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar, ov
 
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
+    from .tools import FunctionTool
 
 DEFAULT_DEBOUNCE_TEXT_LENGTH = 100
 
@@ -29,24 +30,39 @@ GuardrailFunction: TypeAlias = Callable[
 trips it). The text is the transcript so far (output guardrails) or what the user said (input)."""
 
 
-@dataclass(frozen=True)
-class _Guardrail:
-    """A named check on a text; the subclasses say whose text."""
+F = TypeVar("F", bound=Callable[..., Any])
 
-    guardrail_function: GuardrailFunction
+
+@dataclass(frozen=True)
+class _NamedCheck(Generic[F]):
+    """A named check made from a function; the name defaults to the function's."""
+
+    guardrail_function: F
     name: str = ""
-    kind: ClassVar[str] = "guardrail"
+    described: ClassVar[str] = "a guardrail"
+    signature: ClassVar[str] = "(context, agent, text)"
 
     def __post_init__(self) -> None:
         if not callable(self.guardrail_function):
             raise TypeError(
-                f"an {self.kind} guardrail needs a function of (context, agent, text), "
+                f"{self.described} needs a function of {self.signature}, "
                 f"got {type(self.guardrail_function).__name__}"
             )
         if not self.name:
             object.__setattr__(
                 self, "name", getattr(self.guardrail_function, "__name__", "guardrail")
             )
+
+
+class _Guardrail(_NamedCheck[GuardrailFunction]):
+    """A named check on a text; the subclasses say whose text (`kind`)."""
+
+    kind: ClassVar[str] = "guardrail"
+
+    def __init_subclass__(cls, *, kind: str = "guardrail", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = kind
+        cls.described = f"an {kind} guardrail"
 
     async def _verdict(
         self, context: Any, agent: RealtimeAgent, text: str
@@ -80,10 +96,8 @@ class _GuardrailResult(Generic[G]):
         return self.output.tripwire_triggered
 
 
-class OutputGuardrail(_Guardrail):
+class OutputGuardrail(_Guardrail, kind="output"):
     """A named check on the assistant's output text."""
-
-    kind: ClassVar[str] = "output"
 
     async def run(self, context: Any, agent: RealtimeAgent, text: str) -> OutputGuardrailResult:
         """Run the check on `text`."""
@@ -94,10 +108,8 @@ class OutputGuardrailResult(_GuardrailResult[OutputGuardrail]):
     """One output guardrail's verdict on one piece of the assistant's text."""
 
 
-class InputGuardrail(_Guardrail):
+class InputGuardrail(_Guardrail, kind="input"):
     """A named check on what the user said: a text message, or the transcript of speech."""
-
-    kind: ClassVar[str] = "input"
 
     async def run(self, context: Any, agent: RealtimeAgent, text: str) -> InputGuardrailResult:
         """Run the check on the user's `text`."""
@@ -108,34 +120,67 @@ class InputGuardrailResult(_GuardrailResult[InputGuardrail]):
     """One input guardrail's verdict on one user message."""
 
 
-class _GuardrailDecorator(Generic[G]):
+C = TypeVar("C", bound=_NamedCheck[Any])
+
+
+class _GuardrailDecorator(Generic[F, C]):
     """`@decorator` or `@decorator(name=...)` making a guardrail of one class from a function."""
 
-    def __init__(self, cls: type[G], doc: str) -> None:
+    def __init__(self, cls: Callable[..., C], doc: str) -> None:
         self._cls = cls
         self.__doc__ = doc
 
     @overload
-    def __call__(self, function: GuardrailFunction, /) -> G: ...
+    def __call__(self, function: F, /) -> C: ...
 
     @overload
-    def __call__(self, /, *, name: str = "") -> Callable[[GuardrailFunction], G]: ...
+    def __call__(self, /, *, name: str = "") -> Callable[[F], C]: ...
 
-    def __call__(
-        self, function: GuardrailFunction | None = None, /, *, name: str = ""
-    ) -> G | Callable[[GuardrailFunction], G]:
-        def wrap(func: GuardrailFunction) -> G:
+    def __call__(self, function: F | None = None, /, *, name: str = "") -> C | Callable[[F], C]:
+        def wrap(func: F) -> C:
             return self._cls(guardrail_function=func, name=name)
 
         return wrap if function is None else wrap(function)
 
 
-output_guardrail = _GuardrailDecorator(
+output_guardrail = _GuardrailDecorator[GuardrailFunction, OutputGuardrail](
     OutputGuardrail,
     "Make an `OutputGuardrail`: `@output_guardrail` or `@output_guardrail(name=...)`.",
 )
-input_guardrail = _GuardrailDecorator(
+input_guardrail = _GuardrailDecorator[GuardrailFunction, InputGuardrail](
     InputGuardrail, "Make an `InputGuardrail`: `@input_guardrail` or `@input_guardrail(name=...)`."
+)
+
+
+ToolGuardrailFunction: TypeAlias = Callable[
+    [Any, "FunctionTool", dict[str, Any]], str | Awaitable[str | None] | None
+]
+"""`(context, tool, arguments)`, sync or async: None lets the call run; a string rejects it and
+is sent to the model as the tool's output. `arguments` are the model's parsed JSON arguments."""
+
+
+class ToolInputGuardrail(_NamedCheck[ToolGuardrailFunction]):
+    """A named check on a tool call's arguments, run before the tool (see `function_tool`)."""
+
+    described: ClassVar[str] = "a tool input guardrail"
+    signature: ClassVar[str] = "(context, tool, arguments)"
+
+    async def run(self, context: Any, tool: FunctionTool, arguments: dict[str, Any]) -> str | None:
+        """None to let the call run, or the rejection message."""
+        result = self.guardrail_function(context, tool, arguments)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is not None and not isinstance(result, str):
+            raise TypeError(
+                f"tool input guardrail {self.name!r} returned {type(result).__name__}; "
+                "return None to let the call run, or a str message to reject it"
+            )
+        return result
+
+
+tool_input_guardrail = _GuardrailDecorator[ToolGuardrailFunction, ToolInputGuardrail](
+    ToolInputGuardrail,
+    "Make a `ToolInputGuardrail`: `@tool_input_guardrail` or `@tool_input_guardrail(name=...)`.",
 )
 
 

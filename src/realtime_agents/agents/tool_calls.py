@@ -14,6 +14,7 @@ from .events import (
     HandoffEvent,
     ToolApprovalRequiredEvent,
     ToolEndEvent,
+    ToolGuardrailRejectedEvent,
     ToolStartEvent,
 )
 from .handoffs import Handoff, HandoffInputError, transfer_message
@@ -130,6 +131,8 @@ class ToolCallRunner:
         self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
     ) -> None:
         session = self._session
+        if not await self._passes_guardrails(call, agent, tool):
+            return
         context = ToolContext(
             context=session.context,
             call_id=call.call_id,
@@ -155,6 +158,34 @@ class ToolCallRunner:
             )
         )
         await session._call_hooks((agent,), "on_tool_end", agent, tool, call.call_id, result)
+
+    async def _passes_guardrails(
+        self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
+    ) -> bool:
+        """Run the tool's input guardrails; on a rejection or an error, answer the call instead.
+
+        A guardrail that raises is reported and the call is not run (a check that could not
+        decide does not let the call through).
+        """
+        session = self._session
+        try:
+            rejection = await tool.check_input(session.context, call.arguments)
+        except Exception as exc:
+            await session._report(f"an input guardrail of tool {tool.name!r} raised", exc)
+            await self._send_output(
+                call, f"Error: the call to '{tool.name}' could not be checked, so it was not run."
+            )
+            return False
+        if rejection is None:
+            return True
+        guardrail, text = rejection
+        await self._send_output(call, text)
+        cid, args = call.call_id, call.arguments
+        rejected = ToolGuardrailRejectedEvent(
+            agent=agent, tool=tool, call_id=cid, arguments=args, guardrail=guardrail, message=text
+        )
+        await session._publish(rejected)
+        return False
 
     async def _handoff(
         self, call: RealtimeModelToolCallEvent, from_agent: RealtimeAgent, target: Handoff

@@ -7,7 +7,7 @@ import contextvars
 import functools
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
@@ -15,6 +15,7 @@ import pydantic
 import pydantic_core
 
 from ..settings import FunctionToolDefinition
+from .guardrails import ToolInputGuardrail
 from .schema import FunctionSchema, describe_validation_error, function_schema
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class FunctionTool:
     descriptions from the docstring (Google-style `Args:` or Sphinx `:param x:`). Sync functions
     run in a worker thread, async ones on the event loop. A tool that raises or exceeds
     `timeout_s` answers the model with an error text; the conversation goes on.
+    `input_guardrails` check each call's arguments before the tool runs (`check_input`).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class FunctionTool:
         description: str | None = None,
         timeout_s: float | None = None,
         needs_approval: bool | ApprovalPredicate = False,
+        input_guardrails: Sequence[ToolInputGuardrail] = (),
     ) -> None:
         if not callable(function):
             raise TypeError(f"FunctionTool needs a function, got {type(function).__name__}")
@@ -80,6 +83,13 @@ class FunctionTool:
         self.description = self._schema.description
         self.timeout_s = timeout_s
         self.needs_approval = needs_approval
+        self.input_guardrails = tuple(input_guardrails)
+        for guardrail in self.input_guardrails:
+            if not isinstance(guardrail, ToolInputGuardrail):
+                raise TypeError(
+                    f"tool {self.name!r}: input_guardrails must be ToolInputGuardrail objects "
+                    f"(use @tool_input_guardrail), got {guardrail!r}"
+                )
         self._is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )
@@ -121,14 +131,30 @@ class FunctionTool:
         """Whether this call must wait for the app's approval (invalid arguments never do)."""
         if isinstance(self.needs_approval, bool):
             return self.needs_approval
-        try:
-            parsed = json.loads(arguments or "{}")
-        except json.JSONDecodeError:
+        parsed = _parsed(arguments)
+        if parsed is None:
             return False
-        decision = self.needs_approval(context, parsed if isinstance(parsed, dict) else {})
+        decision = self.needs_approval(context, parsed)
         if inspect.isawaitable(decision):
             decision = await decision
         return bool(decision)
+
+    async def check_input(
+        self, context: Any, arguments: str
+    ) -> tuple[ToolInputGuardrail, str] | None:
+        """Run the input guardrails in order: the first rejection and its message, or None.
+
+        Raises what a guardrail raises. Arguments that are not a JSON object are not checked:
+        the call is refused as invalid anyway.
+        """
+        parsed = _parsed(arguments) if self.input_guardrails else None
+        if parsed is None:
+            return None
+        for guardrail in self.input_guardrails:
+            message = await guardrail.run(context, self, parsed)
+            if message is not None:
+                return guardrail, message
+        return None
 
     async def invoke(
         self, tool_context: ToolContext[Any], *, timeout_s: float | None = None
@@ -171,6 +197,15 @@ class FunctionTool:
         return result
 
 
+def _parsed(arguments: str) -> dict[str, Any] | None:
+    """The model's arguments as a dict ({} for a non-object), or None if they are not JSON."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else {}
+
+
 class ToolArgumentsError(ValueError):
     """The model's arguments were not valid JSON or did not match the tool's schema."""
 
@@ -198,6 +233,7 @@ def function_tool(
     description: str | None = None,
     timeout_s: float | None = None,
     needs_approval: bool | ApprovalPredicate = False,
+    input_guardrails: Sequence[ToolInputGuardrail] = (),
 ) -> Callable[[ToolFunction], FunctionTool]: ...
 
 
@@ -209,6 +245,7 @@ def function_tool(
     description: str | None = None,
     timeout_s: float | None = None,
     needs_approval: bool | ApprovalPredicate = False,
+    input_guardrails: Sequence[ToolInputGuardrail] = (),
 ) -> FunctionTool | Callable[[ToolFunction], FunctionTool]:
     """Make a `FunctionTool` from a function: `@function_tool` or `@function_tool(timeout_s=5)`."""
 
@@ -219,6 +256,7 @@ def function_tool(
             description=description,
             timeout_s=timeout_s,
             needs_approval=needs_approval,
+            input_guardrails=input_guardrails,
         )
 
     return wrap if function is None else wrap(function)
