@@ -38,6 +38,7 @@ from realtime_agents import (
     RealtimeModelSendClearAudio,
     RealtimeModelSendConversationItem,
     RealtimeModelSendCreateResponse,
+    RealtimeModelSendDeleteItem,
     RealtimeModelSendEvent,
     RealtimeModelSendInterrupt,
     RealtimeModelSendRawMessage,
@@ -108,6 +109,7 @@ SEND_ARGUMENTS: dict[type, dict[str, Any]] = {
     RealtimeModelSendSessionUpdate: {"session_settings": {"instructions": "be brief"}},
     RealtimeModelSendCreateResponse: {"instructions": "again", "conversation": "none"},
     RealtimeModelSendConversationItem: {"item": ITEM, "previous_item_id": "root"},
+    RealtimeModelSendDeleteItem: {"item_id": "item_1"},
 }
 
 EVENT_CLASSES: tuple[type, ...] = typing.get_args(RealtimeModelEvent)
@@ -127,7 +129,7 @@ def test_every_union_member_has_construction_arguments() -> None:
     assert set(EVENT_ARGUMENTS) == set(EVENT_CLASSES)
     assert set(SEND_ARGUMENTS) == set(SEND_CLASSES)
     assert len(EVENT_CLASSES) == 30
-    assert len(SEND_CLASSES) == 9
+    assert len(SEND_CLASSES) == 10
 
 
 @pytest.mark.parametrize(

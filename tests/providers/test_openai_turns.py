@@ -10,6 +10,7 @@ from provider_helpers import Collector, open_model
 from realtime_agents.inputs import (
     RealtimeModelSendAudio,
     RealtimeModelSendCreateResponse,
+    RealtimeModelSendDeleteItem,
     RealtimeModelSendInterrupt,
     RealtimeModelSendToolOutput,
     RealtimeModelSendUserInput,
@@ -267,3 +268,20 @@ async def test_concurrent_sends_never_overlap_responses() -> None:
         ]
         assert instructions == [f"r{i}" for i in range(0, 20, 2)]
         await model.close()
+
+
+async def test_deleting_items_over_the_wire(server: FakeRealtimeServer) -> None:
+    collector = Collector()
+    model = await open_model(server, collector)
+    await model.send_event(RealtimeModelSendUserInput("Forget this", start_response=False))
+    added = await collector.wait_for("item_updated")
+    item_id = added.item.item_id
+    await model.send_event(RealtimeModelSendDeleteItem(item_id))
+    deleted = await collector.wait_for("item_deleted")
+    await model.send_event(RealtimeModelSendDeleteItem(item_id))  # gone: the server says so
+    error = await collector.wait_for("error")
+    await model.close()
+
+    assert deleted.item_id == item_id
+    assert server.received[-1] == {"type": "conversation.item.delete", "item_id": item_id}
+    assert error.error.code == "item_delete_invalid_item_id"

@@ -79,6 +79,8 @@ class FakeConnection:
     """Every input audio byte of the session (audio_start_ms/audio_end_ms count from its start,
     as OpenAI's do)."""
     last_item_id: str | None = None
+    item_ids: set[str] = field(default_factory=set)
+    """Items in the conversation (added, not deleted), for `conversation.item.delete`."""
 
 
 class FakeRealtimeServer:
@@ -233,6 +235,8 @@ class FakeRealtimeServer:
         event.setdefault("event_id", self._id("event"))
         if event["type"] == "error":
             self.errors_sent.append(event)
+        elif event["type"] == "conversation.item.added":
+            conn.item_ids.add(event["item"]["id"])
         await conn.ws.send(json.dumps(event))
 
     async def _error(
@@ -379,6 +383,18 @@ class FakeRealtimeServer:
                 )
             else:
                 conn.cancel_requested.set()
+        elif kind == "conversation.item.delete":
+            item_id = event.get("item_id")
+            if item_id not in conn.item_ids:
+                await self._error(
+                    conn,
+                    "item_delete_invalid_item_id",
+                    f"Item with item_id not found: {item_id}",
+                    client_id,
+                )
+            else:
+                conn.item_ids.discard(str(item_id))
+                await self._send(conn, {"type": "conversation.item.deleted", "item_id": item_id})
         elif kind == "conversation.item.truncate":
             item_id, end_ms = event.get("item_id"), event.get("audio_end_ms", 0)
             length_ms = conn.audio_bytes.get(str(item_id), 0) / 48
