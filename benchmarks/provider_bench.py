@@ -389,6 +389,9 @@ def report(res: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> None:
                     f"{lib} {name}: max {mx:.1f} ms, client CPU {100 * cpu:.0f}% of a core, "
                     f"server send lateness p99 {late:.1f} ms"
                 )
+        runs = [v for v in values_of(r.get("sessions", []), "together.p99_ms") if v is not None]
+        if runs:
+            print(f"{lib} together p99 per run (ms): " + ", ".join(f"{v:.2f}" for v in runs))
     print(
         f"turns: {cfg['seconds']:g} s of 40 ms deltas; 'paced' starts spread over 1 s; "
         f"'together' all at once with the first {cfg['head']} deltas back to back "
