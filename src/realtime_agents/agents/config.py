@@ -32,6 +32,9 @@ class RealtimeRunConfig(TypedDict, total=False):
     input_guardrail_recovery_message: str | Callable[[Sequence[InputGuardrailResult]], str]
     """Sent after spoken input was blocked so the agent steers on (a default is provided; an
     empty string sends none)."""
+    input_guardrail_tool_wait_s: float
+    """With input guardrails, how long a tool call answering a spoken turn waits for that
+    turn's check (default 5 s, >= 0); if it has not finished by then the call is not run."""
     hooks: AgentHooks
     """Hooks called for every agent, after the agent's own hooks."""
     tool_timeout_s: float | None

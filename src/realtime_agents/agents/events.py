@@ -17,10 +17,15 @@ from ..items import RealtimeItem
 if TYPE_CHECKING:
     from .agent import RealtimeAgent
     from .guardrails import InputGuardrailResult, OutputGuardrailResult, ToolInputGuardrail
+    from .handoffs import Handoff
     from .metrics import SessionUsage, TurnMetrics
     from .tools import FunctionTool, ToolStatus
 
 TranscriptRole: TypeAlias = Literal["user", "assistant"]
+ToolBlockReason: TypeAlias = Literal[
+    "tripped", "timeout", "transcription_failed", "transcript_empty", "item_deleted", "check_failed"
+]
+"""Why a tool call answering a spoken turn was not run (see `ToolCallBlockedEvent`)."""
 
 
 class AgentStartEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +98,28 @@ class ToolGuardrailRejectedEvent(msgspec.Struct, frozen=True, kw_only=True):
     guardrail: ToolInputGuardrail
     message: str
     type: Literal["tool_guardrail_rejected"] = "tool_guardrail_rejected"
+
+
+class ToolCallBlockedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool call or handoff answering a spoken turn was not run, because the turn's input
+    guardrails blocked it (`reason="tripped"`) or could not check it in time (any other reason).
+
+    `message` was sent to the model as the call's output. No `tool_start`, `tool_end` or
+    `handoff` follows for this call.
+    """
+
+    agent: RealtimeAgent
+    tool: FunctionTool | Handoff
+    """The tool, or the handoff, the model called."""
+    call_id: str
+    arguments: str
+    item_id: str
+    """The spoken user item the call answered."""
+    reason: ToolBlockReason
+    message: str
+    results: tuple[InputGuardrailResult, ...] = ()
+    """The input guardrails that tripped (empty unless `reason="tripped"`)."""
+    type: Literal["tool_call_blocked"] = "tool_call_blocked"
 
 
 class AudioEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -263,6 +290,7 @@ RealtimeSessionEvent: TypeAlias = (
     | ToolEndEvent
     | ToolApprovalRequiredEvent
     | ToolGuardrailRejectedEvent
+    | ToolCallBlockedEvent
     | AudioEvent
     | AudioEndEvent
     | AudioInterruptedEvent

@@ -78,6 +78,7 @@ class ModelEventHandler:
             case "input_audio_transcription_completed":
                 await self._user_done(event)
             case "input_audio_transcription_failed":
+                session._input_guardrails.on_transcription_failed(event.item_id)
                 await session._publish(
                     ErrorEvent(
                         message=f"transcription of user item {event.item_id} failed: "
@@ -109,6 +110,7 @@ class ModelEventHandler:
                 if isinstance(event.item, UserMessageItem):
                     self._user_item(event.item, added=change[0] == "added")
             case "item_deleted":
+                session._input_guardrails.on_item_deleted(event.item_id)
                 if session._history.delete(event.item_id):
                     await session._publish(HistoryDeletedEvent(item_id=event.item_id))
             case "turn_started":
@@ -232,14 +234,15 @@ class ModelEventHandler:
             )
         )
         await session._publish_change(change)
-        session._input_guardrails.on_transcript(event.item_id, event.transcript)
+        session._input_guardrails.on_transcript(event.item_id, event.transcript, final=True)
 
     def _user_item(self, item: UserMessageItem, *, added: bool) -> None:
         """A user item from the model: the next response answers it; check its transcript."""
         guardrails = self._session._input_guardrails
+        audio = [p for p in item.content if isinstance(p, InputAudio)]
         if added:
-            guardrails.on_user_item(item.item_id)
-        transcripts = [p.transcript for p in item.content if isinstance(p, InputAudio)]
+            guardrails.on_user_item(item.item_id, spoken=bool(audio))
+        transcripts = [p.transcript for p in audio]
         guardrails.on_transcript(item.item_id, " ".join(t for t in transcripts if t))
 
     async def _turn_ended(self, event: RealtimeModelTurnEndedEvent) -> None:

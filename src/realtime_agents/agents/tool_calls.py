@@ -13,6 +13,7 @@ from .events import (
     ErrorEvent,
     HandoffEvent,
     ToolApprovalRequiredEvent,
+    ToolCallBlockedEvent,
     ToolEndEvent,
     ToolGuardrailRejectedEvent,
     ToolStartEvent,
@@ -21,6 +22,7 @@ from .handoffs import Handoff, HandoffInputError, transfer_message
 from .tools import FunctionTool, ToolContext
 
 if TYPE_CHECKING:
+    from .guardrails_runner import TurnCheck, TurnVerdict
     from .session import RealtimeSession
 
 _SEEN_CALL_IDS = 4096
@@ -31,6 +33,20 @@ def rejection_message(tool: FunctionTool) -> str:
     return (
         f"The user did not approve the call to tool '{tool.name}', so it was not run. "
         "Tell the user and ask how they would like to continue."
+    )
+
+
+def blocked_message(name: str, verdict: TurnVerdict) -> str:
+    """The tool output for a call not run because the user's spoken request was blocked."""
+    if verdict.reason == "tripped":
+        return (
+            f"The call to '{name}' was not run: the user's request was blocked by a safety "
+            "check. Do not call it again for this request."
+        )
+    return (
+        f"The call to '{name}' was not run: the user's request could not be checked "
+        f"({verdict.detail}), so it was blocked. Tell the user it was not done and ask them to "
+        "say it again."
     )
 
 
@@ -47,7 +63,8 @@ class ToolCallRunner:
     """Turns tool-call events into tasks on the session, so event delivery never waits on a tool.
 
     Each call is resolved against the agent that was active when it arrived, so a call that
-    races a handoff still finds its tool. A call id seen twice is run once.
+    races a handoff still finds its tool. A call id seen twice is run once. A call answering a
+    spoken turn whose input check has not finished waits for it first (see `TurnCheck`).
     """
 
     def __init__(self, session: RealtimeSession) -> None:
@@ -68,7 +85,8 @@ class ToolCallRunner:
         if len(self._seen) > _SEEN_CALL_IDS:
             self._seen.popitem(last=False)
         agent = self._session.current_agent
-        self._session._spawn(self._dispatch(call, agent), f"tool call {call.name}")
+        check = self._session._input_guardrails.pending_check(call.response_id)
+        self._session._spawn(self._dispatch(call, agent, check), f"tool call {call.name}")
 
     async def approve(self, call_id: str) -> None:
         """Run a parked call."""
@@ -94,7 +112,9 @@ class ToolCallRunner:
             raise KeyError(f"no tool call {call_id!r} is waiting for approval (waiting: {waiting})")
         return pending
 
-    async def _dispatch(self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent) -> None:
+    async def _dispatch(
+        self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, check: TurnCheck | None
+    ) -> None:
         target = agent.find_tool(call.name)
         if target is None:
             names = [d["name"] for d in agent.tool_definitions()]
@@ -104,6 +124,8 @@ class ToolCallRunner:
             )
             await self._session._publish(ErrorEvent(message=f"the model called {message[7:]}"))
             await self._send_output(call, message)
+        elif check is not None and not await self._turn_allowed(call, agent, target, check):
+            return
         elif isinstance(target, Handoff):
             await self._handoff(call, agent, target)
         else:
@@ -126,6 +148,45 @@ class ToolCallRunner:
                 )
             else:
                 await self._execute(call, agent, target)
+
+    async def _turn_allowed(
+        self,
+        call: RealtimeModelToolCallEvent,
+        agent: RealtimeAgent,
+        target: FunctionTool | Handoff,
+        check: TurnCheck,
+    ) -> bool:
+        """Wait for the input check of the spoken turn the call answers; answer it if blocked.
+
+        After a trip no response is started (the recovery message follows); after a check that
+        could not finish, one is, so the agent tells the user.
+        """
+        session = self._session
+        async with session._input_guardrails.wait_for_verdict(check) as verdict:
+            if verdict.allowed:
+                return True
+            name = target.tool_name if isinstance(target, Handoff) else target.name
+            message = blocked_message(name, verdict)
+            reason = verdict.reason or "check_failed"
+            await session._send(
+                RealtimeModelSendToolOutput(
+                    tool_call=call, output=message, start_response=reason != "tripped"
+                )
+            )
+            await session._record_tool_output(call.call_id, message)
+            await session._publish(
+                ToolCallBlockedEvent(
+                    agent=agent,
+                    tool=target,
+                    call_id=call.call_id,
+                    arguments=call.arguments,
+                    item_id=verdict.item_id,
+                    reason=reason,
+                    message=message,
+                    results=verdict.results,
+                )
+            )
+            return False
 
     async def _execute(
         self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
