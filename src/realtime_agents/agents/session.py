@@ -43,8 +43,9 @@ from .events import (
     RealtimeSessionEvent,
 )
 from .guardrails import DEFAULT_DEBOUNCE_TEXT_LENGTH, GuardrailDebouncer, check_guardrails
-from .guardrails_runner import GuardrailRunner, InputGuardrailRunner
+from .guardrails_runner import GuardrailRunner
 from .history import Change, ConversationHistory
+from .input_guardrails_runner import InputGuardrailRunner
 from .metrics import MetricsRecorder, SessionUsage, TurnMetrics
 from .model_events import ModelEventHandler
 from .tool_calls import PendingApproval, ToolCallRunner

@@ -22,7 +22,7 @@ from .handoffs import Handoff, HandoffInputError, transfer_message
 from .tools import FunctionTool, ToolContext
 
 if TYPE_CHECKING:
-    from .guardrails_runner import TurnCheck, TurnVerdict
+    from .input_guardrails_runner import TurnCheck, TurnVerdict
     from .session import RealtimeSession
 
 _SEEN_CALL_IDS = 4096
