@@ -830,3 +830,29 @@ async def test_a_blocked_spoken_transfer_never_runs_on_the_local_server_over_a_s
         assert order == ["check started", "check tripped"]  # the tool never ran
     finally:
         await server.close()
+
+
+async def test_input_guardrails_without_input_transcription_are_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Speech can only be checked once transcribed: a session whose agent has input guardrails
+    but no input transcription says so at start (and says nothing once transcription is on)."""
+    agent = RealtimeAgent(name="bank", input_guardrails=[no_passwords])
+    with caplog.at_level("WARNING", logger="realtime_agents.agents.session"):
+        async with await RealtimeRunner(agent, model=ScriptedRealtimeModel([])).run():
+            pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "'bank' has input guardrails but input audio transcription is off" in warnings[0]
+
+    caplog.clear()
+    config: Any = {"model_settings": {"input_audio_transcription": {"model": "whisper-1"}}}
+    with caplog.at_level("WARNING", logger="realtime_agents.agents.session"):
+        async with await RealtimeRunner(
+            agent, model=ScriptedRealtimeModel([]), config=config
+        ).run():
+            pass
+        plain = RealtimeAgent(name="plain")
+        async with await RealtimeRunner(plain, model=ScriptedRealtimeModel([])).run():
+            pass
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []

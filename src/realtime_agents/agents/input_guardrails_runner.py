@@ -147,10 +147,11 @@ class InputGuardrailRunner:
 
     def guardrails(self) -> list[InputGuardrail]:
         """The current agent's input guardrails and the run config's, each once."""
-        return combined(
-            self._session.current_agent.input_guardrails,
-            self._session._config.get("input_guardrails", ()),
-        )
+        return self.guardrails_of(self._session.current_agent)
+
+    def guardrails_of(self, agent: RealtimeAgent) -> list[InputGuardrail]:
+        """`agent`'s input guardrails and the run config's, each once."""
+        return combined(agent.input_guardrails, self._session._config.get("input_guardrails", ()))
 
     async def check_text(self, text: str) -> bool:
         """Check a text message before it is sent; False (and the event emitted) if it tripped."""

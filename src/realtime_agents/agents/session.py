@@ -32,7 +32,7 @@ from ..inputs import (
 )
 from ..items import FunctionCallItem, RealtimeItem
 from ..model import RealtimeModel, RealtimeModelConfig, RealtimeModelListener
-from ..settings import merge_settings
+from ..settings import merge_settings, normalize_settings
 from .agent import AgentHooks, RealtimeAgent, build_agent_settings
 from .broadcast import DEFAULT_MAX_QUEUE_SIZE, Broadcaster, Subscription
 from .config import RealtimeRunConfig
@@ -125,6 +125,7 @@ class RealtimeSession(RealtimeModelListener):
         )
         try:
             settings = await build_agent_settings(self._agent, self._context, base)
+            self._warn_if_speech_unchecked(self._agent, settings)
             options: RealtimeModelConfig = {
                 **self._model_config,
                 "initial_model_settings": settings,
@@ -362,7 +363,23 @@ class RealtimeSession(RealtimeModelListener):
             await self._report(f"building the settings of agent {agent.name!r} failed", exc)
             return False
         self._agent = agent
+        self._warn_if_speech_unchecked(agent, settings)
         return await self._send(RealtimeModelSendSessionUpdate(session_settings=settings))
+
+    def _warn_if_speech_unchecked(self, agent: RealtimeAgent, settings: Any) -> None:
+        """Log a warning when input guardrails are set but speech is not transcribed: spoken
+        turns then cannot be checked, and their tool calls are blocked after the wait."""
+        if not self._input_guardrails.guardrails_of(agent):
+            return
+        audio_input = normalize_settings(settings).get("audio", {}).get("input", {})
+        if audio_input.get("transcription") is None:
+            logger.warning(
+                "agent %r has input guardrails but input audio transcription is off: spoken "
+                "turns cannot be checked, and tool calls answering them are not run (blocked "
+                "after input_guardrail_tool_wait_s). Set input_audio_transcription in the "
+                "model settings.",
+                agent.name,
+            )
 
     async def _record_tool_output(self, call_id: str, output: str) -> None:
         item = self._history.set_tool_output(call_id, output)
