@@ -7,7 +7,9 @@ A local GA Realtime server (`_stream_server.py`) runs in its own process, so its
 charged to the clients; each library runs in fresh subprocesses (`_bench_worker.py`) that
 import only that library. Both clients connect as they normally would
 (`{"url": "ws://127.0.0.1:PORT/v1/realtime?model=x", "api_key": "sk-test"}`), with default
-listeners and options, on plain asyncio. See benchmarks/README.md for what each figure means.
+listeners and options, on plain asyncio. The server runs on one CPU and the client under test on
+another, as with a remote server (`--no-pin` lets them share). See benchmarks/README.md for what
+each figure means.
 The script prints figures and PASS/FAIL per target; it exits 0 regardless.
 """
 
