@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
@@ -317,3 +318,31 @@ def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet
         assert 0 < sum(evaluated) < 40  # the tool list's prefix came back from its snapshot
     finally:
         del router.eval
+
+
+def test_prepare_prefills_the_router_with_two_threads_then_restores_one(
+    embedded: EngineSet,
+) -> None:
+    """A tool list's few-shot prompts take seconds to prefill: `prepare` lets the router use two
+    threads for it, and turns afterwards are back on the configured single thread."""
+    import llama_cpp
+
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    ctx = llm._router._ctx.ctx
+    seen: list[int] = []
+    original_eval = llm._router.eval
+
+    def watching_eval(tokens: Sequence[int]) -> None:
+        seen.append(llama_cpp.llama_n_threads_batch(ctx))
+        original_eval(tokens)
+
+    llm._router.eval = watching_eval
+    try:
+        llm.prepare([*TOOLS, {**TOOLS[0], "name": "get_forecast"}])  # a new tool list
+    finally:
+        del llm._router.eval
+    assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
+    assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (1, 1)

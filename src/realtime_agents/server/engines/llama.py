@@ -7,15 +7,17 @@ single-tool prompt (its evaluated prefix is kept in a snapshot of the KV cache).
 instance each reply evicts the router prefix and routing costs a second more. By default the two
 run at once, one core each: the reply is prefilled and starts decoding while the router decides,
 and its tokens are held back until the router says "none" (`parallel_router`). Threads: every call
-uses `n_threads` (1). On this class of 2-core CPU a second decoding thread is only faster on an
-otherwise idle machine; next to the server's event loop, speech-to-text or text-to-speech it
-collapses (measured in the server: 30 ms per token on two threads against 17 ms on one).
+uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On this class
+of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next to the
+server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
+30 ms per token on two threads against 17 ms on one).
 The llama.cpp plumbing (locks, stepwise prefill, KV snapshots, router setups) is in
 `llama_cache.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -63,6 +65,9 @@ _CHATML: Final = (
     "message['content'] + '<|im_end|>\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
+_PREPARE_BATCH_THREADS: Final = 2
+"""Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
+one): 3 tools' prompts took 8.6 s on one thread and 4.5 s on two, measured on this 2-core VM."""
 _VERIFY_MARGIN: Final = 0.0
 """A tool chosen from several is called only when its log-odds against "none" in the tool list's
 prompt plus those in the tool's own single-tool prompt exceed this (a product of the two
@@ -153,6 +158,8 @@ class LlamaLanguageModel:
 
         self._replier: Any = load()
         self._router: Any = load()
+        self._n_threads = n_threads
+        self._n_threads_batch = n_threads_batch or n_threads
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
         # module globals are gone ("'NoneType' object is not callable" at exit).
         self.close = weakref.finalize(self, close_models, self._replier, self._router)
@@ -356,17 +363,37 @@ class LlamaLanguageModel:
         """
         chosen, allow_none = select_tools(parse_tools(tools), tool_choice)
         if chosen:
-            self._route("Hello.", chosen, allow_none, threading.Event())
-            if _checks_choice(chosen, allow_none):
-                for tool in chosen:
-                    self._route("Hello.", [tool], True, threading.Event(), keep=True)
-                self._route("Hello.", chosen, allow_none, threading.Event())  # back to its cache
+            with self._router_prefill_threads(_PREPARE_BATCH_THREADS):
+                self._route("Hello.", chosen, allow_none, threading.Event())
+                if _checks_choice(chosen, allow_none):
+                    for tool in chosen:
+                        self._route("Hello.", [tool], True, threading.Event(), keep=True)
+                    self._route("Hello.", chosen, allow_none, threading.Event())  # its cache back
         if instructions is not None:
             system: ChatMessage = {"role": "system", "content": instructions}
             user: ChatMessage = {"role": "user", "content": "Hello."}
             request = LlmRequest(messages=[system, user], max_output_tokens=1)
             for _ in self._reply(request.messages, 1, threading.Event()):
                 pass
+
+    @contextlib.contextmanager
+    def _router_prefill_threads(self, threads: int) -> Iterator[None]:
+        """Let the router prefill with `threads` threads (decoding keeps `n_threads`) inside the
+        block: a tool list's few-shot prompts take seconds to prefill on one thread."""
+        threads = max(self._n_threads_batch, min(threads, os.cpu_count() or 1))
+        if threads == self._n_threads_batch:
+            yield
+            return
+        import llama_cpp
+
+        ctx = self._router._ctx.ctx
+        with self._router_lock:
+            llama_cpp.llama_set_n_threads(ctx, self._n_threads, threads)
+        try:
+            yield
+        finally:
+            with self._router_lock:
+                llama_cpp.llama_set_n_threads(ctx, self._n_threads, self._n_threads_batch)
 
     def warm_up(self) -> None:
         """One tiny completion on each instance so the first turn is fast."""
