@@ -188,7 +188,11 @@ class Conversation:
         self._items: list[dict[str, Any]] = []
         self._index: dict[str, dict[str, Any]] = {}
         self.audio: dict[str, ItemAudio] = {}
-        """Per item, in the order the audio was added (the order it is dropped in)."""
+        """Per item, in the order the audio was added."""
+        self._holding: dict[str, ItemAudio] = {}
+        """The entries of `audio` not dropped yet, oldest first (the order they are dropped in):
+        once the budget is full, each new chunk drops from the front instead of scanning
+        every item."""
         self.max_audio_bytes = max_audio_bytes
         self.audio_bytes = 0
         """Bytes of audio all items hold; at most `max_audio_bytes` between calls."""
@@ -199,6 +203,7 @@ class Conversation:
         """Keep `audio` beside the item (its input audio counts against the budget)."""
         audio.input_bytes = len(audio.input_audio)
         self.audio[item_id] = audio
+        self._holding[item_id] = audio
         self.audio_bytes += audio.retained
         self._fit(audio)
 
@@ -228,12 +233,12 @@ class Conversation:
         """Drop the oldest items' audio until the budget holds (`newest` last of all)."""
         if self.audio_bytes <= self.max_audio_bytes:
             return
-        for audio in self.audio.values():
-            if audio is not newest and audio.retained:
-                self._drop(audio)
-                if self.audio_bytes <= self.max_audio_bytes:
-                    return
-        self._drop(newest)  # alone it is over the budget
+        holding = self._holding
+        while self.audio_bytes > self.max_audio_bytes:
+            oldest = next((k for k, a in holding.items() if a is not newest and a.retained), None)
+            if oldest is None:  # only `newest` holds audio: alone it is over the budget
+                oldest = next(k for k, a in holding.items() if a is newest)
+            self._drop(holding.pop(oldest))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -283,6 +288,7 @@ class Conversation:
         item = self._index.pop(item_id)
         self._items.remove(item)
         audio = self.audio.pop(item_id, None)
+        self._holding.pop(item_id, None)
         if audio is not None:
             self._drop(audio)  # (a response still streaming into it keeps nothing more)
 
