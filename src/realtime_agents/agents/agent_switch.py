@@ -12,7 +12,7 @@ from .agent import RealtimeAgent, build_agent_settings
 from .core import SessionCore
 from .guardrails_runner import input_guardrails_of
 
-logger = logging.getLogger("realtime_agents.agents.session")
+logger = logging.getLogger("realtime_agents.agents.session")  # the session's log, as before
 
 
 class AgentSwitcher:

@@ -24,7 +24,7 @@ from .events import ErrorEvent, HistoryAddedEvent, HistoryUpdatedEvent, Realtime
 from .history import Change, ConversationHistory
 from .metrics import MetricsRecorder
 
-logger = logging.getLogger("realtime_agents.agents.session")
+logger = logging.getLogger("realtime_agents.agents.session")  # the session's log, as before
 
 SessionState = Literal["new", "starting", "open", "closing", "closed"]
 
