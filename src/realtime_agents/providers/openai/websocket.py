@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from ..._wsdirect import DirectClientConnection as DirectConnection
 from ...events import (
     RealtimeErrorInfo,
+    RealtimeModelAudioEvent,
     RealtimeModelConnectionStatusEvent,
     RealtimeModelEndOfStreamEvent,
     RealtimeModelErrorEvent,
@@ -40,7 +41,7 @@ from ...model import (
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
 from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
-from .protocol import OpenAIRealtimeProtocol
+from .protocol import AudioSkip, OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
 
 logger = logging.getLogger("realtime_agents.providers.openai")
@@ -315,9 +316,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         push = self._dispatcher.deliver
         try:
             audio = protocol.receive_audio(frame, self._clock())
-            if audio is not False:
-                if audio is not True:
-                    push(audio)
+            if type(audio) is RealtimeModelAudioEvent:
+                push(audio)
+                return
+            if audio is AudioSkip.DROPPED:
                 return
             events = protocol.receive_other(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session
