@@ -43,10 +43,10 @@ from ...inputs import (
 from ...model import RealtimePlaybackTracker
 from ...settings import merge_settings
 from . import frames, wire
-from .history import (
+from .replay import (
     DEFAULT_MAX_HISTORY_ITEMS,
     DEFAULT_MAX_UNSENT_AUDIO_BYTES,
-    ConversationHistory,
+    ReplayHistory,
     UnsentAudio,
 )
 from .turns import CANCEL_EVENT_PREFIX, Interruption, PlaybackState, ResponseSequencer
@@ -89,7 +89,7 @@ class OpenAIRealtimeProtocol:
         self.settings: dict[str, Any] = dict(merge_settings({}, initial_settings or {}))
         self.sequencer = ResponseSequencer()
         self.playback = PlaybackState(tracker=playback_tracker)
-        self.history = ConversationHistory(max_history_items)
+        self.history = ReplayHistory(max_history_items)
         self.unsent_audio = UnsentAudio(max_unsent_audio_bytes)
         self.outbox: list[tuple[FrameKind, bytes]] = []
         """Frames to send, oldest first (a list: an idle session keeps no buffer)."""

@@ -39,10 +39,10 @@ from ...model import (
     resolve_api_key,
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
-from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
 from .protocol import AudioSkip, OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
+from .replay import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 
 logger = logging.getLogger("realtime_agents.providers.openai")
 
