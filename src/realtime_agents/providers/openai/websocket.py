@@ -301,12 +301,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ws.attach(self._dispatcher.queue.has_room, self._on_message)
         await ws.wait_closed()
         await ws.wait_released()  # messages held back by a full queue come before the close
-        protocol = ws.protocol
-        sent = protocol.close_sent
-        if sent is not None and (protocol.close_rcvd is None or not protocol.close_rcvd_then_sent):
+        own = ws.own_close()
+        if own is not None:
             # This side failed the connection (a message over max_size is 1009, a protocol
             # error 1002, a keepalive timeout 1011): that is the code that explains the close.
-            return sent.code, sent.reason
+            return own
         code = ws.close_code if ws.close_code is not None else 1006
         return code, ws.close_reason or ""
 
