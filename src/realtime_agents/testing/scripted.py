@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, get_args
 
 import msgspec
 
+from ..errors import RealtimeAgentsError
 from ..events import (
     RealtimeModelConnectionStatusEvent,
     RealtimeModelEndOfStreamEvent,
@@ -37,7 +38,7 @@ _SEND_EVENT_CLASSES: tuple[type, ...] = get_args(RealtimeModelSendEvent)
 _MODEL_EVENT_CLASSES: tuple[type, ...] = get_args(RealtimeModelEvent)
 
 
-class RealtimeScriptError(AssertionError):
+class RealtimeScriptError(RealtimeAgentsError, AssertionError):
     """The code under test did not follow the script, or used the model in a way it cannot."""
 
 

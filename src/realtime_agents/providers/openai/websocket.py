@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ..._wsdirect import DirectClientConnection as DirectConnection
+from ...errors import RealtimeAgentsError
 from ...events import (
     RealtimeErrorInfo,
     RealtimeModelAudioEvent,
@@ -47,7 +48,7 @@ from .replay import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 logger = logging.getLogger("realtime_agents.providers.openai")
 
 
-class RealtimeConnectionError(ConnectionError):
+class RealtimeConnectionError(RealtimeAgentsError, ConnectionError):
     """The connection could not be opened or was lost; the message says why (never the key)."""
 
 
