@@ -34,6 +34,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .._wsdirect import close_without_status, transport_of
 from ..providers.openai.redact import RedactingLogger
 from .fake_script import (
     Event,
@@ -201,7 +202,7 @@ class FakeRealtimeServer:
 
     async def stall(self, seconds: float) -> None:
         """Stop reading the latest connection for a while: pings go unanswered."""
-        transport = self.connection.ws.transport
+        transport = transport_of(self.connection.ws)
         transport.pause_reading()
         await asyncio.sleep(seconds)
         transport.resume_reading()
@@ -253,9 +254,9 @@ class FakeRealtimeServer:
 
     async def _close(self, conn: FakeConnection, code: int, reason: str = "") -> None:
         if code == 1006:
-            conn.ws.transport.abort()
+            transport_of(conn.ws).abort()
         elif code == 1005:  # an empty close frame: the client sees "no status code"
-            await conn.ws.close(None)  # type: ignore[arg-type]
+            await close_without_status(conn.ws)
         else:
             await conn.ws.close(code, reason)
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TextIO
 
+from realtime_agents.errors import RealtimeAgentsError
 from realtime_agents.server.engines.base import (
     EngineSet,
     LanguageModelEngine,
@@ -38,7 +39,7 @@ _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(RealtimeAgentsError, ValueError):
     """The engine configuration names an unknown kind or has a bad value."""
 
 
