@@ -43,20 +43,8 @@ from .session_config import (
 )
 from .speculation import Speculator, start_effect
 
-CLIENT_EVENT_TYPES = [
-    "session.update",
-    "session.close",
-    "input_audio_buffer.append",
-    "session.input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "response.create",
-    "response.cancel",
-]
+CLIENT_EVENT_TYPES = list(HANDLERS)
+"""Every client event type the core handles (the keys of its handler table)."""
 TRANSCRIPTION_UNSUPPORTED = {
     "conversation.item.create": "it holds only the user audio items it transcribes",
     "conversation.item.truncate": "it has no assistant audio to truncate",
