@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..audio import bytes_for_ms, bytes_per_second
+from .active_response import event
 from .conversation import ItemAudio, decode_base64, parse_client_item
 from .effects import AnalyzeAudio, Close, Output
 from .errors import ProtocolError
-from .fields import check_keys, expect_int, expect_object, expect_str
 from .ids import new_id
+from .json_validators import check_keys, expect_int, expect_object, expect_str
 from .response_params import parse_response_params
-from .responses import event
 from .session_config import apply_session_update, vad_parameters
 
 if TYPE_CHECKING:

@@ -39,12 +39,12 @@ from .effects import (
 from .engines.base import EngineSet, LlmToolCall, Pcm16RateDetector, VoiceActivityDetector
 from .llm_prepare import llm_setup, prepare_job
 from .protocol import SessionProtocol
-from .responder import (
+from .response_generation import (
     generate_response,
     runs_inline,
     transcribe_audio,
 )
-from .speculative_run import Speculations
+from .speculation_shell import Speculations
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class SessionPipeline:
         speculate: bool = True,
     ) -> None:
         """`speculate`: start STT, LLM and TTS at the first silent frame after speech (their
-        results are used only if the turn ends there; see `speculative_run`). A transcription
+        results are used only if the turn ends there; see `speculation_shell`). A transcription
         session never speculates: it starts no LLM or TTS work at all."""
         self.core = core
         self.engines = engines

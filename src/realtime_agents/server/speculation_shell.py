@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from .effects import Speculate, StartResponse, Transcribe
 from .engines.base import LlmRequest, LlmToolCall
-from .responder import generate_response, transcribe_audio
-from .speculation import speculate
+from .response_generation import generate_response, transcribe_audio
+from .speculation_core import speculate
 
 if TYPE_CHECKING:
     from .pipeline import SessionPipeline
