@@ -17,6 +17,7 @@ from .effects import AnalyzeAudio, Close, Output
 from .errors import ProtocolError
 from .ids import new_id
 from .json_validators import check_keys, expect_int, expect_object, expect_str
+from .llm_prepare import llm_setup, prepare_effect
 from .response_params import parse_response_params
 from .session_config import apply_session_update, vad_parameters
 
@@ -42,6 +43,7 @@ def session_update(
 ) -> list[Output]:
     """`session.update`: validate the whole update, then swap it in."""
     check_keys(message, [*_ENVELOPE, "session"], "", required=["session"])
+    before = None if core.transcription_only else llm_setup(core.session)  # no LLM to prepare
     core.session = apply_session_update(
         core.session, message["session"], voice_locked=core.voice_locked
     )
@@ -54,7 +56,11 @@ def session_update(
         core.detector.configure(*vad_parameters(detection))
         if detection.get("idle_timeout_ms") is None:
             core.idle_deadline = None  # a timeout armed before the update no longer applies
-    return [event("session.updated", session=json_copy(core.session))]
+    out: list[Output] = [event("session.updated", session=json_copy(core.session))]
+    prepare = None if before is None else prepare_effect(before, core.session)
+    if prepare is not None:  # prefill new tools/instructions before the first turn
+        out.append(prepare)
+    return out
 
 
 def reset_turn(core: SessionProtocol) -> None:
