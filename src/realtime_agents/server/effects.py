@@ -96,6 +96,19 @@ class CancelSpeculation:
     """Speech resumed (or the turn was reset): drop the pending `Speculate` work."""
 
 
+@dataclass(frozen=True, slots=True)
+class PrepareLlm:
+    """The session's tools or instructions changed: the LLM may fill its prompt caches for
+    them now, before the first turn needs them (nothing is reported back).
+
+    `tools` is empty when only the instructions changed (the tool prompts stay as they are).
+    """
+
+    tools: list[dict[str, Any]]
+    tool_choice: str | dict[str, Any]
+    instructions: str | None
+
+
 Effect: TypeAlias = (
     StartResponse
     | CancelResponse
@@ -104,5 +117,6 @@ Effect: TypeAlias = (
     | Close
     | Speculate
     | CancelSpeculation
+    | PrepareLlm
 )
 Output: TypeAlias = dict[str, Any] | Effect

@@ -29,6 +29,7 @@ from realtime_agents.server.engines.base import (
     SpeechToTextEngine,
     TextToSpeechEngine,
     VadEngine,
+    WarmableEngine,
 )
 
 KINDS: Final = ("embedded", "http", "scripted")
@@ -176,11 +177,11 @@ def _load(role: str, settings: Mapping[str, Any], warm_up: bool, log: TextIO) ->
         started = time.perf_counter()
         engine = _BUILDERS[role](settings)
         loaded = time.perf_counter()
-        warm = getattr(engine, "warm_up", None)
-        if warm_up and callable(warm):
-            warm()
+        warms = warm_up and isinstance(engine, WarmableEngine)
+        if warms:
+            engine.warm_up()
         done = time.perf_counter()
-        detail = f" + warm-up {done - loaded:.2f} s" if warm_up and callable(warm) else ""
+        detail = f" + warm-up {done - loaded:.2f} s" if warms else ""
         print(
             f"realtime-agents: {role} engine {engine.name} loaded in {loaded - started:.2f} s"
             f"{detail}",
