@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import os
 import sys
@@ -107,6 +108,14 @@ def _tool_handler(name: str, arguments: Mapping[str, Any]) -> Any:
     return {"error": f"unknown tool {name}"}
 
 
+handshake_logger = logging.getLogger("websockets.server")
+
+
+def _ignore_dropped_handshakes(record: logging.LogRecord) -> bool:
+    """Ctrl-C while connecting drops our own handshake; the in-process server need not log it."""
+    return record.getMessage() != "opening handshake failed"
+
+
 def open_port(args: argparse.Namespace, playback: Playback, turns: TurnState) -> AudioPort:
     """The sound card, or the files standing in for it."""
     if not args.input_wav:
@@ -140,7 +149,7 @@ async def run_talk(args: argparse.Namespace, out: Any) -> TalkResult:
     except BaseException:
         await port.close()
         raise
-    settings: dict[str, Any] = dict(session_settings(args.silence_ms))
+    settings = session_settings(args.silence_ms)
     if args.instructions:
         settings["instructions"] = args.instructions
     display = Display(out)
@@ -152,30 +161,23 @@ async def run_talk(args: argparse.Namespace, out: Any) -> TalkResult:
 
             display.notice(f"loading the {args.engines} engines (the first run takes a while)...")
             config = json.loads(args.engine_config) if args.engine_config else {}
+            handshake_logger.addFilter(_ignore_dropped_handshakes)
             server, _engines, seconds = await start_local_server(args.engines, config)
             url, api_key = server.url + "?model=local", "local"
             display.notice(f"local server ready in {seconds:.1f} s at {server.url}")
-        stop = "" if port.input_finished else ", Ctrl-C to stop"
-        display.notice(f"talking through {port.description} (echo cancellation: {echo.name}){stop}")
+        ready = f"talking through {port.description} (echo cancellation: {echo.name}); Ctrl-C stops"
         limit = (
             args.timeout if args.timeout is not None else (300.0 if args.input_wav else math.inf)
         )
         return await converse(
-            settings,
-            port,
-            playback,
-            echo,
-            display,
-            _tool_handler,
-            url=url,
-            api_key=api_key,
-            turns=turns,
-            max_seconds=limit,
-        )
+            settings, port, playback, echo, display, _tool_handler,
+            url=url, api_key=api_key, turns=turns, max_seconds=limit, ready_message=ready,
+        )  # fmt: skip
     finally:
         await port.close()
         if server is not None:
             await server.close()
+        handshake_logger.removeFilter(_ignore_dropped_handshakes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,13 @@ from ..events import (
     RealtimeModelTurnStartedEvent,
 )
 from ..inputs import RealtimeModelSendAudio, RealtimeModelSendToolOutput
-from ..model import RealtimeModel, RealtimeModelListener, RealtimePlaybackTracker
+from ..model import (
+    RealtimeModel,
+    RealtimeModelConfig,
+    RealtimeModelListener,
+    RealtimePlaybackTracker,
+)
+from ..settings import RealtimeSessionModelSettings
 from .display import Display
 from .echo import EchoCanceller
 from .playback import Playback
@@ -217,7 +223,7 @@ def _is_voiced(pcm: bytes) -> bool:
 
 
 async def converse(
-    session_settings: Any,
+    session_settings: RealtimeSessionModelSettings,
     port: AudioPort,
     playback: Playback,
     echo: EchoCanceller,
@@ -229,6 +235,7 @@ async def converse(
     turns: TurnState | None = None,
     recording: Recording | None = None,
     max_seconds: float = math.inf,
+    ready_message: str | None = None,
 ) -> TalkResult:
     """Connect this project's OpenAI Realtime client to `url` and hold the conversation.
 
@@ -244,7 +251,7 @@ async def converse(
         recording=recording,
     )  # fmt: skip
     model.add_listener(session)
-    config: dict[str, Any] = {
+    config: RealtimeModelConfig = {
         "initial_model_settings": session_settings,
         "playback_tracker": tracker,
     }
@@ -253,7 +260,9 @@ async def converse(
     if api_key is not None:
         config["api_key"] = api_key
     try:
-        await model.connect(config)  # type: ignore[arg-type]
+        await model.connect(config)
+        if ready_message:
+            display.notice(ready_message)
         return await session.run(max_seconds=max_seconds)
     finally:
         await port.close()
