@@ -122,6 +122,10 @@ class DeviceAudioPort:
             self.open()
         arrived = self._arrived
         assert arrived is not None
+        # The stream opens before the models load (to fail early); what it captured meanwhile
+        # is stale and must not reach the session as if just spoken.
+        self._pending.clear()
+        self.dropped_blocks = 0
         while self._stream is not None:
             while self._pending:
                 yield self._pending.popleft()
