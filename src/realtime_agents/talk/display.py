@@ -31,15 +31,26 @@ class Display:
         self.out.write(f"{_label(label)}{text}\n")
         self.out.flush()
 
-    def user_transcript(self, text: str) -> None:
+    def user_delta(self, item_id: str, delta: str) -> None:
+        """A streamed piece of the person's transcript (from servers that stream it)."""
+        self._delta("you", item_id, delta)
+
+    def user_transcript(self, item_id: str, text: str) -> None:
         """The person's words once transcribed."""
-        self.line("you", text.strip() or "(nothing recognised)")
+        self._done("you", item_id, text.strip() or "(nothing recognised)")
 
     def assistant_delta(self, item_id: str, delta: str) -> None:
         """A streamed piece of the assistant's words."""
+        self._delta("assistant", item_id, delta)
+
+    def assistant_done(self, item_id: str, transcript: str) -> None:
+        """The assistant's words for an item are complete (printed whole if none streamed)."""
+        self._done("assistant", item_id, transcript)
+
+    def _delta(self, label: str, item_id: str, delta: str) -> None:
         if self._open_line != item_id:
             self._close_line()
-            prefix = _label("assistant")
+            prefix = _label(label)
             if item_id in self._streamed:
                 prefix += "... "
             self.out.write(prefix)
@@ -50,10 +61,9 @@ class Display:
         self.out.write(delta)
         self.out.flush()
 
-    def assistant_done(self, item_id: str, transcript: str) -> None:
-        """The assistant's words for an item are complete (printed whole if none streamed)."""
+    def _done(self, label: str, item_id: str, text: str) -> None:
         if item_id not in self._streamed:
-            self.line("assistant", transcript)
+            self.line(label, text)
         self._streamed.pop(item_id, None)
         if self._open_line == item_id:
             self._close_line()

@@ -24,6 +24,7 @@ from ..events import (
     RealtimeModelErrorEvent,
     RealtimeModelEvent,
     RealtimeModelInputAudioTranscriptionCompletedEvent,
+    RealtimeModelInputAudioTranscriptionDeltaEvent,
     RealtimeModelInputSpeechStartedEvent,
     RealtimeModelInputSpeechStoppedEvent,
     RealtimeModelToolCallEvent,
@@ -136,8 +137,10 @@ class TalkSession(RealtimeModelListener):
             self._speech_end_time = self._last_voiced_time
             self._turn_used_tool = False
         elif isinstance(event, RealtimeModelInputAudioTranscriptionCompletedEvent):
-            self.display.user_transcript(event.transcript)
+            self.display.user_transcript(event.item_id, event.transcript)
             self.result.user_transcripts.append(event.transcript)
+        elif isinstance(event, RealtimeModelInputAudioTranscriptionDeltaEvent):
+            self.display.user_delta(event.item_id, event.delta)
         elif isinstance(event, RealtimeModelToolCallEvent):
             await self._answer_tool(event)
         elif isinstance(event, RealtimeModelAudioInterruptedEvent):
