@@ -104,8 +104,9 @@ def test_talk_holds_a_conversation_from_a_wav(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     reply = tmp_path / "a.wav"
+    # Open speakers: the reply comes back into the "microphone" 80 ms later, 6 dB quieter.
     argv = ["--input-wav", question_path("weather"), "--input-wav", question_path("capital"),
-            "--output-wav", str(reply)]  # fmt: skip
+            "--output-wav", str(reply), "--echo-path", "80:6"]  # fmt: skip
     assert command.main(argv) == 0
     printed = capsys.readouterr().out
     lines = printed.splitlines()
@@ -118,7 +119,7 @@ def test_talk_holds_a_conversation_from_a_wav(
     assert len(assistant) == 2 and all(len(line) > len("assistant: ") + 5 for line in assistant)
     assert sum(line.startswith("latency:") for line in lines) == 2
     assert "echo cancellation: webrtc-aec3" in printed
-    assert "spoke over the assistant" not in printed  # its own voice did not interrupt it
+    assert "spoke over the assistant" not in printed  # its own echo did not interrupt it
     with wave.open(str(reply)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24_000, 1, 2)
         pcm = wav.readframes(wav.getnframes())

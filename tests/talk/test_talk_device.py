@@ -2,7 +2,8 @@
 
 ALSA reads `~/.asoundrc`, so a subprocess with HOME pointing at a folder whose `.asoundrc` makes
 the null plugin the default device gets a microphone (silence) and a speaker (discards) without
-hardware. Skipped where PortAudio is not installed (Debian: libportaudio2) or is not ALSA's.
+hardware; the null device runs as fast as it is fed rather than at 24 kHz. Skipped where
+PortAudio is not installed (Debian: libportaudio2) or is not ALSA's.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ PROBE = textwrap.dedent(
             "captured": sorted({len(block.captured) for block in blocks}),
             "played_bytes": sum(block.played.audible_bytes for block in blocks),
             "items": sorted({s.item_id for block in blocks for s in block.played.segments}),
-            "first_played": blocks[0].played.pcm[:4].hex(),
+            "first_played": [b.played.pcm[:4].hex() for b in blocks if b.played.segments][:1],
+            "queued_after": playback.queued_bytes,
+            "dropped": port.dropped_blocks,
         }))
 
     asyncio.run(main())
@@ -73,6 +76,12 @@ def test_the_device_port_plays_the_queue_and_delivers_microphone_blocks(tmp_path
     report = json.loads(done.stdout)
     assert report["description"] == "microphone 'default', speaker 'default'"
     assert report["captured"] == [960]  # 20 ms of 24 kHz PCM16 per block
-    assert report["played_bytes"] == 24_000  # the whole queue, then silence
-    assert report["items"] == ["item_1"]
-    assert report["first_played"] == "00010203"
+    assert report["queued_after"] == 0  # the speaker took the whole queue
+    # ALSA's null device is not paced: under load, blocks can pile up past the port's bound and
+    # the oldest are dropped (and counted); otherwise every played byte arrives, in order.
+    if report["dropped"] == 0:
+        assert report["played_bytes"] == 24_000
+        assert report["items"] == ["item_1"]
+        assert report["first_played"] == ["00010203"]
+    else:
+        assert report["played_bytes"] < 24_000
