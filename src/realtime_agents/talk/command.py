@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="engines of the local server started without --url (default embedded)",
     )
     parser.add_argument("--engine-config", default="", help="engine config as a JSON object")
-    parser.add_argument("--no-aec", dest="aec", action="store_false", help="no echo cancellation")
+    parser.add_argument(
+        "--no-aec", dest="aec", action="store_false", help="no echo cancellation (headsets)"
+    )
     parser.add_argument(
         "--input-wav",
         action="append",
