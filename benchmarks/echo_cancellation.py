@@ -17,8 +17,9 @@
    path at realtime pace: the person asks a question, the reply is mixed back into the
    microphone (`EchoPath`), and we count `input_audio_buffer.speech_started` while the
    assistant is answering. With the canceller the echo must not trigger it; without it (the
-   control) it does; and a real second speaker (the other bundled question, a different voice
-   from the assistant's) talking over the answer must trigger it. "live ERLE" is measured on
+   control) it does; and a real second speaker talking over the answer must trigger it: the
+   other bundled question (a recording the canceller has no reference for), and, where the
+   `espeak-ng` program is installed, a clearly different synthetic voice. "live ERLE" is measured on
    the microphone audio of each run after the question ended.
 
 Prints figures and PASS/FAIL against the targets (ERLE >= 20 dB, no echo barge-in, second
@@ -33,7 +34,10 @@ import asyncio
 import io
 import math
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -108,6 +112,18 @@ def room_response(delay_ms: float, attenuation_db: float, reverberant: bool) -> 
     response[delay] = 1.0
     response[delay + 1 :] += tail[1:]
     return response * gain / np.sqrt(np.sum(response**2))
+
+
+def espeak_voice(text: str) -> bytes | None:
+    """`text` in espeak-ng's voice as 24 kHz PCM16, or None without the program."""
+    program = shutil.which("espeak-ng")
+    if program is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "speech.wav")
+        subprocess.run([program, "-w", path, text], check=True, capture_output=True)
+        pcm, rate = read_wav(path)
+    return resample_pcm16(pcm, rate, RATE)
 
 
 def as_pcm(samples: np.ndarray) -> bytes:
@@ -214,7 +230,7 @@ class LiveCase:
     label: str
     echo: EchoPath
     aec: bool
-    second_speaker: bool
+    second_speaker: bytes | None
     expect_barge_in: bool
 
 
@@ -222,13 +238,13 @@ def _no_tools(name: str, arguments: Mapping[str, Any]) -> Any:
     return {"error": f"no tool {name} in this benchmark"}
 
 
-async def live_case(url: str, case: LiveCase, question: bytes, second: bytes) -> tuple[int, float]:
+async def live_case(url: str, case: LiveCase, question: bytes) -> tuple[int, float]:
     """(speech_started during the answer, ERLE on the microphone after the question)."""
     playback = Playback()
     turns = TurnState()
     cues = [InputCue(question, "now")]
-    if case.second_speaker:
-        cues.append(InputCue(second, "during_reply", offset_ms=700))
+    if case.second_speaker is not None:
+        cues.append(InputCue(case.second_speaker, "during_reply", offset_ms=700))
     port = FileAudioPort(cues, playback, turns, echo=case.echo)
     recording = Recording()
     await converse(
@@ -239,7 +255,7 @@ async def live_case(url: str, case: LiveCase, question: bytes, second: bytes) ->
     after = len(question) + RATE  # half a second after the question (bytes)
     captured = np.frombuffer(bytes(recording.captured[after:]), dtype=np.int16).astype(float)
     cleaned = np.frombuffer(bytes(recording.cleaned[after:]), dtype=np.int16).astype(float)
-    erle = energy_db(captured) - energy_db(cleaned) if not case.second_speaker else math.nan
+    erle = energy_db(captured) - energy_db(cleaned) if case.second_speaker is None else math.nan
     return turns.barge_ins, erle
 
 
@@ -250,21 +266,25 @@ async def run_live(engines: Any, quick: bool) -> None:
     url = server.url + "?model=local"
     question = as_pcm(bundled("capital"))
     second = as_pcm(bundled("weather"))
+    path = EchoPath(100, 6)
     cases = [
-        LiveCase("echo 50 ms / 6 dB, AEC on", EchoPath(50, 6), True, False, False),
-        LiveCase("echo 200 ms / 6 dB, AEC on", EchoPath(200, 6), True, False, False),
-        LiveCase("echo 100 ms / 20 dB, AEC on", EchoPath(100, 20), True, False, False),
-        LiveCase("echo 100 ms / 6 dB, AEC off (control)", EchoPath(100, 6), False, False, True),
-        LiveCase("second speaker over echo 100 ms / 6 dB, AEC on", EchoPath(100, 6), True, True,
-                 True),
-    ]  # fmt: skip
+        LiveCase("echo 50 ms / 6 dB, AEC on", EchoPath(50, 6), True, None, False),
+        LiveCase("echo 200 ms / 6 dB, AEC on", EchoPath(200, 6), True, None, False),
+        LiveCase("echo 100 ms / 20 dB, AEC on", EchoPath(100, 20), True, None, False),
+        LiveCase("echo 100 ms / 6 dB, AEC off (control)", path, False, None, True),
+        LiveCase("other recording over echo 100 ms / 6 dB, AEC on", path, True, second, True),
+    ]
+    espeak = espeak_voice("Wait, what about tomorrow in London?")
+    if espeak is not None:
+        cases.append(LiveCase("espeak-ng voice over echo 100 ms / 6 dB, AEC on", path, True,
+                              espeak, True))  # fmt: skip
     if quick:
-        cases = [cases[0], cases[3], cases[4]]
+        cases = [cases[0], cases[3], cases[-1]]
     print("\nBarge-in on the local server (embedded engines, talk's file path, realtime pace)")
     print(f"  {'case':<50}{'speech_started in answer':>26}{'live ERLE':>11}  expected")
     try:
         for case in cases:
-            barge_ins, erle = await live_case(url, case, question, second)
+            barge_ins, erle = await live_case(url, case, question)
             happened = barge_ins > 0
             verdict = "PASS" if happened == case.expect_barge_in else "FAIL"
             erle_text = "-" if math.isnan(erle) else f"{erle:.1f} dB"
