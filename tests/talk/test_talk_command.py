@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import wave
@@ -130,3 +131,18 @@ def test_talk_holds_a_conversation_from_a_wav(
         pcm16_to_float32(resample_pcm16(pcm, 24_000, embedded.stt.sample_rate))
     )
     assert "paris" in heard.lower(), heard
+
+
+def test_an_unreachable_endpoint_is_one_line_without_the_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = ["--url", f"ws://127.0.0.1:{port}/v1/realtime", "--api-key", "sk-very-secret",
+            "--no-aec", "--input-wav", question_path("capital")]  # fmt: skip
+    assert command.main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "could not connect" in captured.err
+    assert "sk-very-secret" not in captured.err

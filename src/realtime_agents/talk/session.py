@@ -150,6 +150,8 @@ class TalkSession(RealtimeModelListener):
         elif isinstance(event, RealtimeModelTurnEndedEvent):
             turns.response_ended()
         elif isinstance(event, RealtimeModelErrorEvent):
+            if event.error.code == "connect_failed":
+                return  # `connect` raises it too, and the command prints it once
             self.display.error(event.error.message)
             self.result.errors.append(event.error.message)
         elif isinstance(event, RealtimeModelEndOfStreamEvent) and self._running:
