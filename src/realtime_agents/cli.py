@@ -1,4 +1,4 @@
-"""`realtime-agents`: `serve` the local realtime server, or run the offline `demo`."""
+"""`realtime-agents`: `serve` the local realtime server, run the offline `demo`, or `talk`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO")
     demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
+    talk = commands.add_parser("talk", help="talk through the microphone", add_help=False)
+    talk.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -196,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The demo parses its own options (including --help).
         demo = importlib.import_module("realtime_agents.demo")
         return int(demo.main(argv[1:]) or 0)
+    if argv[:1] == ["talk"]:  # also parses its own options
+        talk = importlib.import_module("realtime_agents.talk.command")
+        return int(talk.main(argv[1:]))
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     from .server.workers import run_loop
