@@ -22,6 +22,7 @@ from typing import Any, Final, TextIO
 from . import __version__
 from .preflight import (
     CommandLineParser,
+    DefaultsHelpFormatter,
     EnginePlan,
     PreflightError,
     check_engines,
@@ -41,7 +42,7 @@ ENGINE_KINDS: Final = ("embedded", "scripted", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
-HELP_FORMAT: Final = argparse.ArgumentDefaultsHelpFormatter
+HELP_FORMAT: Final = DefaultsHelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,7 @@ from realtime_agents.inputs import RealtimeModelSendAudio, RealtimeModelSendTool
 from realtime_agents.model import RealtimeModel, RealtimeModelListener
 from realtime_agents.preflight import (
     CommandLineParser,
+    DefaultsHelpFormatter,
     PreflightError,
     check_engines,
     parse_config,
@@ -341,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="realtime-agents demo",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "questions",
