@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve_command(commands)
     add_demo_command(commands)
+    add_example_command(commands)
     return parser
 
 
@@ -185,6 +186,21 @@ def add_demo_command(commands: Any) -> None:
     """`demo` (it parses its own options, including --help)."""
     demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
+
+
+def add_example_command(commands: Any) -> None:
+    """`example`: list, print or run the example scripts."""
+    example = commands.add_parser(
+        "example",
+        help="list, print or run the example scripts",
+        description="List the examples, print one's source, or run one with its arguments.",
+        formatter_class=HELP_FORMAT,
+    )
+    example.add_argument("name", nargs="?", help="the example (a unique prefix is enough)")
+    example.add_argument("arguments", nargs=argparse.REMAINDER, help="the example's arguments")
+    example.add_argument(
+        "--source", action="store_true", help="print the example's source instead of running it"
+    )
 
 
 def ready_message(url: str, *, api_key_required: bool) -> str:
@@ -363,19 +379,41 @@ def demo_command(argv: Sequence[str]) -> int:
     return int(demo.main(list(argv)) or 0)
 
 
-COMMANDS: Final = {"serve": serve_command}
+def example_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`realtime-agents example [--source] [NAME [ARGS...]]`."""
+    from . import example_files
+
+    if args.name is None:
+        print(example_files.listing())
+        return 0
+    path = example_files.find(args.name)
+    if args.source:
+        print(path.read_text(encoding="utf-8"), end="")
+        return 0
+    try:
+        example_files.run(path, args.arguments)
+    except ConnectionError as error:
+        raise PreflightError(
+            f"{one_line(error)} (is the server running?)", "realtime-agents serve"
+        ) from None
+    return 0
+
+
+COMMANDS: Final = {"serve": serve_command, "example": example_command}
 """Subcommands parsed here (the demo parses its own options)."""
 
 
 def run_command(argv: Sequence[str]) -> int:
     """Parse `argv` and run its command; a user's mistake becomes one `error:` line."""
     if argv[:1] == ["demo"]:
-        log_level = "info"
+        log_level: str | None = None
         run = functools.partial(demo_command, argv[1:])
     else:
         args = build_parser().parse_args(argv)
-        log_level = args.log_level
-        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        log_level = getattr(args, "log_level", None)
+        logging.basicConfig(
+            level=(log_level or "info").upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
         if log_level != "debug":  # the ready message says where the server listens
             logging.getLogger("websockets.server").setLevel(logging.WARNING)
         run = functools.partial(COMMANDS[args.command], args, argv)
@@ -387,13 +425,10 @@ def run_command(argv: Sequence[str]) -> int:
     except Exception as error:
         if log_level == "debug":
             traceback.print_exc()
-        hint = None if log_level == "debug" or argv[:1] == ["demo"] else "--log-level debug"
-        report(
-            PreflightError(
-                f"{argv[0]} stopped: {one_line(error)}",
-                hint and command_with(argv, "--log-level", "debug"),
-            )
-        )
+        # Only commands with a --log-level flag can show the traceback.
+        can_debug = log_level is not None and log_level != "debug"
+        hint = command_with(argv, "--log-level", "debug") if can_debug else None
+        report(PreflightError(f"{argv[0]} stopped: {one_line(error)}", hint))
         return 1
 
 

@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     config = parse_config(args.engine_config or "{}", "--engine-config")
-    check_engines(args.engines, config)
+    check_engines(args.engines, config, "demo")
     questions = [checked_question(name) for name in args.questions]
     try:
         failures, reply = asyncio.run(run_demo(args, config, questions))

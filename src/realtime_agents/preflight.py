@@ -181,7 +181,7 @@ def is_installed(module: str) -> bool:
         return False
 
 
-def check_extras(kind: str, roles: Mapping[str, Mapping[str, Any]]) -> None:
+def check_extras(kind: str, roles: Mapping[str, Mapping[str, Any]], command: str = "serve") -> None:
     """Fail when an engine's library is missing, naming the extra and the install command."""
     missing: dict[str, list[str]] = {}
     for role, settings in roles.items():
@@ -199,7 +199,7 @@ def check_extras(kind: str, roles: Mapping[str, Mapping[str, Any]]) -> None:
     named = " and ".join(f"[{extra}]" for extra in extras)
     packages = ", ".join(requirement.split(">")[0] for requirement in requirements.values())
     alternative = (
-        "; `realtime-agents serve --engines scripted` runs without models"
+        f"; `realtime-agents {command} --engines scripted` runs without models"
         if kind == "embedded"
         else ""
     )
@@ -311,8 +311,9 @@ class EnginePlan:
     roles: dict[str, dict[str, Any]]
 
 
-def check_engines(kind: str, config: Mapping[str, Any]) -> EnginePlan:
-    """Validate the engine config and find each engine's library, loading nothing."""
+def check_engines(kind: str, config: Mapping[str, Any], command: str = "serve") -> EnginePlan:
+    """Validate the engine config and find each engine's library, loading nothing; `command`
+    (serve, demo) names the command that would run without models."""
     engine_config = dict(config.get("engines", config))
     if kind == "scripted":
         from .server.engines.scripted import SCRIPTED_OPTIONS
@@ -324,7 +325,7 @@ def check_engines(kind: str, config: Mapping[str, Any]) -> EnginePlan:
                 f"(known: {', '.join(SCRIPTED_OPTIONS)})"
             )
     roles = engine_roles(kind, engine_config)
-    check_extras(kind, roles)
+    check_extras(kind, roles, command)
     for role, settings in roles.items():
         for key in ("model_path", "config_path"):
             path = settings.get(key)
