@@ -11,6 +11,7 @@ from pathlib import Path
 from cli_helpers import Running, environment, run_cli
 
 from realtime_agents import example_files
+from realtime_agents.preflight import LLAMA_CMAKE_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,3 +78,16 @@ def test_example_without_a_server_says_to_start_one(tmp_path: Path) -> None:
     assert len(result.error_lines) == 1 and "is the server running?" in result.error_lines[0]
     assert result.hint_lines == ["hint: realtime-agents serve"]
     assert "Traceback" not in result.stderr
+
+
+def test_dockerfile_builds_portably_runs_unprivileged_and_checks_health() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    flags = makefile.split("export CMAKE_ARGS := ", 1)[1].splitlines()[0].strip()
+    assert flags == LLAMA_CMAKE_ARGS  # the hint for a missing [local] builds the same way
+    assert f'CMAKE_ARGS="{flags}"' in dockerfile
+    assert "'.[local,piper,fast]'" in dockerfile
+    user = [line for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert user and user[-1] not in ("USER root", "USER 0")
+    assert "EXPOSE 8765" in dockerfile and '--port", "8765"' in dockerfile
+    assert "http://127.0.0.1:8765/health" in dockerfile.split("HEALTHCHECK", 1)[1]
