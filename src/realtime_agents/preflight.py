@@ -246,6 +246,8 @@ def check_listen_address(host: str, port: int, argv: Sequence[str]) -> None:
             f"cannot listen on host {host!r}: {error.strerror}",
             command_with(argv, "--host", "127.0.0.1"),
         ) from None
+    unavailable: OSError | None = None
+    bound = 0
     for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -253,8 +255,13 @@ def check_listen_address(host: str, port: int, argv: Sequence[str]) -> None:
                 probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 probe.bind(address)
+                bound += 1
             except OSError as error:
-                raise _bind_error(host, port, error, argv) from None
+                if error.errno != errno.EADDRNOTAVAIL:
+                    raise _bind_error(host, port, error, argv) from None
+                unavailable = error  # e.g. localhost's ::1 without IPv6: fine if another binds
+    if unavailable is not None and not bound:
+        raise _bind_error(host, port, unavailable, argv)
 
 
 def _bind_error(host: str, port: int, error: OSError, argv: Sequence[str]) -> PreflightError:
