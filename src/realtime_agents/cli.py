@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -319,6 +320,7 @@ def stop_signals() -> Iterator[asyncio.Future[signal.Signals]]:
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
     watched = (signal.SIGINT, signal.SIGTERM)
+    previous_interrupt = signal.getsignal(signal.SIGINT)
 
     def record(which: signal.Signals) -> None:
         if not received.done():
@@ -333,29 +335,31 @@ def stop_signals() -> Iterator[asyncio.Future[signal.Signals]]:
         for watched_signal in watched:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(watched_signal)
-        install_interrupt_handler()
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGINT, previous_interrupt)
 
 
-def interrupt_now(signum: int, frame: FrameType | None) -> None:
+def interrupt_now(stderr_fd: int, signum: int, frame: FrameType | None) -> None:
     """SIGINT outside serving (loading, checks, the demo): stop at once with exit code 130.
 
     Model loading runs in native code that cannot be cancelled; waiting for it would keep
     Ctrl-C waiting for seconds, so the process ends without unwinding (worker processes are
-    terminated first)."""
+    terminated first). The message goes to a copy of the original stderr: llama-cpp-python
+    points fd 2 at /dev/null while it loads a model."""
     with contextlib.suppress(Exception):
         for child in multiprocessing.active_children():
             child.terminate()
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     with contextlib.suppress(OSError):
-        os.write(sys.stderr.fileno(), b"\ninterrupted\n")  # print() may be mid-write in a thread
+        os.write(stderr_fd, b"\ninterrupted\n")  # print() may be mid-write in a thread
     os._exit(EXIT_INTERRUPTED)
 
 
 def install_interrupt_handler() -> None:
     """Make Ctrl-C end the process at once (only possible on the main thread)."""
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGINT, interrupt_now)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, functools.partial(interrupt_now, os.dup(2)))
 
 
 def one_line(error: BaseException) -> str:

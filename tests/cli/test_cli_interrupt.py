@@ -37,6 +37,9 @@ def test_ctrl_c_while_models_load_does_not_wait_for_them(tmp_path: Path) -> None
     server = Running("serve", "--port", "0", tmp_path=tmp_path)
     try:
         server.wait_for("loading embedded engines")
+        # While llama-cpp-python loads the LLM its stderr points at /dev/null: the message
+        # must still show.
+        server.wait_for("stt engine")
         result = server.interrupt()
     finally:
         server.kill()
