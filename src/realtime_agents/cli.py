@@ -18,6 +18,7 @@ from typing import Any
 
 from .server.app import API_KEY_ENV, ServerOptions, is_loopback
 from .server.engines.base import EngineSet
+from .web import ready_message
 
 ENGINE_KINDS = ("embedded", "scripted", "http")
 
@@ -146,6 +147,7 @@ async def run_server(args: argparse.Namespace) -> None:
     )
     server = await serve(args.host, args.port, engines, options)
     print(f"listening on {server.url}?model=local", file=sys.stderr, flush=True)
+    print(ready_message(server.url, api_key_set=bool(api_key)), flush=True)
     try:
         await _until_signalled()
     finally:
@@ -173,6 +175,7 @@ async def run_workers(
         file=sys.stderr,
         flush=True,
     )
+    print(ready_message(pool.url, api_key_set=bool(options.api_key)), flush=True)
     try:
         await _until_signalled()
     finally:
