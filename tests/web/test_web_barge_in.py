@@ -1,0 +1,89 @@
+"""Barge-in in the browser: speaking over the answer stops playback at once and truncates the
+assistant item to what the page played."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from conftest import needs_browser
+from web_helpers import (
+    ThreadedServer,
+    page_state,
+    question_samples,
+    save_screenshot,
+    silence,
+    start_chromium,
+    stop_chromium,
+    wait_for,
+    write_capture_wav,
+)
+
+pytestmark = needs_browser
+
+GAPS_SECONDS = (2.0, 3.5, 5.0, 6.5, 8.0, 9.5, 11.0, 12.5)
+"""Silences before each repetition of the second question. An answer starts some seconds after
+a question ends and plays for about two; the gaps grow in steps shorter than that, so one of the
+repetitions starts while an answer is playing, whatever this machine's latency (2-12 s)."""
+
+
+def barge_in_wav(path: Path) -> Path:
+    """The capital question, then the weather question again and again after growing silences."""
+    parts: list[np.ndarray[Any, np.dtype[np.int16]]] = [silence(1.5), question_samples("capital")]
+    second = question_samples("weather")
+    for gap in GAPS_SECONDS:
+        parts += [silence(gap), second]
+    parts.append(silence(15.0))
+    return write_capture_wav(path, parts)
+
+
+def test_speaking_over_the_answer_truncates_it_to_what_was_played(
+    embedded_server: ThreadedServer, tmp_path: Path
+) -> None:
+    driver = start_chromium(barge_in_wav(tmp_path / "barge-in.wav"))
+    try:
+        driver.get(embedded_server.base_url + "/")
+        driver.find_element("id", "start").click()
+        state = wait_for(
+            driver,
+            lambda state: bool(state["truncates"]) and bool(state["truncatedAcks"]),
+            240,
+            "a barge-in truncation acknowledged by the server",
+        )
+        time.sleep(1.0)  # anything still arriving for the cut item must not be played
+        state = page_state(driver)
+        save_screenshot(driver, "web-page-barge-in")
+
+        truncate = state["truncates"][0]
+        item_id = truncate["item_id"]
+        played = truncate["played_samples"]
+        # Never more than was played: audio_end_ms is the played samples, rounded down.
+        assert truncate["audio_end_ms"] == played * 1000 // 24_000
+        assert truncate["audio_end_ms"] * 24 <= played
+        # Playback stopped at once: not one more sample of that item went out after the flush.
+        assert state["playedByItem"].get(item_id, 0) == played
+        assert played <= truncate["received_samples"]
+        # The page sent exactly that, and the server cut its item there.
+        sent = [frame for frame in state["sent"] if '"conversation.item.truncate"' in frame]
+        assert f'"item_id":"{item_id}"' in sent[0]
+        assert f'"audio_end_ms":{truncate["audio_end_ms"]}' in sent[0]
+        acks = [
+            event
+            for event in list(embedded_server.events)
+            if event["type"] == "conversation.item.truncated" and event["item_id"] == item_id
+        ]
+        assert acks and acks[0]["audio_end_ms"] == truncate["audio_end_ms"]
+        errors = [event for event in list(embedded_server.events) if event["type"] == "error"]
+        assert not errors, errors
+        # The person's speech that interrupted was heard, and the cut answer is marked.
+        assert len(state["userTranscripts"]) >= 2
+        interrupted = driver.find_elements("css selector", ".entry.assistant.interrupted")
+        assert interrupted
+        print(
+            f"barge-in: item {item_id} cut at {truncate['audio_end_ms']} ms "
+            f"({played} of {truncate['received_samples']} samples received were played)"
+        )
+    finally:
+        stop_chromium(driver)
