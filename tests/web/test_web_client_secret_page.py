@@ -13,7 +13,6 @@ import pytest
 from conftest import needs_browser
 from web_helpers import (
     ThreadedServer,
-    page_state,
     question_samples,
     silence,
     start_chromium,
@@ -128,7 +127,5 @@ def test_the_page_talks_with_a_client_secret_and_never_sees_the_key(
         assert not any(connection["opened"] for connection in state["connections"])
     finally:
         stop_chromium(driver)
-    assert not any(event["type"] == "session.created" and False for event in keyed_server.events)
     opened = [event for event in keyed_server.events if event["type"] == "session.created"]
     assert len(opened) == 1  # the expired secret never opened a session
-    assert page_state  # the helper stays importable for the other tests
