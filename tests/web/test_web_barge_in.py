@@ -23,10 +23,11 @@ from web_helpers import (
 
 pytestmark = needs_browser
 
-GAPS_SECONDS = (2.0, 3.5, 5.0, 6.5, 8.0, 9.5, 11.0, 12.5)
+GAPS_SECONDS = tuple(2.0 + 1.5 * step for step in range(13))
 """Silences before each repetition of the second question. An answer starts some seconds after
-a question ends and plays for about two; the gaps grow in steps shorter than that, so one of the
-repetitions starts while an answer is playing, whatever this machine's latency (2-12 s)."""
+a question ends and plays for two to four; the gaps grow in steps shorter than that (2 s to
+20 s), so one of the repetitions starts while an answer is playing, whatever this machine's
+latency (1 s unloaded, up to 13 s seen on a shared 2-core VM). The test stops at the first."""
 
 
 def barge_in_wav(path: Path) -> Path:
@@ -49,7 +50,7 @@ def test_speaking_over_the_answer_truncates_it_to_what_was_played(
         state = wait_for(
             driver,
             lambda state: bool(state["truncates"]) and bool(state["truncatedAcks"]),
-            240,
+            300,
             "a barge-in truncation acknowledged by the server",
         )
         time.sleep(1.0)  # anything still arriving for the cut item must not be played

@@ -43,11 +43,17 @@ class ThreadedServer:
 
     def __init__(self, engines: EngineSet, options: ServerOptions) -> None:
         self.events: list[dict[str, Any]] = []
-        options = ServerOptions(**{**_fields(options), "event_hook": self.events.append})
+        self.event_times: list[float] = []
+        """`time.perf_counter()` when each of `events` was sent."""
+        options = ServerOptions(**{**_fields(options), "event_hook": self._record})
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server: RealtimeServer = self.run(serve("127.0.0.1", 0, engines, options))
+
+    def _record(self, event: dict[str, Any]) -> None:
+        self.event_times.append(time.perf_counter())
+        self.events.append(event)
 
     def run(self, coroutine: Any, timeout: float = 60.0) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""
