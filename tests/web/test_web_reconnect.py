@@ -54,3 +54,23 @@ def test_the_page_reconnects_after_the_session_drops(
         assert "Reconnected" in driver.find_element("id", "log").text
     finally:
         stop_chromium(driver)
+
+
+def test_the_url_parameter_points_the_page_at_another_endpoint(
+    short_sessions: ThreadedServer, tmp_path: Path
+) -> None:
+    other = ThreadedServer(scripted_engine_set(), ServerOptions())
+    driver = start_chromium(write_capture_wav(tmp_path / "quiet.wav", [silence(10.0)]))
+    try:
+        endpoint = f"ws://127.0.0.1:{other.server.port}/v1/realtime?model=other-model"
+        driver.get(f"{short_sessions.base_url}/?url={endpoint}")
+        driver.find_element("id", "start").click()
+        state = wait_for(driver, lambda state: state["status"] == "connected", 30, "a connection")
+        assert state["endpoint"] == endpoint and state["connections"][0]["url"] == endpoint
+        assert driver.find_element("id", "endpoint").text == endpoint
+        created = [event for event in other.events if event["type"] == "session.created"]
+        assert created and created[0]["session"]["model"] == "other-model"
+        assert not any(event["type"] == "session.created" for event in short_sessions.events)
+    finally:
+        stop_chromium(driver)
+        other.close()
