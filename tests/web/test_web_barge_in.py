@@ -65,12 +65,16 @@ def test_speaking_over_the_answer_truncates_it_to_what_was_played(
     try:
         driver.get(server.base_url + "/")
         driver.find_element("id", "start").click()
-        state = wait_for(
-            driver,
-            lambda state: bool(state["truncates"]) and bool(state["truncatedAcks"]),
-            300,
-            "a barge-in truncation acknowledged by the server",
-        )
+        try:
+            state = wait_for(
+                driver,
+                lambda state: bool(state["truncates"]) and bool(state["truncatedAcks"]),
+                300,
+                "a barge-in truncation acknowledged by the server",
+            )
+        except AssertionError as error:
+            save_screenshot(driver, f"web-page-barge-in-{engines}-failed")
+            raise AssertionError(f"{error}\nserver timeline:\n{server.timeline()}") from None
         time.sleep(1.0)  # anything still arriving for the cut item must not be played
         # The speech that interrupted is a turn of its own.
         state = wait_for(

@@ -69,6 +69,7 @@ async def test_the_page_files_are_served_with_their_types(keyed: RealtimeServer)
         "/": ("text/html", b"<!doctype html>"),
         "/index.html": ("text/html", b"<!doctype html>"),
         "/app.js": ("text/javascript", b"input_audio_buffer.append"),
+        "/audio.js": ("text/javascript", b"class VoiceAudio"),
         "/audio-worklet.js": ("text/javascript", b'registerProcessor("playback"'),
         "/style.css": ("text/css", b".status"),
     }

@@ -23,6 +23,14 @@ from realtime_agents.server.engines.base import EngineSet
 CHROMIUM = os.environ.get("REALTIME_AGENTS_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("REALTIME_AGENTS_CHROMEDRIVER", "/usr/bin/chromedriver")
 CAPTURE_RATE = 48_000
+TIMELINE_TYPES = (
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "response.done",
+    "response.output_audio.done",
+    "conversation.item.truncated",
+    "error",
+)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -62,6 +70,26 @@ class ThreadedServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
+
+    def timeline(self, types: Sequence[str] = TIMELINE_TYPES) -> str:
+        """When the server sent events of `types` (seconds from its first event), for failures."""
+        if not self.event_times:
+            return "(no events)"
+        start = self.event_times[0]
+        lines = []
+        seen_audio: set[str] = set()
+        for at, event in zip(list(self.event_times), list(self.events), strict=False):
+            kind = event["type"]
+            if kind == "response.output_audio.delta":
+                if event["item_id"] in seen_audio:
+                    continue
+                seen_audio.add(event["item_id"])
+                kind = "first audio delta"
+            elif kind not in types:
+                continue
+            detail = event.get("item_id") or event.get("response", {}).get("status", "")
+            lines.append(f"{at - start:8.2f} {kind} {detail}")
+        return "\n".join(lines)
 
     def close(self) -> None:
         self.run(self.server.close())
