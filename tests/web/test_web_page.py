@@ -88,7 +88,17 @@ def test_the_page_hears_the_question_and_plays_the_answer(
         sent_types = [frame.split('"type":"')[1].split('"')[0] for frame in state["sent"]]
         assert sent_types[0] == "session.update"
         assert "conversation.item.create" in sent_types and "response.create" in sent_types
-        print(f"page latency (end of speech -> first audio heard): {state['latencies']} ms")
+        stopped = first_audio = None
+        for at, event in zip(embedded_server.event_times, embedded_server.events, strict=False):
+            if event["type"] == "input_audio_buffer.speech_stopped" and stopped is None:
+                stopped = at
+            if event["type"] == "response.output_audio.delta" and first_audio is None:
+                first_audio = at
+        assert stopped is not None and first_audio is not None and first_audio > stopped
+        print(
+            f"page latency (end of speech -> first audio heard): {state['latencies'][0]} ms; "
+            f"server (speech_stopped -> first audio delta): {(first_audio - stopped) * 1000:.0f} ms"
+        )
         assert page_state(driver)["status"] == "connected"
     finally:
         stop_chromium(driver)
