@@ -51,7 +51,7 @@ const page = {
   status: "idle",
   endpoint,
   usesClientSecret: Boolean(clientSecret),
-  connections: [], // {url, protocols (key redacted), openedAt, closedCode}
+  connections: [], // {url, protocols (the key redacted), opened, closedCode}
   sent: [], // every frame sent but audio appends, verbatim (bounded)
   receivedTypes: {},
   truncates: [], // {item_id, audio_end_ms, played_samples, received_samples}
@@ -112,6 +112,11 @@ function defaultEndpoint() {
 function remember(list, value) {
   list.push(value);
   if (list.length > MAX_RECORDED) list.shift();
+}
+
+function rememberIn(map, key, value) {
+  map.set(key, value);
+  if (map.size > MAX_RECORDED) map.delete(map.keys().next().value);
 }
 
 // ------------------------------------------------------------------ the log on the page
@@ -328,7 +333,7 @@ function handle(event) {
       break;
     case "response.output_audio.delta":
       if (pendingTurn && !latencyFrom.has(event.item_id)) {
-        latencyFrom.set(event.item_id, pendingTurn.speechEnd);
+        rememberIn(latencyFrom, event.item_id, pendingTurn.speechEnd);
         pendingTurn = null;
       }
       if (audio) audio.play(event.item_id, event.delta);
@@ -360,7 +365,7 @@ function userEntry(itemId) {
   let entry = userEntries.get(itemId);
   if (!entry) {
     entry = addEntry("user", "you", "…");
-    userEntries.set(itemId, entry);
+    rememberIn(userEntries, itemId, entry);
   }
   return entry;
 }
@@ -369,7 +374,7 @@ function assistantEntry(itemId) {
   let entry = assistantEntries.get(itemId);
   if (!entry) {
     entry = addEntry("assistant", "assistant", "");
-    assistantEntries.set(itemId, entry);
+    rememberIn(assistantEntries, itemId, entry);
   }
   return entry;
 }
