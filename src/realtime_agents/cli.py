@@ -38,6 +38,7 @@ from .preflight import (
 )
 from .server.app import API_KEY_ENV, ServerOptions, is_loopback
 from .server.engines.base import EngineSet
+from .web import page_line
 
 ENGINE_KINDS: Final = ("embedded", "scripted", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -217,6 +218,7 @@ def ready_message(url: str, *, api_key_required: bool) -> str:
     key = "the server's API key" if api_key_required else "any API key"
     return (
         f"ready: listening on {url}\n"
+        f"  {page_line(url, api_key_set=api_key_required)}\n"
         f"  connect: any OpenAI Realtime client with base URL {base_url}, "
         f'model "local" and {key}\n'
         "  stop:    Ctrl-C"
@@ -289,7 +291,7 @@ async def run_server(args: argparse.Namespace, plan: EnginePlan, api_key: str | 
     server = await serve(args.host, args.port, engines, options)
     try:
         with stop_signals() as stop:
-            print(ready_message(server.url, api_key_required=bool(api_key)), file=sys.stderr)
+            print(ready_message(server.url, api_key_required=bool(api_key)), flush=True)
             received = await stop
             progress(args, "shutting down...")
     finally:
@@ -312,7 +314,7 @@ async def run_workers(args: argparse.Namespace, plan: EnginePlan, options: Serve
     )
     try:
         with stop_signals() as stop:
-            print(ready_message(pool.url, api_key_required=bool(options.api_key)), file=sys.stderr)
+            print(ready_message(pool.url, api_key_required=bool(options.api_key)), flush=True)
             received = await stop
             progress(args, "shutting down workers...")
     finally:

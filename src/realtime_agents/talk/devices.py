@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+from ..errors import RealtimeAgentsError
 from .echo import MissingTalkExtraError
 from .playback import Playback
 from .ports import BLOCK_MS, SAMPLE_RATE, AudioBlock, block_bytes
@@ -24,7 +25,7 @@ MAX_PENDING_BLOCKS: Final = 250
 """Five seconds of 20 ms blocks."""
 
 
-class NoAudioDeviceError(RuntimeError):
+class NoAudioDeviceError(RealtimeAgentsError, RuntimeError):
     """There is no usable microphone or speaker (or no PortAudio at all)."""
 
 

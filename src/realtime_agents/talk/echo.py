@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import Any, Final, Protocol
 
+from ..errors import RealtimeAgentsError
+
 SAMPLE_RATE: Final = 24_000
 FRAME_MS: Final = 10
 TALK_EXTRA_HINT: Final = "pip install 'realtime-agents[talk]'"
 
 
-class MissingTalkExtraError(RuntimeError):
+class MissingTalkExtraError(RealtimeAgentsError, RuntimeError):
     """A library of the `[talk]` extra is not installed."""
 
     def __init__(self, library: str, purpose: str) -> None:
