@@ -16,10 +16,10 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from realtime_agents._wsdirect.request_bodies import MAX_BODY_BYTES
 from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
 from realtime_agents.server.engines.scripted import scripted_engine_set
 from realtime_agents.web import page_line, page_url
-from realtime_agents.web.request_bodies import MAX_BODY_BYTES
 
 KEY = "sk-the-long-lived-server-key-0123456789"
 

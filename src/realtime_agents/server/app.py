@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
-from ..web.request_bodies import BodyReadingConnection
+from .._wsdirect.request_bodies import BodyReadingConnection
 from ..web.routes import WebRoutes
 from .client_secrets import ClientSecretStore
 from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES

@@ -2,7 +2,8 @@
 
 Plain static files shipped in this package (index.html, app.js, audio.js, style.css,
 audio-worklet.js), and the plain HTTP routes the server answers next to `/v1/realtime`
-(`routes.py`).
+(`routes.py`; the POST body reading is in `_wsdirect/request_bodies.py`, the adapter to
+`websockets` internals).
 """
 
 from __future__ import annotations

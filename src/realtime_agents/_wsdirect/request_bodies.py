@@ -6,7 +6,8 @@ POST with a small JSON body (`/v1/realtime/client_secrets`), so `BodyReadingConn
 the line reader of its handshake parser: a `POST` request line reaches `websockets` as `GET`,
 its `Content-Length` as 0, and the body is read right after the headers and kept on the
 connection (`http_method`, `http_body`) for `process_request`. A WebSocket upgrade (a GET
-without a body) goes through unchanged.
+without a body) goes through unchanged. What this relies on of the handshake parser is listed
+by `missing_request_body_internals`, which the adapter's test checks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Final
 
 from websockets.server import ServerProtocol
 
-from .._wsdirect import DirectServerConnection
+from .connection import DirectServerConnection
 
 MAX_BODY_BYTES: Final = 64 * 1024
 
@@ -72,3 +73,19 @@ class _BodyLineReader:
             body = yield from self.reader.read_exact(self.length)
             self.connection.http_body = bytes(body)
         return line
+
+
+def missing_request_body_internals(protocol: ServerProtocol) -> list[str]:
+    """What `BodyReadingConnection` uses of a fresh `ServerProtocol` and the installed
+    `websockets` lacks: its line reader's `read_line` and `read_exact` generators, and the
+    restartable `parse()` generator held in `parser` (empty when all is there)."""
+    missing = []
+    reader = getattr(protocol, "reader", None)
+    for name in ("read_line", "read_exact"):
+        if not callable(getattr(reader, name, None)):
+            missing.append(f"ServerProtocol.reader.{name}()")
+    if not callable(getattr(protocol, "parse", None)):
+        missing.append("ServerProtocol.parse()")
+    if not hasattr(protocol, "parser"):
+        missing.append("ServerProtocol.parser")
+    return missing
