@@ -109,6 +109,20 @@ class BoundedEventQueue:
             if not getter.done():
                 getter.set_result(None)
 
+    def discard_undelivered(self) -> list[RealtimeModelEvent]:
+        """Take every event not yet taken (spilled ones too) out of the queue, in order."""
+        dropped = [e for e in self._items[self._head :] if e is not None]
+        dropped.extend(self._spill or ())
+        self._items.clear()
+        self._head = 0
+        self._spill = None
+        self._blocked = False
+        putters, self._putters = self._putters, None
+        for waiter in putters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        return dropped
+
     def wake(self) -> None:
         """Wake the consumer waiting in `wait` even though nothing was pushed."""
         getter = self._getter

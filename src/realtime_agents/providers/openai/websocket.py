@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+import msgspec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -186,7 +187,14 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             await self._emit(extra)
 
     async def close(self) -> None:
-        """Close the connection; idempotent, and safe from any task, a listener's included."""
+        """Close the connection; idempotent, and safe from any task, a listener's included.
+
+        Returns within the transport's `close_timeout`. Listeners still get `disconnected`
+        and `end_of_stream`; if they have not taken every queued event by then, the rest are
+        dropped and the `disconnected` reason says how many.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(self._transport["close_timeout"])
         current = asyncio.current_task()
         in_listener = self._dispatcher.in_listener()
         if self._closing:
@@ -214,7 +222,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         # (Checked again: a listener that started this close eagerly, in the socket callback,
         # is now finished by the dispatcher's task, which must not wait for itself.)
         if dispatcher is not None and not dispatcher.done() and not self._dispatcher.in_listener():
-            await asyncio.wait({dispatcher})
+            await asyncio.wait({dispatcher}, timeout=max(0.0, deadline - loop.time()))
+            if not dispatcher.done():
+                self._drop_undelivered()
         self._close_done = True
         if self._closed is not None:
             self._closed.set()
@@ -428,10 +438,34 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         queue.put_final(RealtimeModelEndOfStreamEvent(reason=reason))
         self._set_ready()
 
+    def _drop_undelivered(self) -> None:
+        """The listeners are slower than `close_timeout`: end their stream after the event
+        they are handling, dropping the rest (counted in the reason, never silently)."""
+        queue = self._dispatcher.queue
+        taken = queue.discard_undelivered()
+        finals = [e for e in taken if _is_final(e)]
+        dropped = len(taken) - len(finals)
+        if dropped:
+            reason = (
+                f"{self._end_reason}; {dropped} events were not delivered: the listeners were "
+                "still busy when close_timeout ran out"
+            )
+            self._end_reason = reason
+            finals = [msgspec.structs.replace(e, reason=reason) for e in finals]
+        for event in finals:
+            queue.put_final(event)
+
     def _set_ready(self) -> None:
         ready = self._ready
         if ready is not None and not ready.done():
             ready.set_result(None)
+
+
+def _is_final(event: RealtimeModelEvent) -> bool:
+    """`disconnected` or `end_of_stream`: the events that end a stream."""
+    if type(event) is RealtimeModelConnectionStatusEvent:
+        return event.status == "disconnected"
+    return type(event) is RealtimeModelEndOfStreamEvent
 
 
 def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
