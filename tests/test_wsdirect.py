@@ -305,9 +305,9 @@ async def test_client_close_in_the_same_write_as_the_101() -> None:
 
 
 async def test_client_text_payload_is_not_utf8_validated() -> None:
-    """Documents current behaviour: text payloads go to the sink as bytes, unchecked (plain
-    websockets fails a connection with 1007 in recv() on invalid UTF-8; here decoding, and
-    rejecting, is the sink's job), on the fast path and for fragmented messages alike."""
+    """Text payloads go to the sink as bytes, unchecked (plain websockets fails a connection
+    with 1007 in recv() on invalid UTF-8; here decoding, and calling `fail(1007, ...)`, is
+    the sink's job), on the fast path and for fragmented messages alike."""
     invalid = b"\xff\xfe not utf-8 \xc3"
     async with RawServer() as server:
         ws, peer, sink = await open_attached(server)
@@ -317,6 +317,39 @@ async def test_client_text_payload_is_not_utf8_validated() -> None:
         assert await sink.wait_for(2) == [(invalid, True), (invalid, True)]
         assert ws.fast_path
         await finish(ws, peer)
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_client_sink_fails_the_connection_and_gets_nothing_after(held: bool) -> None:
+    """A sink that finds a bad message calls `fail(1007, ...)`: the peer gets that close
+    frame, no later message reaches the sink (in the same read, or held back by a full
+    sink), and a peer that never closes the TCP connection is dropped after close_timeout."""
+    async with RawServer() as server:
+        ws, peer = await open_client(server, close_timeout=0.2)
+        sink = Sink(room=0 if held else None)
+
+        def failing_sink(data: bytes, is_text: bool) -> None:
+            sink(data, is_text)
+            ws.fail(1007, "invalid start byte at position 0")
+
+        ws.attach(sink.has_room, failing_sink)
+        await peer.send(encode(TEXT, b"\xff") + encode(TEXT, b"later") + encode(BINARY, b"x"))
+        if held:
+            async with asyncio.timeout(TIMEOUT):
+                while ws.held < 3:  # noqa: ASYNC110 - polling a plain counter
+                    await asyncio.sleep(0.01)
+            sink.room = None
+            ws.release()
+        close = await peer.read_frame()
+        assert (close.opcode, close.close_code) == (CLOSE, 1007)
+        assert close.close_reason == "invalid start byte at position 0"
+        assert ws.own_close() == (1007, "invalid start byte at position 0")
+        await peer.send(encode(TEXT, b"after the failure"))
+        await closed(ws)  # the peer never closes: the client drops TCP after close_timeout
+        assert sink.messages == [(b"\xff", True)]
+        assert ws.held == 0
+        ws.fail(1002, "again")  # failing twice is harmless
+        peer.close()
 
 
 async def test_client_data_after_a_close_frame_in_a_later_write_is_ignored() -> None:

@@ -46,7 +46,11 @@ except ImportError:  # pragma: no cover - websockets ships the C extension in it
 __all__ = ["DirectClientConnection", "DirectServerConnection", "Sink", "frame_head"]
 
 Sink = Callable[[bytes, bool], None]
-"""Receives each complete data message: `(payload, is_text)`. It must not raise."""
+"""Receives each complete data message: `(payload, is_text)`. It must not raise.
+
+Text payloads are not checked for UTF-8 here (the sink decodes them anyway, and knows which
+parts it can check cheaply): a sink that finds invalid UTF-8 calls the connection's
+`fail(1007, reason)`, as RFC 6455 requires."""
 
 _DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 _READ_SIZE = 256 * 1024  # what asyncio's socket transport reads at most at once
@@ -122,6 +126,8 @@ class _DirectMessages(Connection):
     """With `_pending_parts`: the bytes of a long frame so far, and how many the frame needs."""
     _limit: int | None = None
     _mask_bit = 0  # 0x80 on the server side: client frames must be masked
+    _failed = False
+    """`fail` was called: no message after the one being delivered reaches the sink."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -163,7 +169,7 @@ class _DirectMessages(Connection):
         if sink is None or has_room is None:
             return
         if held is not None:
-            while held:
+            while held and not self._failed:
                 if not has_room():
                     return
                 sink(*held.popleft())
@@ -193,6 +199,29 @@ class _DirectMessages(Connection):
         if sent is None or (protocol.close_rcvd is not None and protocol.close_rcvd_then_sent):
             return None
         return sent.code, sent.reason
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7) as `websockets` does on a protocol error: send
+        a close frame with `code` and `reason`, hand no later message to the sink, and drop
+        the TCP connection if the peer has not closed it within `close_timeout`."""
+        if self._failed or self.protocol.state is not State.OPEN:
+            return
+        self._failed = True
+        self._mode = _WEBSOCKETS  # later bytes: websockets discards them until the close
+        self.protocol.fail(code, reason)
+        try:
+            self.send_data()
+        except Exception:  # the transport is gone: connection_lost follows
+            self.transport.abort()
+            return
+        self._resume()  # read on, to see the peer's close
+        timeout = self.close_timeout
+        if timeout is not None:
+            self.loop.call_later(timeout, self._abort_unclosed)
+
+    def _abort_unclosed(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.abort()
 
     def _resume(self) -> None:
         if self._paused:
@@ -380,6 +409,8 @@ class _DirectMessages(Connection):
                 if mask_bit:
                     payload = apply_mask(payload, data[head - 4 : head])
                 self._deliver(payload, b0 == 0x81)
+                if self._failed:  # the sink failed the connection: the rest is not read
+                    return
             else:
                 # Control frames, fragments, RSV bits, unknown opcodes: websockets parses the
                 # whole frame (and answers pings, runs the close handshake, fails on errors).

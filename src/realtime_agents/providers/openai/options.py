@@ -10,6 +10,8 @@ from ...model import RealtimeModelConfig
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
+RECOVERABLE_OWN_CLOSE_CODES = frozenset({1007})
+"""Codes this client fails a connection with that a reconnect may cure (a corrupt frame)."""
 USER_AGENT = "realtime-agents/0.1 (python)"
 
 

@@ -135,8 +135,8 @@ class OpenAIRealtimeProtocol:
     def receive_other(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
         """`receive` for a frame `receive_audio` did not take."""
         events = self._receive_decoded(frames.decode_server_frame(frame), now)
-        if self.emit_raw_events:
-            with contextlib.suppress(msgspec.DecodeError):
+        if self.emit_raw_events and frames.nesting_within(frame):
+            with contextlib.suppress(msgspec.DecodeError, ValueError, RecursionError):
                 events.insert(0, RealtimeModelRawServerEvent(data=_GENERIC.decode(frame)))
         return events
 

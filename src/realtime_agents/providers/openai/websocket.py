@@ -41,7 +41,14 @@ from ...model import (
     resolve_api_key,
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
-from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
+from .frames import utf8_problem
+from .options import (
+    RECOVERABLE_CLOSE_CODES,
+    RECOVERABLE_OWN_CLOSE_CODES,
+    TRANSPORT_DEFAULTS,
+    TransportOptions,
+    build_url,
+)
 from .protocol import AudioSkip, OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
 from .replay import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
@@ -54,6 +61,13 @@ class RealtimeConnectionError(RealtimeAgentsError, ConnectionError):
 
 
 _State = Literal["new", "connecting", "open", "reconnecting", "closed"]
+
+_OWN_CLOSE_MEANINGS = {
+    1002: "the server broke the WebSocket protocol",
+    1007: "the server sent a text message that is not valid UTF-8",
+    1009: "the server sent a message larger than max_size",
+}
+"""Why this client fails a connection, by the close code it sends."""
 
 
 class OpenAIRealtimeWebSocketModel(RealtimeModel):
@@ -276,11 +290,17 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         reason: str | None = None
         try:
             while True:
-                code, close_reason = await self._read(ws)
+                code, close_reason, own = await self._read(ws)
                 if self._closing:
                     return
                 described = self._describe_close(code, close_reason)
-                recoverable = code in RECOVERABLE_CLOSE_CODES or self._protocol.session_expired
+                if own and code in _OWN_CLOSE_MEANINGS:
+                    described = f"{_OWN_CLOSE_MEANINGS[code]}, this client closed with {described}"
+                recoverable = (
+                    code in RECOVERABLE_CLOSE_CODES
+                    or (own and code in RECOVERABLE_OWN_CLOSE_CODES)
+                    or self._protocol.session_expired
+                )
                 if recoverable and self._policy is not None:
                     new_ws = await self._reconnect(described)
                     if new_ws is None:
@@ -307,7 +327,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             if not self._closing:
                 self._finish(reason)
 
-    async def _read(self, ws: DirectConnection) -> tuple[int, str]:
+    async def _read(self, ws: DirectConnection) -> tuple[int, str, bool]:
         """Messages go from the socket callback to `_on_message`; wait for the socket to end."""
         ws.attach(self._dispatcher.queue.has_room, self._on_message)
         await ws.wait_closed()
@@ -316,9 +336,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         if own is not None:
             # This side failed the connection (a message over max_size is 1009, a protocol
             # error 1002, a keepalive timeout 1011): that is the code that explains the close.
-            return own
+            return (*own, True)
         code = ws.close_code if ws.close_code is not None else 1006
-        return code, ws.close_reason or ""
+        return code, ws.close_reason or "", False
 
     def _on_message(self, frame: bytes, is_text: bool) -> None:
         """One server message (text or binary, both JSON), straight from the socket callback."""
@@ -331,6 +351,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 return
             if audio is AudioSkip.DROPPED:
                 return
+            if is_text:
+                problem = utf8_problem(frame)
+                if problem is not None:
+                    self._fail_connection(1007, problem)
+                    return
             events = protocol.receive_other(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session
             logger.error("could not handle a server frame: %s", type(exc).__name__)
@@ -346,6 +371,13 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 self._state = "open"
                 push(RealtimeModelConnectionStatusEvent(status="connected"))
                 self._set_ready()
+
+    def _fail_connection(self, code: int, reason: str) -> None:
+        """Fail the connection with `code` (RFC 6455); `_run` reports it, or reconnects."""
+        ws = self._ws
+        if ws is not None:
+            logger.warning("failing the connection with code %d: %s", code, reason)
+            ws.fail(code, reason)
 
     def _on_room(self) -> None:
         if self._ws is not None:

@@ -273,10 +273,13 @@ def fast_audio_event(frame: bytes) -> RealtimeModelAudioEvent | None:
     key = frame.find(b',"delta":"')
     if key < 0:
         return None
+    head_bytes = frame[:key]
+    if not head_bytes.isascii():  # (base64 is ASCII: the frame is then valid UTF-8)
+        return None
     try:
-        head = AUDIO_DELTA_HEAD_DECODER.decode(frame[:key] + b"}")
+        head = AUDIO_DELTA_HEAD_DECODER.decode(head_bytes + b"}")
         data = pybase64.b64decode(frame[key + 10 : -2], validate=True)
-    except (msgspec.DecodeError, ValueError):  # binascii.Error is a ValueError
+    except (msgspec.DecodeError, ValueError, RecursionError):  # binascii.Error: a ValueError
         return None
     return RealtimeModelAudioEvent(
         data=data,
