@@ -7,9 +7,11 @@ Real loopback sockets throughout: a raw TCP peer writes hand-made frames in chos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.utils import apply_mask
 
-from realtime_agents._wsdirect import DirectClientConnection, DirectServerConnection
+from realtime_agents._wsdirect import DirectClientConnection, DirectServerConnection, transport_of
 from wsdirect_helpers import (
     BINARY,
     CLOSE,
@@ -935,6 +937,92 @@ async def test_back_pressure_holds_messages_and_pauses_reading() -> None:
         messages = await sink.wait_for(10)
         assert [m for m, _ in messages] == first + later
         await finish(ws, peer)
+
+
+# ------------------------------------------------------------------ write back-pressure
+
+FLOOD_LIMIT = 48 * 1024 * 1024
+WRITE_BOUND = 1536 * 1024  # high-water mark (32 KiB) + the pongs of one 256 KiB read
+
+
+def small_send_buffer(server: RawServer) -> socket.socket:
+    """A client socket connected to `server` whose kernel send buffer is small, so that its
+    unread pongs reach the transport's write buffer after a few KiB, not a few MiB."""
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def flood_pings(peer: RawPeer) -> int:
+    """Write full-size pings and read nothing, until the client stops reading (a write that
+    does not drain within a second) or FLOOD_LIMIT bytes; returns the bytes written."""
+    batch = encode(PING, b"p" * 125) * 512
+    sent = 0
+    while sent < FLOOD_LIMIT:
+        peer.writer.write(batch)
+        sent += len(batch)
+        try:
+            async with asyncio.timeout(1.0):
+                await peer.writer.drain()
+        except (TimeoutError, ConnectionError):
+            break
+    return sent
+
+
+async def watch_write_buffer(ws: DirectClientConnection, peak: list[int]) -> None:
+    transport = transport_of(ws)
+    while not transport.is_closing():
+        peak[0] = max(peak[0], transport.get_write_buffer_size())
+        await asyncio.sleep(0.002)
+
+
+async def test_a_peer_that_pings_and_never_reads_is_pushed_back_then_read_again() -> None:
+    """Without the write-side back-pressure every pong was queued: the client's write buffer
+    grew with the flood (tens of MiB here, without bound in general)."""
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        peak = [0]
+        watcher = asyncio.create_task(watch_write_buffer(ws, peak))
+        sent = await flood_pings(peer)
+        assert sent < FLOOD_LIMIT  # TCP pushed back on the peer: the client stopped reading
+        assert not ws.transport.is_reading()
+        assert 0 < peak[0] <= WRITE_BOUND
+
+        async def read_everything() -> None:
+            with contextlib.suppress(Exception):
+                while await peer.reader.read(65536):
+                    pass
+
+        reader = asyncio.create_task(read_everything())
+        await peer.send(encode(TEXT, b"after the flood"))
+        assert await sink.wait_for(1) == [(b"after the flood", True)]
+        assert ws.own_close() is None
+        watcher.cancel()
+        await finish(ws, peer)
+        reader.cancel()
+
+
+async def test_a_write_buffer_stalled_past_stall_timeout_fails_the_connection() -> None:
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        ws.stall_timeout = 0.3
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        peak = [0]
+        watcher = asyncio.create_task(watch_write_buffer(ws, peak))
+        await flood_pings(peer)
+        await closed(ws)
+        own = ws.own_close()
+        assert own is not None and own[0] == 1011
+        assert own[1].startswith("write stalled: the peer read nothing for 0.3 s (")
+        assert 0 < peak[0] <= WRITE_BOUND
+        await watcher
+        peer.close()
 
 
 async def test_back_pressure_keeps_order_with_fragmented_messages() -> None:

@@ -20,6 +20,13 @@ small complete text frames (audio deltas or appends), so here:
 Back-pressure: when the sink has no room, messages are held here and the socket stops being
 read (`transport.pause_reading`); `release()` hands them over when there is room again and
 resumes reading. So at most one socket read's worth of messages is held.
+
+The other way too: while the transport's write buffer is over its high-water mark (the peer
+does not read what this side writes), the socket is not read either. A peer that sends pings
+and never reads would otherwise have every pong queued here, without bound; now its own
+writes back up. The write buffer stays under the high-water mark plus the pongs of one read
+(under 1 MiB). With `stall_timeout` set, a write buffer that stays over the mark that long
+fails the connection (close code 1011, the reason says so) and drops it.
 """
 
 from __future__ import annotations
@@ -128,6 +135,12 @@ class _DirectMessages(Connection):
     _mask_bit = 0  # 0x80 on the server side: client frames must be masked
     _failed = False
     """`fail` was called: no message after the one being delivered reaches the sink."""
+    _write_paused = False
+    """The transport's write buffer is over its high-water mark: the socket is not read."""
+    _stall_timer: asyncio.TimerHandle | None = None
+    stall_timeout: float | None = None
+    """Seconds the write buffer may stay over its high-water mark before the connection is
+    failed and dropped; None: back-pressure only (the peer's writes back up, forever)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -226,8 +239,36 @@ class _DirectMessages(Connection):
     def _resume(self) -> None:
         if self._paused:
             self._paused = False
-            if not self.transport.is_closing():
+            if not self._write_paused and not self.transport.is_closing():
                 self.transport.resume_reading()
+
+    # ------------------------------------------------------------------ write back-pressure
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._write_paused = True
+        self.transport.pause_reading()
+        if self.stall_timeout is not None and self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(self.stall_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._write_paused = False
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        if not self._paused and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _stalled(self) -> None:
+        """The peer read nothing for `stall_timeout`: fail the connection (recorded as this
+        side's close, see `own_close`) and drop it, as its close frame would not be read."""
+        self._stall_timer = None
+        waiting = self.transport.get_write_buffer_size()
+        reason = f"write stalled: the peer read nothing for {self.stall_timeout:g} s"
+        if self.protocol.state is State.OPEN:
+            self.protocol.fail(1011, f"{reason} ({waiting} bytes waiting)")
+        self.transport.abort()
 
     # ------------------------------------------------------------------ writing
 
@@ -465,6 +506,9 @@ class _DirectMessages(Connection):
             self.transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         super().connection_lost(exc)
         if self._held is None:
             self._wake_released()

@@ -53,6 +53,8 @@ _CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     "send": ("message", "text"),
     "close": ("code", "reason"),
     "send_data": (),
+    "pause_writing": (),
+    "resume_writing": (),
 }
 _CONNECTION_ATTRIBUTES = (
     "protocol",

@@ -26,6 +26,10 @@ class TransportOptions(TypedDict, total=False):
     """Seconds to open the socket and receive `session.created` (default 10)."""
     close_timeout: float
     """Seconds to wait for the closing handshake (default 5)."""
+    write_timeout: float | None
+    """Seconds the server may leave this side's writes unread (the write buffer over its
+    high-water mark; meanwhile nothing is read either) before the connection is dropped as
+    stalled, close code 1011 (default 20; None: back-pressure only)."""
     max_size: int
     """Largest incoming frame in bytes (default 16 MiB)."""
     max_queue: int
@@ -43,6 +47,7 @@ TRANSPORT_DEFAULTS: dict[str, Any] = {
     "ping_timeout": 20.0,
     "open_timeout": 10.0,
     "close_timeout": 5.0,
+    "write_timeout": 20.0,
     "max_size": 16 * 1024 * 1024,
     "max_queue": 256,
     "compression": False,

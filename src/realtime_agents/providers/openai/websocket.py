@@ -8,7 +8,6 @@ dispatcher, and reconnects when the config asks for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -20,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ..._wsdirect import DirectClientConnection as DirectConnection
+from ..._wsdirect import transport_of
 from ...errors import RealtimeAgentsError
 from ...events import (
     RealtimeErrorInfo,
@@ -229,8 +229,14 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ws, self._ws = self._ws, None
         if ws is not None:
             ws.discard()  # a reconnect may have opened it meanwhile
-            with contextlib.suppress(Exception):
-                await ws.close()
+            try:
+                # (websockets bounds the wait for the server's close, not a blocked write)
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await ws.close()
+            except TimeoutError:
+                transport_of(ws).abort()
+            except Exception:  # closing: the connection is gone either way
+                pass
         self._finish("closed by the client")
         dispatcher = self._dispatcher.task
         # (Checked again: a listener that started this close eagerly, in the socket callback,
@@ -279,6 +285,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             create_connection=DirectConnection,
         )
         assert isinstance(ws, DirectConnection)
+        ws.stall_timeout = t["write_timeout"]
         return ws
 
     def _describe(self, exc: BaseException) -> str:
