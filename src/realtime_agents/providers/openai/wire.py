@@ -463,9 +463,14 @@ def encode_session_update(settings: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode({"type": "session.update", "session": session_payload(settings)})
 
 
-def encode_item_create(item: Mapping[str, Any], previous_item_id: str | None = None) -> bytes:
-    """`conversation.item.create` for one GA item."""
+def encode_item_create(
+    item: Mapping[str, Any], previous_item_id: str | None = None, event_id: str | None = None
+) -> bytes:
+    """`conversation.item.create` for one GA item (with our `event_id`, if given, so that a
+    rejection can be matched to it)."""
     message: dict[str, Any] = {"type": "conversation.item.create", "item": item}
+    if event_id is not None:
+        message["event_id"] = event_id
     if previous_item_id is not None:
         message["previous_item_id"] = previous_item_id
     return _ENCODER.encode(message)
