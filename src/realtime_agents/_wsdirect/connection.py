@@ -19,14 +19,8 @@ small complete text frames (audio deltas or appends), so here:
 
 Back-pressure: when the sink has no room, messages are held here and the socket stops being
 read (`transport.pause_reading`); `release()` hands them over when there is room again and
-resumes reading. So at most one socket read's worth of messages is held.
-
-The other way too: while the transport's write buffer is over its high-water mark (the peer
-does not read what this side writes), the socket is not read either. A peer that sends pings
-and never reads would otherwise have every pong queued here, without bound; now its own
-writes back up. The write buffer stays under the high-water mark plus the pongs of one read
-(under 1 MiB). With `stall_timeout` set, a write buffer that stays over the mark that long
-fails the connection (close code 1011, the reason says so) and drops it.
+resumes reading. So at most one socket read's worth of messages is held. The write side's
+back-pressure, and failing a connection, are in `failure`.
 """
 
 from __future__ import annotations
@@ -39,11 +33,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.connection import Connection
 from websockets.asyncio.messages import Assembler
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, State
+
+from .failure import FailingConnection
 
 try:
     from websockets.speedups import apply_mask
@@ -110,7 +105,7 @@ class _UnusedAssembler(Assembler):
 _UNUSED = _UnusedAssembler()
 
 
-class _DirectMessages(Connection):
+class _DirectMessages(FailingConnection):
     """The shared part of `DirectClientConnection` and `DirectServerConnection` (mixed in
     before `websockets`' client or server connection class)."""
 
@@ -122,7 +117,6 @@ class _DirectMessages(Connection):
     _fragments: list[bytes] | None = None
     _fragment_text = True
     _held: deque[tuple[bytes, bool]] | None = None
-    _paused = False
     _released: asyncio.Future[None] | None = None
     _mode = _HANDSHAKE
     _pending = b""
@@ -133,14 +127,6 @@ class _DirectMessages(Connection):
     """With `_pending_parts`: the bytes of a long frame so far, and how many the frame needs."""
     _limit: int | None = None
     _mask_bit = 0  # 0x80 on the server side: client frames must be masked
-    _failed = False
-    """`fail` was called: no message after the one being delivered reaches the sink."""
-    _write_paused = False
-    """The transport's write buffer is over its high-water mark: the socket is not read."""
-    _stall_timer: asyncio.TimerHandle | None = None
-    stall_timeout: float | None = None
-    """Seconds the write buffer may stay over its high-water mark before the connection is
-    failed and dropped; None: back-pressure only (the peer's writes back up, forever)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -214,61 +200,15 @@ class _DirectMessages(Connection):
         return sent.code, sent.reason
 
     def fail(self, code: int, reason: str) -> None:
-        """Fail the connection (RFC 6455 7.1.7) as `websockets` does on a protocol error: send
-        a close frame with `code` and `reason`, hand no later message to the sink, and drop
-        the TCP connection if the peer has not closed it within `close_timeout`."""
-        if self._failed or self.protocol.state is not State.OPEN:
-            return
-        self._failed = True
-        self._mode = _WEBSOCKETS  # later bytes: websockets discards them until the close
-        self.protocol.fail(code, reason)
-        try:
-            self.send_data()
-        except Exception:  # the transport is gone: connection_lost follows
-            self.transport.abort()
-            return
-        self._resume()  # read on, to see the peer's close
-        timeout = self.close_timeout
-        if timeout is not None:
-            self.loop.call_later(timeout, self._abort_unclosed)
-
-    def _abort_unclosed(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.abort()
+        if not self._failed:
+            self._mode = _WEBSOCKETS  # later bytes: websockets discards them until the close
+        super().fail(code, reason)
 
     def _resume(self) -> None:
         if self._paused:
             self._paused = False
             if not self._write_paused and not self.transport.is_closing():
                 self.transport.resume_reading()
-
-    # ------------------------------------------------------------------ write back-pressure
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._write_paused = True
-        self.transport.pause_reading()
-        if self.stall_timeout is not None and self._stall_timer is None:
-            self._stall_timer = self.loop.call_later(self.stall_timeout, self._stalled)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._write_paused = False
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
-        if not self._paused and not self.transport.is_closing():
-            self.transport.resume_reading()
-
-    def _stalled(self) -> None:
-        """The peer read nothing for `stall_timeout`: fail the connection (recorded as this
-        side's close, see `own_close`) and drop it, as its close frame would not be read."""
-        self._stall_timer = None
-        waiting = self.transport.get_write_buffer_size()
-        reason = f"write stalled: the peer read nothing for {self.stall_timeout:g} s"
-        if self.protocol.state is State.OPEN:
-            self.protocol.fail(1011, f"{reason} ({waiting} bytes waiting)")
-        self.transport.abort()
 
     # ------------------------------------------------------------------ writing
 
@@ -506,9 +446,7 @@ class _DirectMessages(Connection):
             self.transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
+        self._cancel_stall_timer()
         super().connection_lost(exc)
         if self._held is None:
             self._wake_released()

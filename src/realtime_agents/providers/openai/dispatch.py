@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
-from ...events import RealtimeModelEvent, RealtimeModelExceptionEvent
+from msgspec.structs import replace
+
+from ...events import (
+    RealtimeModelConnectionStatusEvent,
+    RealtimeModelEndOfStreamEvent,
+    RealtimeModelEvent,
+    RealtimeModelExceptionEvent,
+)
 from ...model import RealtimeModelListener
 
 logger = logging.getLogger("realtime_agents.providers.openai")
@@ -314,6 +321,18 @@ class Dispatcher:
             except Exception as exc:
                 await self._report(listener, exc, event)
 
+    def cut_short(self, describe: Callable[[int], str]) -> str | None:
+        """End the stream after the event being delivered: drop the queued events but the
+        final `disconnected` and `end_of_stream`, whose reason becomes `describe(dropped)`
+        (returned) when any was dropped, so nothing is lost silently."""
+        taken = self.queue.discard_undelivered()
+        finals = [e for e in taken if _is_final(e)]
+        dropped = len(taken) - len(finals)
+        reason = describe(dropped) if dropped else None
+        for event in finals:
+            self.queue.put_final(event if reason is None else replace(event, reason=reason))
+        return reason
+
     def in_listener(self) -> bool:
         """True when called from a listener (an eager delivery, or the dispatcher's task)."""
         return self._eager or (self._task is not None and asyncio.current_task() is self._task)
@@ -363,3 +382,10 @@ class Dispatcher:
                 await listener.on_event(report)
             except Exception:
                 logger.exception("realtime listener %s raised on an exception event", listener)
+
+
+def _is_final(event: RealtimeModelEvent) -> bool:
+    """`disconnected` or `end_of_stream`: the events that end a stream."""
+    if type(event) is RealtimeModelConnectionStatusEvent:
+        return event.status == "disconnected"
+    return type(event) is RealtimeModelEndOfStreamEvent

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any, TypedDict
 from urllib.parse import urlencode, urlsplit
 
-from ...model import RealtimeModelConfig
+from ...model import RealtimeModelConfig, ReconnectPolicy
 
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
+OWN_CLOSE_MEANINGS = {
+    1002: "the server broke the WebSocket protocol",
+    1007: "the server sent a text message that is not valid UTF-8",
+    1009: "the server sent a message larger than max_size",
+}
+"""Why this client fails a connection, by the close code it sends."""
 RECOVERABLE_OWN_CLOSE_CODES = frozenset({1007})
 """Codes this client fails a connection with that a reconnect may cure (a corrupt frame)."""
 USER_AGENT = "realtime-agents/0.1 (python)"
@@ -71,3 +78,11 @@ def build_url(options: RealtimeModelConfig) -> str:
         separator = "&" if urlsplit(url).query else "?"
         return f"{url}{separator}{urlencode({'call_id': call_id})}"
     return url
+
+
+def backoff_delay(policy: ReconnectPolicy, attempt: int) -> float:
+    """Seconds to wait before reconnect `attempt` (1, 2, ...): exponential, with jitter."""
+    initial = float(policy.get("initial_backoff_s", 0.25))
+    delay = min(float(policy.get("max_backoff_s", 8.0)), initial * 2.0 ** (attempt - 1))
+    jitter = min(max(policy.get("jitter", 0.2), 0.0), 1.0)
+    return max(0.0, delay * (1 + jitter * random.uniform(-1.0, 1.0)))

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-import msgspec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -42,11 +40,14 @@ from ...model import (
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
 from .frames import utf8_problem
+from .inflight import DEFAULT_MAX_IN_FLIGHT_BYTES
 from .options import (
+    OWN_CLOSE_MEANINGS,
     RECOVERABLE_CLOSE_CODES,
     RECOVERABLE_OWN_CLOSE_CODES,
     TRANSPORT_DEFAULTS,
     TransportOptions,
+    backoff_delay,
     build_url,
 )
 from .protocol import AudioSkip, OpenAIRealtimeProtocol
@@ -61,13 +62,6 @@ class RealtimeConnectionError(RealtimeAgentsError, ConnectionError):
 
 
 _State = Literal["new", "connecting", "open", "reconnecting", "closed"]
-
-_OWN_CLOSE_MEANINGS = {
-    1002: "the server broke the WebSocket protocol",
-    1007: "the server sent a text message that is not valid UTF-8",
-    1009: "the server sent a message larger than max_size",
-}
-"""Why this client fails a connection, by the close code it sends."""
 
 
 class OpenAIRealtimeWebSocketModel(RealtimeModel):
@@ -88,6 +82,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         event_queue_size: int = DEFAULT_EVENT_QUEUE_SIZE,
         max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS,
         max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         unknown = set(transport or {}) - set(TRANSPORT_DEFAULTS)
@@ -99,6 +94,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._emit_raw_events = emit_raw_events
         self._max_history_items = max_history_items
         self._max_unsent_audio_bytes = max_unsent_audio_bytes
+        self._max_in_flight_bytes = max_in_flight_bytes
         self._clock = clock
         self._dispatcher = Dispatcher(event_queue_size)
         self._dispatcher.queue.on_room = self._on_room
@@ -155,6 +151,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             playback_tracker=options.get("playback_tracker"),
             max_history_items=self._max_history_items,
             max_unsent_audio_bytes=self._max_unsent_audio_bytes,
+            max_in_flight_bytes=self._max_in_flight_bytes,
             emit_raw_events=self._emit_raw_events,
         )
         headers = await self._headers()  # a missing key raises before anything starts
@@ -244,7 +241,16 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         if dispatcher is not None and not dispatcher.done() and not self._dispatcher.in_listener():
             await asyncio.wait({dispatcher}, timeout=max(0.0, deadline - loop.time()))
             if not dispatcher.done():
-                self._drop_undelivered()
+                end_reason = self._end_reason
+                self._end_reason = (
+                    self._dispatcher.cut_short(
+                        lambda dropped: (
+                            f"{end_reason}; {dropped} events were not delivered: the "
+                            "listeners were still busy when close_timeout ran out"
+                        )
+                    )
+                    or end_reason
+                )
         self._close_done = True
         if self._closed is not None:
             self._closed.set()
@@ -301,8 +307,8 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 if self._closing:
                     return
                 described = self._describe_close(code, close_reason)
-                if own and code in _OWN_CLOSE_MEANINGS:
-                    described = f"{_OWN_CLOSE_MEANINGS[code]}, this client closed with {described}"
+                if own and code in OWN_CLOSE_MEANINGS:
+                    described = f"{OWN_CLOSE_MEANINGS[code]}, this client closed with {described}"
                 recoverable = (
                     code in RECOVERABLE_CLOSE_CODES
                     or (own and code in RECOVERABLE_OWN_CLOSE_CODES)
@@ -421,7 +427,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                     status="reconnecting", reason=why, attempt=attempt
                 )
             )
-            await asyncio.sleep(_backoff(policy, attempt))
+            await asyncio.sleep(backoff_delay(policy, attempt))
             try:
                 ws = await self._open(await self._headers())
             except Exception as exc:
@@ -477,41 +483,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         queue.put_final(RealtimeModelEndOfStreamEvent(reason=reason))
         self._set_ready()
 
-    def _drop_undelivered(self) -> None:
-        """The listeners are slower than `close_timeout`: end their stream after the event
-        they are handling, dropping the rest (counted in the reason, never silently)."""
-        queue = self._dispatcher.queue
-        taken = queue.discard_undelivered()
-        finals = [e for e in taken if _is_final(e)]
-        dropped = len(taken) - len(finals)
-        if dropped:
-            reason = (
-                f"{self._end_reason}; {dropped} events were not delivered: the listeners were "
-                "still busy when close_timeout ran out"
-            )
-            self._end_reason = reason
-            finals = [msgspec.structs.replace(e, reason=reason) for e in finals]
-        for event in finals:
-            queue.put_final(event)
-
     def _set_ready(self) -> None:
         ready = self._ready
         if ready is not None and not ready.done():
             ready.set_result(None)
-
-
-def _is_final(event: RealtimeModelEvent) -> bool:
-    """`disconnected` or `end_of_stream`: the events that end a stream."""
-    if type(event) is RealtimeModelConnectionStatusEvent:
-        return event.status == "disconnected"
-    return type(event) is RealtimeModelEndOfStreamEvent
-
-
-def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
-    initial = float(policy.get("initial_backoff_s", 0.25))
-    delay = min(float(policy.get("max_backoff_s", 8.0)), initial * 2.0 ** (attempt - 1))
-    jitter = min(max(policy.get("jitter", 0.2), 0.0), 1.0)
-    return max(0.0, delay * (1 + jitter * random.uniform(-1.0, 1.0)))
 
 
 def _error_event(message: str, code: str) -> RealtimeModelErrorEvent:
