@@ -1025,6 +1025,34 @@ async def test_a_write_buffer_stalled_past_stall_timeout_fails_the_connection() 
         peer.close()
 
 
+async def test_a_peer_that_reads_slowly_is_not_stalled() -> None:
+    """The stall timeout counts time without progress, not time over the high-water mark: a
+    large send to a slow reader takes several stall timeouts and completes."""
+    big = b"a" * (1024 * 1024)
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        ws.stall_timeout = 0.2
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        received = bytearray()
+
+        async def read_slowly() -> None:
+            while len(received) < len(big):
+                chunk = await peer.reader.read(16384)
+                if not chunk:
+                    return
+                received.extend(chunk)
+                await asyncio.sleep(0.01)
+
+        reader = asyncio.create_task(read_slowly())
+        async with asyncio.timeout(TIMEOUT):
+            await ws.send_texts([big])
+            await reader
+        assert ws.own_close() is None
+        assert len(received) >= len(big)
+        await finish(ws, peer)
+
+
 async def test_back_pressure_keeps_order_with_fragmented_messages() -> None:
     """A fragmented message (assembled via websockets) held behind fast-path messages."""
     stream = (

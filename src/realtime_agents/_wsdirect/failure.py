@@ -31,9 +31,12 @@ class FailingConnection(Connection):
     _write_paused = False
     """The transport's write buffer is over its high-water mark: the socket is not read."""
     _stall_timer: asyncio.TimerHandle | None = None
+    _stall_size = 0
+    """The write buffer's size when the stall timer was set."""
     stall_timeout: float | None = None
-    """Seconds the write buffer may stay over its high-water mark before the connection is
-    failed and dropped; None: back-pressure only (the peer's writes back up, forever)."""
+    """Seconds the peer may read nothing while the write buffer is over its high-water mark
+    before the connection is failed and dropped; None: back-pressure only (the peer's writes
+    back up, forever). A peer that reads slowly (the buffer shrinks) is not stalled."""
 
     def _resume(self) -> None:  # pragma: no cover - provided by the direct connections
         raise NotImplementedError
@@ -64,8 +67,8 @@ class FailingConnection(Connection):
         super().pause_writing()
         self._write_paused = True
         self.transport.pause_reading()
-        if self.stall_timeout is not None and self._stall_timer is None:
-            self._stall_timer = self.loop.call_later(self.stall_timeout, self._stalled)
+        if self._stall_timer is None:
+            self._set_stall_timer()
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -73,6 +76,11 @@ class FailingConnection(Connection):
         self._cancel_stall_timer()
         if not self._paused and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def _set_stall_timer(self) -> None:
+        if self.stall_timeout is not None:
+            self._stall_size = self.transport.get_write_buffer_size()
+            self._stall_timer = self.loop.call_later(self.stall_timeout, self._stalled)
 
     def _cancel_stall_timer(self) -> None:
         if self._stall_timer is not None:
@@ -84,6 +92,9 @@ class FailingConnection(Connection):
         side's close, see `own_close`) and drop it, as its close frame would not be read."""
         self._stall_timer = None
         waiting = self.transport.get_write_buffer_size()
+        if waiting < self._stall_size:  # the peer reads, slowly: wait again
+            self._set_stall_timer()
+            return
         reason = f"write stalled: the peer read nothing for {self.stall_timeout:g} s"
         if self.protocol.state is State.OPEN:
             self.protocol.fail(1011, f"{reason} ({waiting} bytes waiting)")
