@@ -34,9 +34,9 @@ class TransportOptions(TypedDict, total=False):
     close_timeout: float
     """Seconds to wait for the closing handshake (default 5)."""
     write_timeout: float | None
-    """Seconds the server may leave this side's writes unread (the write buffer over its
-    high-water mark; meanwhile nothing is read either) before the connection is dropped as
-    stalled, close code 1011 (default 20; None: back-pressure only)."""
+    """Seconds the server may read nothing of this side's writes while the write buffer is
+    over its high-water mark (meanwhile nothing is read either) before the connection is
+    dropped as stalled, close code 1011 (default 20; None: back-pressure only)."""
     max_size: int
     """Largest incoming frame in bytes (default 16 MiB)."""
     max_queue: int
