@@ -407,6 +407,10 @@ def utf8_problem(payload: bytes) -> str | None:
 
 def decode_server_frame(frame: str | bytes) -> ServerEvent | DecodeFailure:
     """Decode one server frame; never raises on any input."""
+    if isinstance(frame, bytes):  # (msgspec checks only the strings it keeps)
+        problem = utf8_problem(frame)
+        if problem is not None:
+            return DecodeFailure(_malformed(None, f"not valid UTF-8: {problem}"))
     if not nesting_within(frame):
         return DecodeFailure(
             _malformed(None, f"invalid JSON: nested deeper than {MAX_NESTING} levels")
