@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from realtime_agents.server.engines import llama_adapter
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
 from realtime_agents.server.engines.llama_cache import (
     LOCK_POLL_SECONDS,
@@ -44,10 +45,10 @@ from realtime_agents.server.engines.llama_cache import (
 from realtime_agents.server.engines.tool_router import (
     NO_TOOL,
     build_router_prompt,
-    new_call_id,
     parse_tools,
     select_tools,
 )
+from realtime_agents.server.ids import new_call_id
 
 GGUF_NAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_SYSTEM_PROMPT: Final = (
@@ -98,11 +99,10 @@ def _chat_formatter(model: Any) -> Any:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = model.metadata.get("tokenizer.chat_template") or _CHATML
-    eos, bos = model.token_eos(), model.token_bos()
     return Jinja2ChatFormatter(
         template=template,
-        eos_token=model._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=model._model.token_get_text(bos) if bos != -1 else "",
+        eos_token=llama_adapter.token_text(model, model.token_eos()),
+        bos_token=llama_adapter.token_text(model, model.token_bos()),
     )
 
 
@@ -157,6 +157,7 @@ class LlamaLanguageModel:
             )
 
         self._replier: Any = load()
+        llama_adapter.check_internals(self._replier)
         self._router: Any = load()
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch or n_threads
@@ -384,16 +385,13 @@ class LlamaLanguageModel:
         if threads == self._n_threads_batch:
             yield
             return
-        import llama_cpp
-
-        ctx = self._router._ctx.ctx
         with self._router_lock:
-            llama_cpp.llama_set_n_threads(ctx, self._n_threads, threads)
+            llama_adapter.set_threads(self._router, self._n_threads, threads)
         try:
             yield
         finally:
             with self._router_lock:
-                llama_cpp.llama_set_n_threads(ctx, self._n_threads, self._n_threads_batch)
+                llama_adapter.set_threads(self._router, self._n_threads, self._n_threads_batch)
 
     def warm_up(self) -> None:
         """One tiny completion on each instance so the first turn is fast."""
@@ -446,13 +444,12 @@ class LlamaLanguageModel:
         The first time a setup that keeps a snapshot is evaluated, the snapshot is taken at the
         end of the prompt's constant part (up to the user text).
         """
-        import llama_cpp
         import numpy as np
 
         model = self._router
         tokens = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         restore_if_longer(model, setup.snapshot, tokens)
-        cached = model.input_ids[: model.n_tokens].tolist()
+        cached = llama_adapter.cached_tokens(model)
         done = min(model.longest_token_prefix(cached, tokens), len(tokens) - 1)
         if setup.keep_snapshot and setup.snapshot is None:
             head = prompt[: prompt.rfind(user_text)].encode("utf-8")
@@ -460,16 +457,12 @@ class LlamaLanguageModel:
                 model.tokenize(head, add_bos=False, special=True), tokens
             )
             done = min(done, constant)
-            model.n_tokens = done  # `eval` drops the cache after this position first
-            model.eval(tokens[done:constant])
-            model._ctx.kv_cache_seq_rm(0, constant, -1)
-            model.n_tokens = done = constant
+            llama_adapter.evaluate_after(model, done, tokens[done:constant])
+            llama_adapter.keep_only(model, constant)
+            done = constant
             setup.snapshot = KvSnapshot(model)
-        model.n_tokens = done  # `eval` drops the cache after this position first
-        model.eval(tokens[done:])
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(model._ctx.ctx, -1), shape=(model.n_vocab(),)
-        ).astype(np.float64)
+        llama_adapter.evaluate_after(model, done, tokens[done:])
+        logits = llama_adapter.next_token_logits(model).astype(np.float64)
         top = float(logits.max())
         return logits - (top + math.log(float(np.exp(logits - top).sum())))
 

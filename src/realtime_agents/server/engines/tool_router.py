@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from realtime_agents.server.ids import new_call_id as new_call_id  # re-exported (http.py)
 
 NO_TOOL: Final = "none"
 
@@ -62,11 +63,6 @@ class RouterPrompt:
             messages.append({"role": "assistant", "content": answer})
         messages.append({"role": "user", "content": user_text})
         return messages
-
-
-def new_call_id() -> str:
-    """A fresh tool call id in OpenAI's style."""
-    return "call_" + secrets.token_hex(12)
 
 
 def parse_tools(tools: Sequence[Mapping[str, Any]]) -> list[FunctionTool]:
