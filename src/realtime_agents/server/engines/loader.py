@@ -136,6 +136,7 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
         max_tokens=int(settings.get("max_tokens", 80)),
         parallel_router=bool(settings.get("parallel_router", True)),
         n_threads_batch=int(settings["n_threads_batch"]) if "n_threads_batch" in settings else None,
+        chat_template=settings.get("chat_template"),
     )
 
 
