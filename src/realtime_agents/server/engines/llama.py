@@ -52,6 +52,7 @@ from realtime_agents.server.engines.llama_model_file import (
 from realtime_agents.server.engines.llama_model_file import (
     bundled_gguf_path as bundled_gguf_path,
 )
+from realtime_agents.server.engines.tool_arguments import argument_choices
 from realtime_agents.server.engines.tool_router import (
     NO_TOOL,
     build_router_prompt,
@@ -67,8 +68,12 @@ _HISTORY_CHARS: Final = 3000
 """Keep about this many characters of recent conversation (the context is 2048 tokens)."""
 _MESSAGE_CHARS: Final = 1500
 """Longer messages (a big tool output, say) are cut to this many characters."""
-_HISTORY_BLOCK: Final = 8
-"""Old turns are dropped this many at a time."""
+_HISTORY_BLOCK: Final = 4
+"""Old turns are dropped this many at a time (an even number: whole exchanges)."""
+HISTORY_TURNS: Final = 3
+"""The model sees at least this many recent turns (the question, and the exchange before it for
+a follow-up) and fewer than `HISTORY_TURNS + _HISTORY_BLOCK`: a 135M model given the whole
+conversation drifts back to earlier topics and copies earlier answers."""
 _ROUTER_MAX_TOKENS: Final = 16
 _PREPARE_BATCH_THREADS: Final = 2
 """Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
@@ -107,13 +112,15 @@ class LlamaLanguageModel:
         parallel_router: bool = True,
         n_threads_batch: int | None = None,
         chat_template: str | None = None,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
         """Load the router and replier instances (the bundled SmolLM2 unless `model_path`, the
         path of an instruct GGUF file: `ModelFileError` when it is missing or not one).
 
         `n_threads` decode and `n_threads_batch` (default: `n_threads`) prefill, per instance;
         with `parallel_router` both instances may run at the same time. Prompts use the file's
-        chat template (`chat_template`, a Jinja template, overrides it).
+        chat template (`chat_template`, a Jinja template, overrides it). Replies see the
+        instructions and the last `history_turns` turns or a few more (0: as many as fit).
         """
         try:
             from llama_cpp import Llama
@@ -127,6 +134,7 @@ class LlamaLanguageModel:
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
         self._repeat_penalty = repeat_penalty
+        self._history_turns = history_turns
         self.parallel_router = parallel_router
         """Start the reply while the router decides (one core each)."""
 
@@ -468,6 +476,42 @@ class LlamaLanguageModel:
                 break
         return candidates[0] if len(candidates) == 1 else None
 
+    def _best_candidate(
+        self,
+        candidates: Sequence[Any],
+        odds: dict[str, float],
+        check: bool,
+        setup: RouterSetup,
+        prefix: str,
+        text: str,
+    ) -> tuple[Any, RouterSetup, str]:
+        """The candidate with the highest log-odds against "none" (router lock held), with the
+        setup and prompt prefix to decode its arguments in. With `check`, each candidate's
+        own single-tool prompt adds its log-odds to `odds` first (most promising last, so its
+        prompt is the one left in the cache)."""
+        if not candidates:
+            return None, setup, prefix
+        prompts: dict[str, tuple[RouterSetup, str]] = {}
+        last = ""
+        for tool in sorted(candidates, key=lambda t: odds[t.name]) if check else []:
+            own = self._router_setup([tool], True, keep=True)
+            own_firsts = own.first_tokens(self._router)
+            if own_firsts is None:
+                continue
+            own_prefix = self._template.render(own.prompt.messages(text)) + NAME_PREFIX
+            own_logprobs = self._next_logprobs(own, own_prefix, text)
+            odds[tool.name] += float(
+                own_logprobs[own_firsts[tool.name]] - own_logprobs[own_firsts[NO_TOOL]]
+            )
+            prompts[tool.name] = (own, own_prefix)
+            last = tool.name
+        best = max(candidates, key=lambda t: odds[t.name])
+        if best.name in prompts:
+            setup, prefix = prompts[best.name]
+            if best.name != last:  # put its prompt back in the cache for the arguments
+                self._next_logprobs(setup, prefix, text)
+        return best, setup, prefix
+
     def _route(
         self,
         user_text: str,
@@ -481,14 +525,17 @@ class LlamaLanguageModel:
         """Ask the router which tool (if any) answers `user_text`.
 
         The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
-        probabilities of each name's first token: the likeliest name is the answer (when two
-        names share a first token, the name is decoded under a grammar instead). With several
-        tools and "none" allowed, a chosen tool is then checked with its own single-tool prompt
-        (restored from a snapshot of its evaluated prefix): the tool is kept only when the two
-        prompts' log-odds of the tool against "none" add up to more than `_VERIFY_MARGIN`.
-        Only when a tool is chosen are its arguments decoded, under a grammar built from its
-        JSON schema (in the last prompt evaluated). `on_tool` hears the chosen tool's name
-        before its arguments are decoded. `keep`: snapshot this tool list's evaluated prompt.
+        probabilities of each name's first token (when two names share a first token, the name
+        is decoded under a grammar instead). Without "none" the likeliest tool is called. With
+        "none" allowed, only the tools whose required places and numbers appear in the text
+        are candidates (`argument_choices`); with several tools each candidate is also scored
+        in its own single-tool prompt (restored from a snapshot of its evaluated prefix), and
+        the candidate with the largest sum of the two prompts' log-odds against "none" is
+        called when that sum exceeds `_VERIFY_MARGIN` (one prompt's log-odds alone with a
+        single tool). Its arguments are then decoded under a grammar built from its JSON schema,
+        string values limited to words of the text, in the last prompt it was scored in.
+        `on_tool` hears the chosen tool's name before its arguments are decoded. `keep`:
+        snapshot this tool list's evaluated prompt.
         """
         check = _checks_choice(tools, allow_none)
         setup = self._router_setup(tools, allow_none, keep or check)
@@ -500,35 +547,33 @@ class LlamaLanguageModel:
             firsts = setup.first_tokens(self._router)
             if firsts is None:
                 chosen = self._decode_name(setup, prefix, cancel)
+                tool = next((t for t in tools if t.name == chosen), None)
             else:
                 logprobs = self._next_logprobs(setup, prefix, text)
-                chosen = max(setup.names, key=lambda n: float(logprobs[firsts[n]]))
-            if chosen is None or chosen == NO_TOOL or cancel.is_set():
+                odds = {
+                    t.name: float(logprobs[firsts[t.name]])
+                    - (float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0)
+                    for t in tools
+                }
+                if allow_none:
+                    tools = [t for t in tools if argument_choices(t, text) is not None]
+                tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
+                if allow_none and (tool is None or odds[tool.name] <= _VERIFY_MARGIN):
+                    return None
+            if tool is None or cancel.is_set():
                 return None
-            name = chosen
-            tool = next(t for t in tools if t.name == name)
-            if check and firsts is not None:
-                own = self._router_setup([tool], True, keep=True)
-                own_firsts = own.first_tokens(self._router)
-                if own_firsts is not None:
-                    own_prefix = self._template.render(own.prompt.messages(text)) + NAME_PREFIX
-                    own_logprobs = self._next_logprobs(own, own_prefix, text)
-                    margin = float(
-                        logprobs[firsts[name]]
-                        - logprobs[firsts[NO_TOOL]]
-                        + own_logprobs[own_firsts[name]]
-                        - own_logprobs[own_firsts[NO_TOOL]]
-                    )
-                    if margin <= _VERIFY_MARGIN or cancel.is_set():
-                        return None
-                    setup, prefix = own, own_prefix
+            name = tool.name
+            choices = argument_choices(tool, text)
+            if choices is None and allow_none:
+                return None  # no place or number the tool needs: a question, not a request
             if on_tool is not None:
                 on_tool(name)
             arguments = "{}"
             if tool.properties:
                 prefix += name + '", "arguments":'
                 pieces = []
-                for piece in self._complete(prefix, setup.argument_grammar(tool), 96):
+                grammar = setup.argument_grammar(tool, choices or {})
+                for piece in self._complete(prefix, grammar, 96):
                     if cancel.is_set():
                         return None
                     pieces.append(piece)
@@ -539,11 +584,8 @@ class LlamaLanguageModel:
             decoded = json.loads(arguments)
         except json.JSONDecodeError:
             decoded = {}
-        return LlmToolCall(
-            name=name,
-            arguments=json.dumps(decoded if isinstance(decoded, dict) else {}),
-            call_id=new_call_id(),
-        )
+        decoded = decoded if isinstance(decoded, dict) else {}
+        return LlmToolCall(name=name, arguments=json.dumps(decoded), call_id=new_call_id())
 
     # ------------------------------------------------------------------ replies
 
@@ -585,6 +627,8 @@ class LlamaLanguageModel:
         # call to the next and its prefix stays in the KV cache (a sliding window would shift
         # every token and force a full prefill on each turn).
         start = 0
+        if self._history_turns:
+            start = max(0, len(turns) - self._history_turns) // _HISTORY_BLOCK * _HISTORY_BLOCK
         while start + _HISTORY_BLOCK < len(turns) and (
             sum(len(turn["content"]) for turn in turns[start:]) > _HISTORY_CHARS
         ):

@@ -7,15 +7,19 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from realtime_agents.server.engines import llama_adapter
+from realtime_agents.server.engines.tool_arguments import constrained_schema
 from realtime_agents.server.engines.tool_router import RouterPrompt
 
 LOCK_POLL_SECONDS: Final = 0.05
 PREFILL_STEP: Final = 4
 """Tokens per evaluation when prefilling ahead (a turn that needs the model waits at most one)."""
 NAME_PREFIX: Final = '{"name": "'
+_GRAMMARS_KEPT: Final = 64
+"""Argument grammars kept per tool list (they depend on the words of each request)."""
 
 
 class Cancellation(Protocol):
@@ -118,12 +122,14 @@ class RouterSetup:
             )
         return self._name_grammar
 
-    def argument_grammar(self, tool: Any) -> Any:
-        """A space, the tool's arguments object (grammar from its JSON schema), then `}`.
+    def argument_grammar(self, tool: Any, choices: Mapping[str, Sequence[str]]) -> Any:
+        """A space, the tool's arguments object (grammar from its JSON schema, its string
+        properties limited to `choices`), then `}`.
 
         The outer `}` is part of the grammar because the model writes `}}` as one token.
         """
-        grammar = self._argument_grammars.get(tool.name)
+        key = json.dumps([tool.name, choices], sort_keys=True)
+        grammar = self._argument_grammars.get(key)
         if grammar is None:
             from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
@@ -132,12 +138,15 @@ class RouterSetup:
                 for o in self.prompt.schema["anyOf"]
                 if o["properties"]["name"]["const"] == tool.name
             )
-            rules = json_schema_to_gbnf(json.dumps(option["properties"]["arguments"]))
+            schema = constrained_schema(option["properties"]["arguments"], choices)
+            rules = json_schema_to_gbnf(json.dumps(schema))
             rules = re.sub(r"^root ::=", "arguments ::=", rules, count=1, flags=re.MULTILINE)
             grammar = LlamaGrammar.from_string(
                 rules + '\nroot ::= " " arguments "}"\n', verbose=False
             )
-            self._argument_grammars[tool.name] = grammar
+            if len(self._argument_grammars) >= _GRAMMARS_KEPT:
+                self._argument_grammars.clear()
+            self._argument_grammars[key] = grammar
         return grammar
 
 

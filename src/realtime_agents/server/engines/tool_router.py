@@ -119,7 +119,7 @@ def _words(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
 
 
-def _kind(name: str, schema: Mapping[str, Any]) -> str:
+def parameter_kind(name: str, schema: Mapping[str, Any]) -> str:
     """A coarse kind for a parameter: enum, location, number, boolean, person or text."""
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return "enum"
@@ -137,7 +137,7 @@ def _kind(name: str, schema: Mapping[str, Any]) -> str:
 
 def _example_value(name: str, schema: Mapping[str, Any], index: int) -> Any:
     """A plausible value for a parameter, varied by `index`."""
-    kind = _kind(name, schema)
+    kind = parameter_kind(name, schema)
     if kind == "enum":
         options = schema["enum"]
         return options[index % len(options)]
@@ -176,7 +176,7 @@ def example_queries(tool: FunctionTool) -> list[tuple[str, dict[str, Any]]]:
         else:
             first = params[0]
             value = _spoken(args[first])
-            kind = _kind(first, tool.properties[first])
+            kind = parameter_kind(first, tool.properties[first])
             unit = first.replace("_", " ")
             if kind == "location":
                 text = (
@@ -216,7 +216,7 @@ def example_queries(tool: FunctionTool) -> list[tuple[str, dict[str, Any]]]:
     return examples
 
 
-def _argument_schema(tool: FunctionTool) -> dict[str, Any]:
+def argument_schema(tool: FunctionTool) -> dict[str, Any]:
     """A grammar-friendly JSON schema for a tool's arguments (primitive types only)."""
     properties: dict[str, Any] = {}
     for name, schema in tool.properties.items():
@@ -239,7 +239,7 @@ def router_schema(tools: Sequence[FunctionTool], allow_none: bool) -> dict[str, 
     options: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": _argument_schema(tool)},
+            "properties": {"name": {"const": tool.name}, "arguments": argument_schema(tool)},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
