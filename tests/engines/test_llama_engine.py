@@ -344,3 +344,25 @@ def test_prepare_prefills_the_router_with_two_threads_then_restores_one(
         del llm._router.eval
     assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
     assert llama_adapter.thread_counts(llm._router) == (1, 1)
+
+
+def test_replies_see_the_instructions_and_a_bounded_recent_view(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import HISTORY_TURNS, LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    conversation: list[ChatMessage] = [{"role": "system", "content": "Speak like a pirate."}]
+    starts = []
+    for number in range(20):
+        conversation.append({"role": "user", "content": f"Question {number}?"})
+        chat = llm._chat(conversation)
+        assert chat[0]["role"] == "system" and "Speak like a pirate." in chat[0]["content"]
+        assert chat[-1] == {"role": "user", "content": f"Question {number}?"}
+        if number >= 1:
+            assert chat[-3]["content"] == f"Question {number - 1}?"  # a follow-up has context
+        assert len(chat) - 1 <= min(2 * number + 1, HISTORY_TURNS + 3)
+        starts.append(chat[1]["content"])
+        conversation.append({"role": "assistant", "content": f"Answer {number}."})
+    # The view starts at the same turn for two questions at a time (its prefix stays cached).
+    assert len(set(starts)) <= len(starts) // 2 + 1
+    assert "Question 0?" not in starts[-1]
