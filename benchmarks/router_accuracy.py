@@ -15,6 +15,12 @@ set must give "none" (a timer request with only get_weather, say). No asserts: i
 measurement.
 
     flock /tmp/bench.lock .venv/bin/python benchmarks/router_accuracy.py [-v] [--set all]
+
+Routed right with 1 / 2 / 3 tools (SmolLM2-135M, greedy: load changes the times, not these):
+
+    router                                              dev        held-out   general
+    list prompt + own-prompt check (before 12.4)        27/26/24   31/29/26   39/33/33 of 42
+    + place/number in the words, best summed log-odds   27/28/27   32/32/29   41/40/39 of 42
 """
 
 from __future__ import annotations

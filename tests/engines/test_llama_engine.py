@@ -366,3 +366,15 @@ def test_replies_see_the_instructions_and_a_bounded_recent_view(embedded: Engine
     # The view starts at the same turn for two questions at a time (its prefix stays cached).
     assert len(set(starts)) <= len(starts) // 2 + 1
     assert "Question 0?" not in starts[-1]
+
+
+def test_tool_arguments_come_from_the_words_and_are_needed_for_a_call(embedded: EngineSet) -> None:
+    tools = [*TOOLS, MUSIC]
+    cairo = _run(embedded, _ask("How hot is it in Cairo today?"), tools)
+    assert cairo[0].tool_call is not None and cairo[0].tool_call.name == "get_weather"
+    assert json.loads(cairo[0].tool_call.arguments) == {"city": "Cairo"}  # not "Egypt"
+    # No place for get_weather and no number for set_timer in the question: no call.
+    assert _text(_run(embedded, _ask("What's two plus two?"), TOOLS)).strip()
+    timer = _run(embedded, _ask("Wake me up in twenty minutes."), tools)
+    assert timer[0].tool_call is not None and timer[0].tool_call.name == "set_timer"
+    assert json.loads(timer[0].tool_call.arguments) == {"minutes": 20}

@@ -2,17 +2,20 @@
 
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
 and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
-streams prose. With several tools the router's choice of a tool is checked against that tool's own
-single-tool prompt (its evaluated prefix is kept in a snapshot of the KV cache). With a single
-instance each reply evicts the router prefix and routing costs a second more. By default the two
-run at once, one core each: the reply is prefilled and starts decoding while the router decides,
-and its tokens are held back until the router says "none" (`parallel_router`). Threads: every call
-uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On this class
-of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next to the
-server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
-30 ms per token on two threads against 17 ms on one).
-The llama.cpp plumbing (locks, stepwise prefill, KV snapshots, router setups) is in
-`llama_cache.py`.
+streams prose. A tool is a candidate only when the place or number it needs is in the user's words
+(`tool_arguments.py`); with several tools each candidate is also scored in its own single-tool
+prompt (its evaluated prefix is kept in a snapshot of the KV cache). The replier sees the
+instructions and only the last few turns (`HISTORY_TURNS`), which keeps a 135M model on topic. With
+a single instance each reply evicts the router prefix and routing costs a second more. By default
+the two run at once, one core each: the reply is prefilled and starts decoding while the router
+decides, and its tokens are held back until the router says "none" (`parallel_router`). Threads:
+every call uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On
+this class of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next
+to the server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
+30 ms per token on two threads against 17 ms on one). The llama.cpp plumbing (locks, stepwise
+prefill, KV snapshots, router setups) is in `llama_cache.py`, every touch of llama-cpp-python's
+internals in `llama_adapter.py`, and the GGUF file and its chat template (`model_path`, a user's own
+model) in `llama_model_file.py`.
 """
 
 from __future__ import annotations
