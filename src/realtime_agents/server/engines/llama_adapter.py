@@ -17,6 +17,8 @@ import importlib.metadata
 from dataclasses import dataclass
 from typing import Any, Final
 
+from realtime_agents.errors import RealtimeAgentsError
+
 SUPPORTED_RANGE: Final = ">=0.3.36,<0.3.37"
 """The llama-cpp-python versions whose internals this module was tested against."""
 
@@ -34,7 +36,7 @@ _C_FUNCTIONS: Final = (
 )
 
 
-class LlamaInternalsError(RuntimeError):
+class LlamaInternalsError(RealtimeAgentsError, RuntimeError):
     """The installed llama-cpp-python lacks an internal member the embedded LLM relies on."""
 
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from realtime_agents.errors import RealtimeAgentsError
 from realtime_agents.server.engines import llama_adapter
 
 GGUF_NAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,7 +29,7 @@ CHATML: Final = (
 """The prompt format for a GGUF file that carries no chat template."""
 
 
-class ModelFileError(ValueError):
+class ModelFileError(RealtimeAgentsError, ValueError):
     """The LLM's `model_path` is missing, not a GGUF file, or llama.cpp cannot load it."""
 
 

@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from realtime_agents.server.ids import new_call_id as new_call_id  # re-exported (http.py)
-
 NO_TOOL: Final = "none"
 
 _GENERIC_VERBS: Final = frozenset(
