@@ -367,13 +367,21 @@ class LlamaLanguageModel:
                 if _checks_choice(chosen, allow_none):
                     for tool in chosen:
                         self._route("Hello.", [tool], True, threading.Event(), keep=True)
-                    self._route("Hello.", chosen, allow_none, threading.Event())  # its cache back
+                    self._evaluate_router_prompt(chosen, allow_none)  # its cache back
         if instructions is not None:
             system: ChatMessage = {"role": "system", "content": instructions}
             user: ChatMessage = {"role": "user", "content": "Hello."}
             request = LlmRequest(messages=[system, user], max_output_tokens=1)
             for _ in self._reply(request.messages, 1, threading.Event()):
                 pass
+
+    def _evaluate_router_prompt(self, tools: Sequence[Any], allow_none: bool) -> None:
+        """Put a tool list's prompt (restored from its snapshot) back in the router's cache."""
+        setup = self._router_setup(tools, allow_none)
+        text = "Hello."
+        with self._router_lock:
+            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
+            self._next_logprobs(setup, prefix, text)
 
     @contextlib.contextmanager
     def _router_prefill_threads(self, threads: int) -> Iterator[None]:
