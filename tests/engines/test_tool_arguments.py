@@ -81,3 +81,18 @@ def test_every_span_is_in_the_text(text: str) -> None:
     for span in text_spans(text):
         assert all(word in text for word in span.split())
     assert set(place_spans(text)) <= set(text_spans(text))
+
+
+def test_a_free_text_value_may_be_a_long_phrase() -> None:
+    note = parse_tools(
+        [
+            {
+                "type": "function",
+                "name": "send_message",
+                "parameters": {"properties": {"text": {"type": "string"}}, "required": ["text"]},
+            }
+        ]
+    )[0]
+    choices = argument_choices(note, "Tell Bob that I am running late for dinner tonight, sorry")
+    assert choices is not None
+    assert "I am running late for dinner tonight" in choices["text"]

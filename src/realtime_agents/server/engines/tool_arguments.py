@@ -18,6 +18,9 @@ from typing import Any, Final
 from realtime_agents.server.engines.tool_router import FunctionTool, parameter_kind
 
 MAX_SPAN_WORDS: Final = 4
+"""The longest place or name, in words."""
+MAX_TEXT_WORDS: Final = 12
+"""The longest free-text value (a message, a search), in words."""
 _WORD: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&.-]*")
 _NUMBER_WORDS: Final = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "  # noqa: SIM905
@@ -90,7 +93,10 @@ def argument_choices(tool: FunctionTool, user_text: str) -> dict[str, list[str]]
             continue
         if kind in ("enum", "boolean") or schema.get("type") not in (None, "string"):
             continue
-        spans = place_spans(user_text) if kind == "location" else text_spans(user_text)
+        if kind == "location":
+            spans = place_spans(user_text)
+        else:
+            spans = text_spans(user_text, MAX_SPAN_WORDS if kind == "person" else MAX_TEXT_WORDS)
         if spans:
             choices[name] = spans
         elif name in tool.required:
