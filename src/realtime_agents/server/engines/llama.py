@@ -71,12 +71,14 @@ _HISTORY_CHARS: Final = 3000
 """Keep about this many characters of recent conversation (the context is 2048 tokens)."""
 _MESSAGE_CHARS: Final = 1500
 """Longer messages (a big tool output, say) are cut to this many characters."""
-_HISTORY_BLOCK: Final = 4
-"""Old turns are dropped this many at a time (an even number: whole exchanges)."""
+_HISTORY_BLOCK: Final = 8
+"""Turns beyond `_HISTORY_CHARS` are dropped this many at a time."""
 HISTORY_TURNS: Final = 3
 """The model sees at least this many recent turns (the question, and the exchange before it for
-a follow-up) and fewer than `HISTORY_TURNS + _HISTORY_BLOCK`: a 135M model given the whole
-conversation drifts back to earlier topics and copies earlier answers."""
+a follow-up) and fewer than `HISTORY_TURNS + _RECENT_BLOCK`: a 135M model given the whole
+conversation copies earlier answers' openings and drifts back to earlier topics."""
+_RECENT_BLOCK: Final = 4
+"""Turns before the recent ones are dropped this many at a time (whole exchanges)."""
 _ROUTER_MAX_TOKENS: Final = 16
 _PREPARE_BATCH_THREADS: Final = 2
 """Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
@@ -639,7 +641,7 @@ class LlamaLanguageModel:
         # every token and force a full prefill on each turn).
         start = 0
         if self._history_turns:
-            start = max(0, len(turns) - self._history_turns) // _HISTORY_BLOCK * _HISTORY_BLOCK
+            start = max(0, len(turns) - self._history_turns) // _RECENT_BLOCK * _RECENT_BLOCK
         while start + _HISTORY_BLOCK < len(turns) and (
             sum(len(turn["content"]) for turn in turns[start:]) > _HISTORY_CHARS
         ):
