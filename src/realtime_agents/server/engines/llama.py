@@ -540,8 +540,8 @@ class LlamaLanguageModel:
         The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
         probabilities of each name's first token (when two names share a first token, the name
         is decoded under a grammar instead). Without "none" the likeliest tool is called. With
-        "none" allowed, only the tools whose required places and numbers appear in the text
-        are candidates (`argument_choices`); with several tools each candidate is also scored
+        "none" allowed, only the tools likelier than "none" whose required places and numbers
+        appear in the text are candidates (`argument_choices`); with several tools each is scored
         in its own single-tool prompt (restored from a snapshot of its evaluated prefix), and
         the candidate with the largest sum of the two prompts' log-odds against "none" is
         called when that sum exceeds `_VERIFY_MARGIN` (one prompt's log-odds alone with a
@@ -569,7 +569,11 @@ class LlamaLanguageModel:
                     for t in tools
                 }
                 if allow_none:
-                    tools = [t for t in tools if argument_choices(t, text) is not None]
+                    tools = [
+                        t
+                        for t in tools
+                        if odds[t.name] > _VERIFY_MARGIN and argument_choices(t, text) is not None
+                    ]
                 tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
                 if allow_none and (tool is None or odds[tool.name] <= _VERIFY_MARGIN):
                     return None
