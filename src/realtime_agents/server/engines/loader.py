@@ -218,7 +218,11 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
             temperature=None if temperature is None else float(temperature),
             max_tokens=None if max_tokens is None else int(max_tokens),
         )
-    from realtime_agents.server.engines.llama import DEFAULT_SYSTEM_PROMPT, LlamaLanguageModel
+    from realtime_agents.server.engines.llama import (
+        DEFAULT_SYSTEM_PROMPT,
+        HISTORY_TURNS,
+        LlamaLanguageModel,
+    )
 
     return LlamaLanguageModel(
         settings.get("model_path"),
@@ -228,6 +232,8 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
         max_tokens=int(settings.get("max_tokens", 80)),
         parallel_router=bool(settings.get("parallel_router", True)),
         n_threads_batch=int(settings["n_threads_batch"]) if "n_threads_batch" in settings else None,
+        chat_template=settings.get("chat_template"),
+        history_turns=int(settings.get("history_turns", HISTORY_TURNS)),
     )
 
 
