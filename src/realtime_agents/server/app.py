@@ -29,8 +29,9 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
+from .client_reader import ClientReader
 from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
-from .effects import Close, ProtocolLimits
+from .effects import ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
 from .pipeline import SessionPipeline
@@ -40,25 +41,7 @@ logger = logging.getLogger(__name__)
 API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
 PATHS = ("/v1/realtime", "/realtime")
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
-_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
-
-
-class _Append(
-    msgspec.Struct,
-    forbid_unknown_fields=True,
-    tag_field="type",
-    tag="input_audio_buffer.append",
-    gc=False,
-):
-    """The most frequent client event, read without building a dict (anything this does not
-    decode takes the generic path, which reports every error)."""
-
-    audio: str
-    event_id: str | None = None
-
-
-_append_decoder = msgspec.json.Decoder(_Append)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +305,7 @@ class RealtimeServer:
             core, self.engines, executor=self.executor, speculate=options.speculation
         )
         await pipeline.start()
-        reader = _Reader(pipeline, options.max_frame_bytes)
+        reader = ClientReader(pipeline, options.max_frame_bytes)
         assert isinstance(connection, DirectServerConnection)  # `start` makes them so
         writer = asyncio.create_task(self._writer(connection, pipeline))
         connection.attach(reader.has_room, reader.sink)
@@ -365,83 +348,6 @@ class RealtimeServer:
                     pipeline.tick_nowait()
                 except Exception:  # one broken session must not stop the others' clocks
                     logger.exception("session tick failed")
-
-
-class _Reader:
-    """Takes a session's client messages straight from the socket callback.
-
-    Each message is handled synchronously (parsing, the core, inline VAD); events go to the
-    pipeline's outgoing queue for the writer. While that queue is over its limit the
-    connection holds further messages and stops reading the socket (`has_room`)."""
-
-    def __init__(self, pipeline: SessionPipeline, max_frame_bytes: int) -> None:
-        self.pipeline = pipeline
-        self.core = pipeline.core
-        self.limit = max_frame_bytes
-        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        """Done when handling a message raised (a bug): the session ends."""
-        self.has_room = lambda: pipeline.has_room and not self.failed.done()
-
-    def sink(self, payload: bytes, is_text: bool) -> None:
-        """One complete client message (`is_text`: a text frame, UTF-8 not yet checked)."""
-        try:
-            self._receive(payload, is_text)
-        except Exception:
-            logger.exception("session failed on a client message")
-            if not self.failed.done():
-                self.failed.set_result(None)
-
-    def _receive(self, payload: bytes, is_text: bool) -> None:
-        pipeline = self.pipeline
-        if not is_text:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "invalid_event",
-                        "Expected a text WebSocket message; binary frames are not supported.",
-                    )
-                ]
-            )
-            return
-        limit = self.limit
-        if len(payload) > limit:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "message_too_large",
-                        f"The message of {len(payload)} bytes exceeds the server's limit of "
-                        f"{limit} bytes; send audio in smaller appends.",
-                    )
-                ]
-            )
-            return
-        try:
-            append = _append_decoder.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            pass  # another event, or an invalid one: the generic path says which
-        else:
-            pipeline.handle_nowait(self.core.append_audio(append.audio, append.event_id))
-            return
-        try:
-            payload.decode()
-        except UnicodeDecodeError as error:  # what websockets does with a bad text frame
-            pipeline.handle_nowait(
-                [Close(1007, f"invalid UTF-8 in a text message at position {error.start}")]
-            )
-            return
-        try:
-            parsed = _decoder.decode(payload)
-        except msgspec.DecodeError as error:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "invalid_json",
-                        f"Invalid event: failed to parse JSON value. {error}",
-                    )
-                ]
-            )
-            return
-        pipeline.receive_nowait(parsed)
 
 
 def _discard(connection: ServerConnection) -> None:

@@ -12,6 +12,7 @@ a response: the events that would need one are refused (`TRANSCRIPTION_UNSUPPORT
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from .effects import (
     Transcribe,
 )
 from .engines.base import LlmToolCall
-from .errors import ProtocolError, error_event, invalid_value
+from .errors import SERVER_ERROR, ProtocolError, error_event, invalid_value
 from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
@@ -53,6 +54,7 @@ TRANSCRIPTION_UNSUPPORTED = {
 }
 """Client events a transcription session refuses, and why (the `error` message says it)."""
 Intent = Literal["realtime", "transcription"]
+logger = logging.getLogger(__name__)
 
 
 class SessionProtocol:
@@ -161,6 +163,17 @@ class SessionProtocol:
             return handler(self, message, now, client_event_id)
         except ProtocolError as error:
             return [error.to_event(client_event_id)]
+        except Exception:  # a bug: the client is told, the session goes on
+            logger.exception("a client event handler failed")
+            return [
+                error_event(
+                    None,
+                    "The server had an error while processing this event; it may have been "
+                    "applied in part. The session goes on.",
+                    client_event_id=client_event_id,
+                    error_type=SERVER_ERROR,
+                )
+            ]
 
     def append_audio(self, audio: str, client_event_id: str | None = None) -> list[Output]:
         """`input_audio_buffer.append` with its fields already read (the shell's fast path for

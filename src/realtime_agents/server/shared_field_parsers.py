@@ -75,6 +75,14 @@ def parse_truncation(value: object, param: str) -> object:
     expect_enum(obj["type"], join(param, "type"), ["retention_ratio"])
     if "retention_ratio" in obj:
         expect_number(obj["retention_ratio"], join(param, "retention_ratio"), minimum=0, maximum=1)
+    if "token_limits" in obj and obj["token_limits"] is not None:
+        limits_param = join(param, "token_limits")
+        limits = expect_object(obj["token_limits"], limits_param)
+        check_keys(limits, ["post_instructions"], limits_param)
+        if limits.get("post_instructions") is not None:
+            expect_int(
+                limits["post_instructions"], join(limits_param, "post_instructions"), minimum=0
+            )
     return obj
 
 

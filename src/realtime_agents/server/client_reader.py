@@ -1,0 +1,178 @@
+"""Client messages from the socket to the session: size and depth checks, parsing, and a
+guard that turns any exception a message raises into a `server_error` event.
+
+No single client message may end a session: a frame too large, binary, not UTF-8, not JSON,
+nested deeper than `MAX_JSON_DEPTH`, or one that makes a handler raise (a bug) is answered
+with an `error` event and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import msgspec
+
+from .effects import Close
+from .errors import SERVER_ERROR, error_event
+from .pipeline import SessionPipeline
+
+logger = logging.getLogger(__name__)
+
+MAX_JSON_DEPTH = 64
+"""Nesting (objects and arrays) a client message may have, the event object itself counting
+as 1: deeper messages get `invalid_json` before any handler sees them. JSON schemas of tool
+parameters nest a few levels per property; 64 leaves ample room."""
+
+_decoder = msgspec.json.Decoder()
+
+
+class _Append(
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    tag_field="type",
+    tag="input_audio_buffer.append",
+    gc=False,
+):
+    """The most frequent client event, read without building a dict (anything this does not
+    decode takes the generic path, which reports every error)."""
+
+    audio: str
+    event_id: str | None = None
+
+
+_append_decoder = msgspec.json.Decoder(_Append)
+
+
+def json_depth_exceeds(value: object, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` deep (iteratively: no
+    recursion, whatever the depth)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        children: Iterable[object]
+        if isinstance(current, dict):
+            children = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def decode_client_json(payload: bytes) -> object:
+    """The JSON value of a client text message, or a `_Refusal` saying why it is refused
+    (invalid JSON, or nested deeper than `MAX_JSON_DEPTH`)."""
+    try:
+        parsed = _decoder.decode(payload)
+    except msgspec.DecodeError as error:
+        return _Refusal(f"Invalid event: failed to parse JSON value. {error}")
+    except RecursionError:
+        return _Refusal(_too_deep_message())
+    containers = payload.count(b"[") + payload.count(b"{")
+    # Fewer brackets than the limit cannot nest deeper: most messages skip the walk.
+    if containers > MAX_JSON_DEPTH and json_depth_exceeds(parsed, MAX_JSON_DEPTH):
+        return _Refusal(_too_deep_message())
+    return parsed
+
+
+def _too_deep_message() -> str:
+    return (
+        f"Invalid event: JSON nested more than {MAX_JSON_DEPTH} levels deep (objects and "
+        "arrays); the server refuses deeper messages."
+    )
+
+
+class _Refusal:
+    """Why a client message was not parsed (the `invalid_json` error message)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def handler_failure_event() -> dict[str, object]:
+    """The `server_error` event a client message gets when handling it raised (the session
+    goes on; the exception is in the server log)."""
+    return error_event(
+        None,
+        "The server had an error while processing this event; it may have been applied in "
+        "part. The session goes on.",
+        error_type=SERVER_ERROR,
+    )
+
+
+class ClientReader:
+    """Takes a session's client messages straight from the socket callback.
+
+    Each message is handled synchronously (parsing, the core, inline VAD); events go to the
+    pipeline's outgoing queue for the writer. While that queue is over its limit the
+    connection holds further messages and stops reading the socket (`has_room`)."""
+
+    def __init__(self, pipeline: SessionPipeline, max_frame_bytes: int) -> None:
+        self.pipeline = pipeline
+        self.core = pipeline.core
+        self.limit = max_frame_bytes
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Never done since handling a message can no longer end a session (kept for the
+        shell's wait set)."""
+        self.has_room = lambda: pipeline.has_room
+
+    def sink(self, payload: bytes, is_text: bool) -> None:
+        """One complete client message (`is_text`: a text frame, UTF-8 not yet checked)."""
+        try:
+            self._receive(payload, is_text)
+        except Exception:  # a bug: the client is told, the session goes on
+            logger.exception("handling a client message failed")
+            self.pipeline.handle_nowait([handler_failure_event()])
+
+    def _receive(self, payload: bytes, is_text: bool) -> None:
+        pipeline = self.pipeline
+        if not is_text:
+            pipeline.handle_nowait(
+                [
+                    error_event(
+                        "invalid_event",
+                        "Expected a text WebSocket message; binary frames are not supported.",
+                    )
+                ]
+            )
+            return
+        limit = self.limit
+        if len(payload) > limit:
+            pipeline.handle_nowait(
+                [
+                    error_event(
+                        "message_too_large",
+                        f"The message of {len(payload)} bytes exceeds the server's limit of "
+                        f"{limit} bytes; send audio in smaller appends.",
+                    )
+                ]
+            )
+            return
+        try:
+            append = _append_decoder.decode(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # another event, or an invalid one: the generic path says which
+        else:
+            pipeline.handle_nowait(self.core.append_audio(append.audio, append.event_id))
+            return
+        try:
+            payload.decode()
+        except UnicodeDecodeError as error:  # what websockets does with a bad text frame
+            pipeline.handle_nowait(
+                [Close(1007, f"invalid UTF-8 in a text message at position {error.start}")]
+            )
+            return
+        parsed = decode_client_json(payload)
+        if isinstance(parsed, _Refusal):
+            pipeline.handle_nowait([error_event("invalid_json", parsed.message)])
+            return
+        pipeline.receive_nowait(parsed)
