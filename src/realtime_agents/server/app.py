@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import logging
 import os
@@ -18,12 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
@@ -34,13 +32,19 @@ from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .effects import ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
+from .handshake import (
+    malformed_upgrade_header,
+    presented_token,
+    query_parameters,
+    token_matches,
+)
+from .log_redaction import websockets_logger
 from .pipeline import SessionPipeline
 from .protocol import Intent, SessionProtocol
 
 logger = logging.getLogger(__name__)
 API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
 PATHS = ("/v1/realtime", "/realtime")
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _encoder = msgspec.json.Encoder()
 
 
@@ -155,6 +159,7 @@ class RealtimeServer:
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
             create_connection=DirectServerConnection,
+            logger=websockets_logger([self.options.api_key or ""]),
         )
         self._ticker_task = asyncio.create_task(self._ticker())
 
@@ -185,6 +190,11 @@ class RealtimeServer:
     # ------------------------------------------------------------------ handshake
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        malformed = malformed_upgrade_header(request.headers)
+        if malformed is not None:  # (a key subprotocol with raw bytes, for example)
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, f"Invalid {malformed} header: it must be ASCII.\n"
+            )
         path = urlsplit(request.path).path.rstrip("/")
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
@@ -195,10 +205,11 @@ class RealtimeServer:
         expected = self.options.api_key
         if not expected:
             return None
-        token = _presented_token(connection)
+        assert connection.request is not None
+        token = presented_token(connection.request.headers)
         if token is None:
             return error_event(None, "Missing bearer or basic authentication in header")
-        if not hmac.compare_digest(token.encode(), expected.encode()):
+        if not token_matches(token, expected):
             return error_event(
                 "invalid_api_key", "Incorrect API key provided. Check the server's --api-key."
             )
@@ -209,13 +220,16 @@ class RealtimeServer:
     async def _connection(self, connection: ServerConnection) -> None:
         request = connection.request
         assert request is not None
-        query = parse_qs(urlsplit(request.path).query)
         auth_error = self._authenticate(connection)
         if auth_error is not None:
             code = auth_error["error"]["code"]
             await self._refuse(
                 connection, auth_error, 3000, "invalid_request_error" + (f".{code}" if code else "")
             )
+            return
+        query, query_error = query_parameters(request.path)
+        if query_error is not None:
+            await self._refuse(connection, query_error, 4000, "invalid_request_error.invalid_value")
             return
         model = (query.get("model") or [""])[0]
         intent = (query.get("intent") or ["realtime"])[0]
@@ -361,23 +375,6 @@ def _select_subprotocol(
 ) -> Subprotocol | None:
     """Choose `realtime` when offered (the key subprotocol is only a carrier for the token)."""
     return Subprotocol("realtime") if "realtime" in subprotocols else None
-
-
-def _presented_token(connection: ServerConnection) -> str | None:
-    request = connection.request
-    assert request is not None
-    headers: Headers = request.headers
-    authorization = headers.get("Authorization")
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    if headers.get("api-key"):
-        return headers["api-key"]
-    for value in headers.get_all("Sec-WebSocket-Protocol"):
-        for protocol in value.split(","):
-            protocol = protocol.strip()
-            if protocol.startswith(_KEY_SUBPROTOCOL):
-                return protocol[len(_KEY_SUBPROTOCOL) :]
-    return None
 
 
 async def serve(
