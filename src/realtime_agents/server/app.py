@@ -28,10 +28,15 @@ from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
 from .client_reader import ClientReader
-from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
-from .effects import ProtocolLimits
+from .conversation import DEFAULT_MAX_CONVERSATION_BYTES, DEFAULT_MAX_RETAINED_AUDIO_BYTES
+from .effects import DEFAULT_MAX_OUT_OF_BAND_RESPONSES, ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
+from .flow_guard import (
+    DEFAULT_MAX_WRITE_BUFFER_BYTES,
+    DEFAULT_WRITE_TIMEOUT,
+    guarded_connection_class,
+)
 from .handshake import (
     malformed_upgrade_header,
     presented_token,
@@ -41,6 +46,7 @@ from .handshake import (
 from .log_redaction import websockets_logger
 from .pipeline import SessionPipeline
 from .protocol import Intent, SessionProtocol
+from .usage import SessionUsage, session_usage
 
 logger = logging.getLogger(__name__)
 API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
@@ -63,6 +69,18 @@ class ServerOptions:
     max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
     """User and assistant audio a session keeps for `conversation.item.retrieve` (16 MiB, about
     5.8 minutes of PCM16 at 24 kHz); the oldest items' audio is dropped first."""
+    max_conversation_bytes: int = DEFAULT_MAX_CONVERSATION_BYTES
+    """What a conversation's items may hold (32 MiB: their JSON plus 256 bytes per item and
+    content part; audio is `max_retained_audio_bytes`): `conversation_max_bytes_exceeded`, and
+    a response that needs another item then fails with it."""
+    max_out_of_band_responses: int = DEFAULT_MAX_OUT_OF_BAND_RESPONSES
+    """Out-of-band responses (`conversation: "none"`) a session may have in progress at once:
+    `out_of_band_response_limit_reached`."""
+    max_write_buffer_bytes: int = DEFAULT_MAX_WRITE_BUFFER_BYTES
+    """Unsent bytes for one client beyond which the server stops reading from it (a client
+    that pings and never reads cannot make pongs pile up)."""
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT
+    """A client that takes no data for this long while data waits for it is disconnected."""
     max_sessions: int = 256
     """Concurrent sessions per process: `session_limit_reached`, close 1013."""
     max_session_seconds: float = 3600.0
@@ -123,7 +141,8 @@ class RealtimeServer:
         )
         self.sessions = 0
         self._server: Server | None = None
-        self._pipelines: set[SessionPipeline] = set()
+        self._pipelines: dict[SessionPipeline, ServerConnection] = {}
+        """Open sessions and their connections."""
         self._ticker_task: asyncio.Task[None] | None = None
 
     @property
@@ -158,7 +177,9 @@ class RealtimeServer:
             ping_timeout=self.options.ping_interval,
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
-            create_connection=DirectServerConnection,
+            create_connection=guarded_connection_class(
+                self.options.max_write_buffer_bytes, self.options.write_timeout
+            ),
             logger=websockets_logger([self.options.api_key or ""]),
         )
         self._ticker_task = asyncio.create_task(self._ticker())
@@ -175,6 +196,10 @@ class RealtimeServer:
                 await self._ticker_task
             self._ticker_task = None
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def usage(self) -> list[SessionUsage]:
+        """What each open session holds now (items, bytes, responses, unsent bytes)."""
+        return [session_usage(pipeline, conn) for pipeline, conn in self._pipelines.items()]
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -311,6 +336,8 @@ class RealtimeServer:
             max_conversation_items=options.max_conversation_items,
             max_session_seconds=options.max_session_seconds,
             max_retained_audio_bytes=options.max_retained_audio_bytes,
+            max_conversation_bytes=options.max_conversation_bytes,
+            max_out_of_band_responses=options.max_out_of_band_responses,
         )
         core = SessionProtocol(
             model=model, now=time.monotonic(), limits=limits, created_at=time.time(), intent=intent
@@ -325,12 +352,12 @@ class RealtimeServer:
         connection.attach(reader.has_room, reader.sink)
         receiving = asyncio.create_task(connection.wait_closed())
         closing = asyncio.create_task(pipeline.closing.wait())
-        self._pipelines.add(pipeline)
+        self._pipelines[pipeline] = connection
         try:
             ends: set[asyncio.Future[Any]] = {writer, receiving, closing, reader.failed}
             await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._pipelines.discard(pipeline)
+            self._pipelines.pop(pipeline, None)
             _discard(connection)  # keep reading, for the close handshake
             for task in (receiving, closing):
                 task.cancel()

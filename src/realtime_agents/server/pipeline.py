@@ -171,6 +171,11 @@ class SessionPipeline:
         """Whether the outgoing queue is within its limit (producers wait while it is not)."""
         return len(self._outgoing) <= self._max_queued
 
+    @property
+    def queued_events(self) -> int:
+        """Events waiting for the socket writer."""
+        return len(self._outgoing)
+
     async def wait_for_room(self) -> None:
         """Wait until the socket writer took the queued events, if the queue is over its limit."""
         if len(self._outgoing) > self._max_queued:

@@ -252,6 +252,7 @@ class SessionProtocol:
             for part in item["content"]:
                 if part["type"] == "input_audio":
                     part["transcript"] = transcript
+            self.conversation.resize(item_id)
             audio = self.conversation.audio.get(item_id)
             if audio is not None:
                 seconds = audio.input_bytes / (48000 if audio.input_format == "pcm16" else 8000)
@@ -292,21 +293,47 @@ class SessionProtocol:
     def response_text(self, response_id: str, delta: str) -> list[Output]:
         """Text (text mode) or the transcript of the audio about to follow (audio mode)."""
         response = self._live(response_id)
-        return list(response.text(delta)) if response else []
+        if response is None:
+            return []
+        try:
+            return list(response.text(delta))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
 
     def response_audio(self, response_id: str, chunk: bytes) -> list[Output]:
         """An audio chunk already in the response's output format."""
         response = self._live(response_id)
         if response is None:
             return []
+        try:
+            events: list[Output] = list(response.audio(chunk))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
         if chunk:
             self.voice_locked = True
-        return list(response.audio(chunk))
+        return events
 
     def response_tool_call(self, response_id: str, call: LlmToolCall) -> list[Output]:
         """A complete tool call decided by the LLM."""
         response = self._live(response_id)
-        return list(response.tool_call(call)) if response else []
+        if response is None:
+            return []
+        try:
+            return list(response.tool_call(call))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
+
+    def _conversation_full(self, response: ActiveResponse, full: ProtocolError) -> list[Output]:
+        """A response that needs another item in a full conversation fails with the limit's
+        error (its engines are stopped)."""
+        details = {
+            "type": "failed",
+            "error": {"type": full.error_type, "code": full.code, "message": full.message},
+        }
+        out = self.end_response(response, "failed", details)
+        if response.started:
+            out.append(CancelResponse(response.id))
+        return out
 
     def response_finished(
         self, response_id: str, now: float, error: str | None = None
@@ -400,8 +427,9 @@ class SessionProtocol:
 
     def commit_audio(self, audio: bytes, item_id: str) -> list[Output]:
         """Turn committed audio into a user item (and transcribe it)."""
-        if len(self.conversation) >= self.limits.max_conversation_items:
-            return [self.too_many_items().to_event(None)]
+        full = self.conversation_full()
+        if full is not None:
+            return [full.to_event(None)]
         item = user_audio_item(item_id)
         previous = self.conversation.insert(item)
         self.conversation.add_audio(
@@ -431,11 +459,40 @@ class SessionProtocol:
             )
         ]
 
-    def too_many_items(self) -> ProtocolError:
+    def conversation_full(self, adding_bytes: int = 0) -> ProtocolError | None:
+        """Why the conversation cannot take another item (of `adding_bytes`), or None."""
+        limits = self.limits
+        if len(self.conversation) >= limits.max_conversation_items:
+            return ProtocolError(
+                "conversation_max_items_exceeded",
+                f"The conversation already holds the maximum of {limits.max_conversation_items}"
+                " items; delete items with conversation.item.delete before adding more.",
+            )
+        held = self.conversation.item_bytes
+        if held + adding_bytes > limits.max_conversation_bytes or (
+            not adding_bytes and held >= limits.max_conversation_bytes
+        ):
+            return ProtocolError(
+                "conversation_max_bytes_exceeded",
+                f"The conversation's items would hold more than the maximum of "
+                f"{limits.max_conversation_bytes} bytes (they hold {held}; the item adds "
+                f"{adding_bytes}); delete items with conversation.item.delete before adding "
+                "more.",
+            )
+        return None
+
+    def out_of_band_full(self) -> ProtocolError | None:
+        """Why another out-of-band response cannot start now, or None."""
+        limit = self.limits.max_out_of_band_responses
+        running = sum(1 for response in self.responses.values() if response.params.out_of_band)
+        if running < limit:
+            return None
         return ProtocolError(
-            "conversation_max_items_exceeded",
-            f"The conversation already holds the maximum of {self.limits.max_conversation_items} "
-            "items; delete items with conversation.item.delete before adding more.",
+            "out_of_band_response_limit_reached",
+            f"This session already has {running} out-of-band responses (conversation: "
+            f'"none") in progress, the server\'s limit of {limit} per session; wait for a '
+            "response.done before creating another.",
+            "response.conversation",
         )
 
     # ------------------------------------------------------------------ responses
@@ -446,7 +503,11 @@ class SessionProtocol:
         response_id = new_id("resp")
         conversation = None if params.out_of_band else self.conversation
         response = ActiveResponse(
-            response_id, params, conversation, None if params.out_of_band else self.conversation.id
+            response_id,
+            params,
+            conversation,
+            None if params.out_of_band else self.conversation.id,
+            self.conversation_full,
         )
         self.responses[response_id] = response
         if not params.out_of_band:
