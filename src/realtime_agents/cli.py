@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--write-timeout", type=float, default=defaults.write_timeout)
     serve.add_argument("--max-sessions", type=int, default=defaults.max_sessions)
+    serve.add_argument(
+        "--max-concurrent-responses",
+        type=int,
+        default=defaults.max_concurrent_responses,
+        help="responses in progress at once per process; past it turns are refused with "
+        "server_at_capacity (default: no limit)",
+    )
     serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
     serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
     serve.add_argument(
@@ -136,6 +143,7 @@ async def run_server(args: argparse.Namespace) -> None:
         max_audio_buffer_ms=args.max_audio_buffer_ms,
         max_conversation_items=args.max_conversation_items,
         max_sessions=args.max_sessions,
+        max_concurrent_responses=args.max_concurrent_responses,
         max_retained_audio_bytes=args.max_retained_audio_bytes,
         max_conversation_bytes=args.max_conversation_bytes,
         max_out_of_band_responses=args.max_out_of_band_responses,

@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
+from .capacity import ResponseCapacity
 from .client_reader import ClientReader
 from .conversation import DEFAULT_MAX_CONVERSATION_BYTES, DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .effects import DEFAULT_MAX_OUT_OF_BAND_RESPONSES, ProtocolLimits
@@ -83,6 +84,10 @@ class ServerOptions:
     """A client that takes no data for this long while data waits for it is disconnected."""
     max_sessions: int = 256
     """Concurrent sessions per process: `session_limit_reached`, close 1013."""
+    max_concurrent_responses: int | None = None
+    """Responses in progress at once across a process's sessions (None: no limit). Past it a
+    turn is refused and told so (`server_at_capacity`) instead of queueing behind the others:
+    set it to what the engines answer at an acceptable latency (see `capacity.py`)."""
     max_session_seconds: float = 3600.0
     """Session lifetime: `session_expired`, close 1001."""
     ping_interval: float | None = 20.0
@@ -140,6 +145,8 @@ class RealtimeServer:
             max_workers=self.options.worker_threads, thread_name_prefix="realtime-engine"
         )
         self.sessions = 0
+        self.capacity = ResponseCapacity(self.options.max_concurrent_responses)
+        """Responses in progress across this server's sessions."""
         self._server: Server | None = None
         self._pipelines: dict[SessionPipeline, ServerConnection] = {}
         """Open sessions and their connections."""
@@ -340,7 +347,12 @@ class RealtimeServer:
             max_out_of_band_responses=options.max_out_of_band_responses,
         )
         core = SessionProtocol(
-            model=model, now=time.monotonic(), limits=limits, created_at=time.time(), intent=intent
+            model=model,
+            now=time.monotonic(),
+            limits=limits,
+            created_at=time.time(),
+            intent=intent,
+            capacity=self.capacity,
         )
         pipeline = SessionPipeline(
             core, self.engines, executor=self.executor, speculate=options.speculation
@@ -369,6 +381,7 @@ class RealtimeServer:
                     await connection.close(request.code, request.reason)
             writer.cancel()
             await pipeline.aclose()
+            core.release_responses()
             for task in (receiving, closing, writer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task

@@ -306,6 +306,8 @@ def response_create(
     full = core.out_of_band_full() if params.out_of_band else core.conversation_full()
     if full is not None:  # (an in-band response could not add its output)
         raise full
+    if core.capacity.full:
+        raise core.capacity.refusal()
     return core.create_response(params, input_items)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..audio import AudioFormatName
 from .active_response import ActiveResponse, event
+from .capacity import ResponseCapacity
 from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
 from .effects import (
     AnalyzeAudio,
@@ -68,11 +69,14 @@ class SessionProtocol:
         limits: ProtocolLimits | None = None,
         created_at: float | None = None,
         intent: Intent = "realtime",
+        capacity: ResponseCapacity | None = None,
     ) -> None:
         """`now` is the shell's monotonic time; `created_at` the Unix time (default: `now`).
 
         `intent="transcription"` makes a transcription session (`model` is then unused).
+        `capacity` counts responses in progress across the server's sessions (None: no limit).
         """
+        self.capacity = capacity or ResponseCapacity(None)
         self.limits = limits or ProtocolLimits()
         created = now if created_at is None else created_at
         self.transcription_only = intent == "transcription"
@@ -501,6 +505,8 @@ class SessionProtocol:
         self, params: ResponseParams, input_items: list[dict[str, Any]] | None
     ) -> list[Output]:
         response_id = new_id("resp")
+        if not self.capacity.take():
+            return self._refused(response_id, params, self.capacity.refusal())
         conversation = None if params.out_of_band else self.conversation
         response = ActiveResponse(
             response_id,
@@ -525,6 +531,25 @@ class SessionProtocol:
         if not response.waiting_for:
             out.append(self._start(response))
         return out
+
+    def _refused(
+        self, response_id: str, params: ResponseParams, error: ProtocolError
+    ) -> list[Output]:
+        """A response the server started itself, ended at once: `failed` with `error`."""
+        conversation_id = None if params.out_of_band else self.conversation.id
+        response = ActiveResponse(response_id, params, None, conversation_id)
+        details = {
+            "type": "failed",
+            "error": {"type": error.error_type, "code": error.code, "message": error.message},
+        }
+        return [response.created_event(), *response.finish("failed", details)]
+
+    def release_responses(self) -> None:
+        """The session is over: give back the capacity its unfinished responses held."""
+        for _ in self.responses:
+            self.capacity.give_back()
+        self.responses.clear()
+        self.default_response_id = None
 
     def _start(self, response: ActiveResponse) -> StartResponse:
         if response.input_items is not None:
@@ -555,6 +580,7 @@ class SessionProtocol:
     ) -> list[Output]:
         out: list[Output] = list(response.finish(status, details))
         del self.responses[response.id]
+        self.capacity.give_back()
         if self.default_response_id == response.id:
             self.default_response_id = None
         if status == "cancelled" and response.started:
