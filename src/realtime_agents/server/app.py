@@ -366,7 +366,7 @@ class RealtimeServer:
         closing = asyncio.create_task(pipeline.closing.wait())
         self._pipelines[pipeline] = connection
         try:
-            ends: set[asyncio.Future[Any]] = {writer, receiving, closing, reader.failed}
+            ends: set[asyncio.Future[Any]] = {writer, receiving, closing}
             await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._pipelines.pop(pipeline, None)

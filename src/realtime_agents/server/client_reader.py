@@ -8,7 +8,6 @@ with an `error` event and the session goes on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -120,9 +119,6 @@ class ClientReader:
         self.pipeline = pipeline
         self.core = pipeline.core
         self.limit = max_frame_bytes
-        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        """Never done since handling a message can no longer end a session (kept for the
-        shell's wait set)."""
         self.has_room = lambda: pipeline.has_room
 
     def sink(self, payload: bytes, is_text: bool) -> None:

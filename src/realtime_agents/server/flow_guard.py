@@ -51,9 +51,12 @@ class GuardedServerConnection(DirectServerConnection):
 
     def _bound_writes(self) -> None:
         transport = self.transport
+        # (never below the transport's high-water mark: only past it does the transport call
+        # `resume_writing` once it drains, which reads again)
+        limit = max(self.max_write_buffer_bytes, transport.get_write_buffer_limits()[1])
         if (
             not self.reading_stopped_for_writes
-            and transport.get_write_buffer_size() > self.max_write_buffer_bytes
+            and transport.get_write_buffer_size() > limit
             and not transport.is_closing()
         ):
             self.reading_stopped_for_writes = True
