@@ -45,24 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-retained-audio-bytes", type=int, default=defaults.max_retained_audio_bytes
     )
-    serve.add_argument(
-        "--max-conversation-bytes", type=int, default=defaults.max_conversation_bytes
-    )
-    serve.add_argument(
-        "--max-out-of-band-responses", type=int, default=defaults.max_out_of_band_responses
-    )
-    serve.add_argument(
-        "--max-write-buffer-bytes", type=int, default=defaults.max_write_buffer_bytes
-    )
-    serve.add_argument("--write-timeout", type=float, default=defaults.write_timeout)
     serve.add_argument("--max-sessions", type=int, default=defaults.max_sessions)
-    serve.add_argument(
-        "--max-concurrent-responses",
-        type=int,
-        default=defaults.max_concurrent_responses,
-        help="responses in progress at once per process; past it turns are refused with "
-        "server_at_capacity (default: no limit)",
-    )
     serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
     serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
     serve.add_argument(
@@ -143,12 +126,7 @@ async def run_server(args: argparse.Namespace) -> None:
         max_audio_buffer_ms=args.max_audio_buffer_ms,
         max_conversation_items=args.max_conversation_items,
         max_sessions=args.max_sessions,
-        max_concurrent_responses=args.max_concurrent_responses,
         max_retained_audio_bytes=args.max_retained_audio_bytes,
-        max_conversation_bytes=args.max_conversation_bytes,
-        max_out_of_band_responses=args.max_out_of_band_responses,
-        max_write_buffer_bytes=args.max_write_buffer_bytes,
-        write_timeout=args.write_timeout,
         max_session_seconds=args.max_session_seconds,
         worker_threads=args.worker_threads,
         compression=args.compression,
