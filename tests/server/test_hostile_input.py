@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from hostile_client import ServerLog, answer_to, dumps, one_error, probe, watched_log
-from socket_client import connect, receive, send
+from socket_client import connect, receive, send, user_message
 
 from realtime_agents.server import RealtimeServer
-from realtime_agents.server.client_reader import MAX_JSON_DEPTH
+from realtime_agents.server.client_reader import MAX_JSON_DEPTH, MAX_JSON_VALUES
 from realtime_agents.server.errors import MAX_ERROR_MESSAGE_CHARS
 from realtime_agents.server.handlers import HANDLERS
 
@@ -152,4 +152,26 @@ async def test_error_messages_do_not_echo_unbounded_input(
             assert len(error["message"]) <= MAX_ERROR_MESSAGE_CHARS
             assert len(json.dumps(error)) < 2 * MAX_ERROR_MESSAGE_CHARS
         assert await probe(ws) == []
+    assert server_log.lines() == []
+
+
+async def test_structures_too_large_to_parse_are_refused_unparsed(
+    server: RealtimeServer, server_log: ServerLog
+) -> None:
+    """200,000 empty arrays (600 kB of JSON) would be ~11 MB parsed; refused before parsing.
+    The same brackets and commas inside a string are text, and are accepted."""
+    many = MAX_JSON_VALUES * 2
+    async with await connect(server.url, max_size=None) as ws:
+        await receive(ws)
+        for text in ("[" + "[]," * many + "[]]", "[" + '"",' * many + '""]'):
+            error = one_error(await answer_to(ws, text))
+            assert error["code"] == "invalid_json"
+            assert f"more than {MAX_JSON_VALUES} JSON values" in error["message"]
+        prose = "[], {}, " * many  # as text: fine
+        events = await answer_to(ws, json.dumps(user_message(prose)))
+        assert [event["type"] for event in events] == [
+            "conversation.item.added",
+            "conversation.item.done",
+        ]
+        assert events[0]["item"]["content"][0]["text"] == prose
     assert server_log.lines() == []

@@ -9,9 +9,10 @@ with an `error` event and the session goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
 
 import msgspec
+import numpy as np
 
 from .effects import Close
 from .errors import SERVER_ERROR, error_event
@@ -21,10 +22,20 @@ logger = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 64
 """Nesting (objects and arrays) a client message may have, the event object itself counting
-as 1: deeper messages get `invalid_json` before any handler sees them. JSON schemas of tool
+as 1: deeper messages get `invalid_json` before they are parsed. JSON schemas of tool
 parameters nest a few levels per property; 64 leaves ample room."""
+MAX_JSON_VALUES = 100_000
+"""Values (objects, arrays and the entries between commas, outside strings) a client message
+may hold: more get `invalid_json` before they are parsed. A parsed value costs 15 to 20 times
+its JSON bytes in memory (`[[],[],...]`, `["","",...]`), so a 16 MiB frame of them would
+take hundreds of MB, and seconds of the event loop; events hold hundreds at most."""
 
 _decoder = msgspec.json.Decoder()
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+"""A JSON string (with escapes), removed before counting brackets and commas."""
+_OPENS = np.zeros(256, dtype=np.int8)
+_OPENS[[ord("["), ord("{")]] = 1
+_OPENS[[ord("]"), ord("}")]] = -1
 
 
 class _Append(
@@ -44,41 +55,39 @@ class _Append(
 _append_decoder = msgspec.json.Decoder(_Append)
 
 
-def json_depth_exceeds(value: object, limit: int) -> bool:
-    """Whether `value` nests objects and arrays more than `limit` deep (iteratively: no
-    recursion, whatever the depth)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        current, depth = stack.pop()
-        if depth > limit:
-            return True
-        children: Iterable[object]
-        if isinstance(current, dict):
-            children = current.values()
-        elif isinstance(current, list):
-            children = current
-        else:
-            continue
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return False
+def structure_refusal(payload: bytes) -> str | None:
+    """Why a client message's structure is refused before parsing (nested deeper than
+    `MAX_JSON_DEPTH`, or more than `MAX_JSON_VALUES` values), or None. Counted outside
+    strings, at C speed: a message with few brackets and commas is not even scanned."""
+    containers = payload.count(b"[") + payload.count(b"{")
+    if containers <= MAX_JSON_DEPTH and payload.count(b",") + containers <= MAX_JSON_VALUES:
+        return None  # (these counts include brackets and commas in strings: upper bounds)
+    bare = _STRING.sub(b"0", payload)
+    containers = bare.count(b"[") + bare.count(b"{")
+    if containers + bare.count(b",") > MAX_JSON_VALUES:
+        return (
+            f"Invalid event: more than {MAX_JSON_VALUES} JSON values (objects, arrays and "
+            "array or object entries); the server refuses larger structures."
+        )
+    if containers > MAX_JSON_DEPTH:
+        steps = _OPENS[np.frombuffer(bare, dtype=np.uint8)]
+        if int(np.cumsum(steps, dtype=np.int32).max()) > MAX_JSON_DEPTH:
+            return _too_deep_message()
+    return None
 
 
 def decode_client_json(payload: bytes) -> object:
     """The JSON value of a client text message, or a `_Refusal` saying why it is refused
-    (invalid JSON, or nested deeper than `MAX_JSON_DEPTH`)."""
+    (invalid JSON, nested deeper than `MAX_JSON_DEPTH`, more than `MAX_JSON_VALUES` values)."""
+    refusal = structure_refusal(payload)
+    if refusal is not None:
+        return _Refusal(refusal)
     try:
-        parsed = _decoder.decode(payload)
+        return _decoder.decode(payload)
     except msgspec.DecodeError as error:
         return _Refusal(f"Invalid event: failed to parse JSON value. {error}")
-    except RecursionError:
+    except RecursionError:  # (not expected after the depth check)
         return _Refusal(_too_deep_message())
-    containers = payload.count(b"[") + payload.count(b"{")
-    # Fewer brackets than the limit cannot nest deeper: most messages skip the walk.
-    if containers > MAX_JSON_DEPTH and json_depth_exceeds(parsed, MAX_JSON_DEPTH):
-        return _Refusal(_too_deep_message())
-    return parsed
 
 
 def _too_deep_message() -> str:
