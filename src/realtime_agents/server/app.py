@@ -36,6 +36,7 @@ from .errors import error_event
 from .flow_guard import (
     DEFAULT_MAX_WRITE_BUFFER_BYTES,
     DEFAULT_WRITE_TIMEOUT,
+    GuardedServerConnection,
     guarded_connection_class,
 )
 from .handshake import (
@@ -358,8 +359,10 @@ class RealtimeServer:
             core, self.engines, executor=self.executor, speculate=options.speculation
         )
         await pipeline.start()
-        reader = ClientReader(pipeline, options.max_frame_bytes)
-        assert isinstance(connection, DirectServerConnection)  # `start` makes them so
+        assert isinstance(connection, GuardedServerConnection)  # `start` makes them so
+        reader = ClientReader(
+            pipeline, options.max_frame_bytes, connection.can_write, options.max_write_buffer_bytes
+        )
         writer = asyncio.create_task(self._writer(connection, pipeline))
         connection.attach(reader.has_room, reader.sink)
         receiving = asyncio.create_task(connection.wait_closed())

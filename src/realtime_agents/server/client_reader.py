@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -31,6 +32,7 @@ its JSON bytes in memory (`[[],[],...]`, `["","",...]`), so a 16 MiB frame of th
 take hundreds of MB, and seconds of the event loop; events hold hundreds at most."""
 
 _decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 """A JSON string (with escapes), removed before counting brackets and commas."""
 _OPENS = np.zeros(256, dtype=np.int8)
@@ -121,14 +123,34 @@ class ClientReader:
     """Takes a session's client messages straight from the socket callback.
 
     Each message is handled synchronously (parsing, the core, inline VAD); events go to the
-    pipeline's outgoing queue for the writer. While that queue is over its limit the
-    connection holds further messages and stops reading the socket (`has_room`)."""
+    pipeline's outgoing queue for the writer. The connection holds further messages and stops
+    reading the socket (`has_room`) while that queue is over its count limit, while the
+    events client messages put in it since the writer last emptied it hold more than
+    `max_queued_bytes` (a tiny `conversation.item.retrieve` or `session.update` echoes a
+    whole item or session, up to the frame limit), or while `can_write()` is false (the
+    client is not taking what was sent). So what client messages make the server send waits
+    for the client one message's worth at a time, not once per message in the queue."""
 
-    def __init__(self, pipeline: SessionPipeline, max_frame_bytes: int) -> None:
+    def __init__(
+        self,
+        pipeline: SessionPipeline,
+        max_frame_bytes: int,
+        can_write: Callable[[], bool] = lambda: True,
+        max_queued_bytes: int = 1024 * 1024,
+    ) -> None:
         self.pipeline = pipeline
         self.core = pipeline.core
         self.limit = max_frame_bytes
-        self.has_room = lambda: pipeline.has_room
+        self.max_queued_bytes = max_queued_bytes
+        self.queued_bytes = 0
+        """What the events of client messages queued since the writer last took the queue
+        encode to."""
+        self.has_room = lambda: pipeline.has_room and can_write() and self._within_bytes()
+
+    def _within_bytes(self) -> bool:
+        if not self.pipeline.queued_events:
+            self.queued_bytes = 0  # the writer took them: they count in `can_write` now
+        return self.queued_bytes <= self.max_queued_bytes
 
     def sink(self, payload: bytes, is_text: bool) -> None:
         """One complete client message (`is_text`: a text frame, UTF-8 not yet checked)."""
@@ -180,4 +202,6 @@ class ClientReader:
         if isinstance(parsed, _Refusal):
             pipeline.handle_nowait([error_event("invalid_json", parsed.message)])
             return
-        pipeline.receive_nowait(parsed)
+        for output in pipeline.receive_nowait(parsed):
+            if isinstance(output, dict):
+                self.queued_bytes += len(_encoder.encode(output))

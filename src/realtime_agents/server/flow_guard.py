@@ -35,6 +35,17 @@ class GuardedServerConnection(DirectServerConnection):
     """True while reading is stopped because too much waits to be sent."""
     _stall_timer: asyncio.TimerHandle | None = None
 
+    def can_write(self) -> bool:
+        """Whether the bytes waiting for the peer are within `max_write_buffer_bytes` (a
+        session takes no more client messages while they are not: see `resume_writing`)."""
+        transport = self.transport
+        return transport is None or transport.get_write_buffer_size() <= self._write_limit()
+
+    def _write_limit(self) -> int:
+        # Never below the transport's high-water mark: only past it does the transport call
+        # `resume_writing` once it drains, which reads again.
+        return max(self.max_write_buffer_bytes, self.transport.get_write_buffer_limits()[1])
+
     @property
     def write_buffer_bytes(self) -> int:
         """Bytes waiting in the transport to be sent to the peer."""
@@ -51,12 +62,9 @@ class GuardedServerConnection(DirectServerConnection):
 
     def _bound_writes(self) -> None:
         transport = self.transport
-        # (never below the transport's high-water mark: only past it does the transport call
-        # `resume_writing` once it drains, which reads again)
-        limit = max(self.max_write_buffer_bytes, transport.get_write_buffer_limits()[1])
         if (
             not self.reading_stopped_for_writes
-            and transport.get_write_buffer_size() > limit
+            and transport.get_write_buffer_size() > self._write_limit()
             and not transport.is_closing()
         ):
             self.reading_stopped_for_writes = True
@@ -70,6 +78,8 @@ class GuardedServerConnection(DirectServerConnection):
     def resume_writing(self) -> None:
         super().resume_writing()
         self._cancel_timer()
+        if self.held:  # messages held while the peer was not reading: room again
+            self.release()
         if self.reading_stopped_for_writes:
             self.reading_stopped_for_writes = False
             # (held messages keep reading stopped until the session takes them)

@@ -101,9 +101,12 @@ class SessionPipeline:
         self.receive_nowait(message)
         await self.wait_for_room()
 
-    def receive_nowait(self, message: object) -> None:
-        """`receive` without waiting for room in the outgoing queue (see `has_room`)."""
-        self.handle_nowait(self.core.receive(message, self.clock()))
+    def receive_nowait(self, message: object) -> list[Output]:
+        """`receive` without waiting for room in the outgoing queue (see `has_room`); the
+        outputs it handled."""
+        outputs = self.core.receive(message, self.clock())
+        self.handle_nowait(outputs)
+        return outputs
 
     async def tick(self) -> None:
         """Let time pass in the core (idle timeout, session expiry)."""
