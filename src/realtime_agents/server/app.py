@@ -40,7 +40,7 @@ from .flow_guard import (
     guarded_connection_class,
 )
 from .handshake import (
-    malformed_upgrade_header,
+    malformed_upgrade_response,
     presented_token,
     query_parameters,
     token_matches,
@@ -223,11 +223,9 @@ class RealtimeServer:
     # ------------------------------------------------------------------ handshake
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        malformed = malformed_upgrade_header(request.headers)
+        malformed = malformed_upgrade_response(connection, request)
         if malformed is not None:  # (a key subprotocol with raw bytes, for example)
-            return connection.respond(
-                HTTPStatus.BAD_REQUEST, f"Invalid {malformed} header: it must be ASCII.\n"
-            )
+            return malformed
         path = urlsplit(request.path).path.rstrip("/")
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
@@ -238,8 +236,7 @@ class RealtimeServer:
         expected = self.options.api_key
         if not expected:
             return None
-        assert connection.request is not None
-        token = presented_token(connection.request.headers)
+        token = _presented_token(connection)
         if token is None:
             return error_event(None, "Missing bearer or basic authentication in header")
         if not token_matches(token, expected):
@@ -411,6 +408,12 @@ def _discard(connection: ServerConnection) -> None:
     """Stop handing messages over (and holding them): the session is over or never began."""
     if isinstance(connection, DirectServerConnection):
         connection.discard()
+
+
+def _presented_token(connection: ServerConnection) -> str | None:
+    request = connection.request
+    assert request is not None
+    return presented_token(request.headers)
 
 
 def _select_subprotocol(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from .._wsdirect import DirectServerConnection
 
@@ -107,13 +108,14 @@ class GuardedServerConnection(DirectServerConnection):
 
 
 def guarded_connection_class(
-    max_write_buffer_bytes: int, write_timeout: float
+    max_write_buffer_bytes: int,
+    write_timeout: float,
+    base: type[DirectServerConnection] = DirectServerConnection,
 ) -> type[GuardedServerConnection]:
-    """A `GuardedServerConnection` class with these limits (for `websockets.serve`)."""
-
-    class ConfiguredConnection(GuardedServerConnection):
-        pass
-
-    ConfiguredConnection.max_write_buffer_bytes = max_write_buffer_bytes
-    ConfiguredConnection.write_timeout = write_timeout
-    return ConfiguredConnection
+    """A `GuardedServerConnection` class with these limits (for `websockets.serve`), over
+    `base` (another `DirectServerConnection` subclass keeps its own behaviour too)."""
+    bases: tuple[type, ...] = (GuardedServerConnection,)
+    if base is not DirectServerConnection:
+        bases += (base,)
+    limits = {"max_write_buffer_bytes": max_write_buffer_bytes, "write_timeout": write_timeout}
+    return cast(type[GuardedServerConnection], type("ConfiguredConnection", bases, limits))

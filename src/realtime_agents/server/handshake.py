@@ -9,10 +9,13 @@ a key or a `?model=` with such bytes gets the usual `error` event (401-style
 from __future__ import annotations
 
 import hmac
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from .errors import error_event
 
@@ -80,3 +83,13 @@ def malformed_upgrade_header(headers: Headers) -> str | None:
         if parsed and not value.isascii():
             return name
     return None
+
+
+def malformed_upgrade_response(connection: ServerConnection, request: Request) -> Response | None:
+    """The 400 for a request with a non-ASCII upgrade header (`malformed_upgrade_header`)."""
+    malformed = malformed_upgrade_header(request.headers)
+    if malformed is None:
+        return None
+    return connection.respond(
+        HTTPStatus.BAD_REQUEST, f"Invalid {malformed} header: it must be ASCII.\n"
+    )
