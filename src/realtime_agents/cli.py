@@ -119,6 +119,37 @@ def add_serve_command(commands: Any) -> None:
         help="concurrent sessions (shared among --workers)",
     )
     serve.add_argument(
+        "--max-conversation-bytes",
+        type=positive_int,
+        default=defaults.max_conversation_bytes,
+        help="bytes of items per conversation (conversation_max_bytes_exceeded)",
+    )
+    serve.add_argument(
+        "--max-out-of-band-responses",
+        type=positive_int,
+        default=defaults.max_out_of_band_responses,
+        help="out-of-band responses in progress per session",
+    )
+    serve.add_argument(
+        "--max-concurrent-responses",
+        type=positive_int,
+        default=defaults.max_concurrent_responses,
+        help="responses in progress across sessions; past it turns get server_at_capacity "
+        "(default: no limit)",
+    )
+    serve.add_argument(
+        "--max-write-buffer-bytes",
+        type=positive_int,
+        default=defaults.max_write_buffer_bytes,
+        help="unsent bytes per client beyond which the server stops reading it",
+    )
+    serve.add_argument(
+        "--write-timeout",
+        type=positive_float,
+        default=defaults.write_timeout,
+        help="a client that takes no data this long while data waits is disconnected",
+    )
+    serve.add_argument(
         "--max-session-seconds",
         type=positive_float,
         default=defaults.max_session_seconds,
@@ -247,6 +278,11 @@ def server_options(args: argparse.Namespace, api_key: str | None) -> ServerOptio
         max_sessions=args.max_sessions,
         max_retained_audio_bytes=args.max_retained_audio_bytes,
         max_session_seconds=args.max_session_seconds,
+        max_conversation_bytes=args.max_conversation_bytes,
+        max_out_of_band_responses=args.max_out_of_band_responses,
+        max_concurrent_responses=args.max_concurrent_responses,
+        max_write_buffer_bytes=args.max_write_buffer_bytes,
+        write_timeout=args.write_timeout,
         worker_threads=args.worker_threads,
         compression=args.compression,
         workers=args.workers,

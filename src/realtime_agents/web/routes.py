@@ -11,7 +11,6 @@ A WebSocket upgrade presenting an unknown or expired client secret is refused he
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Callable
 from email.utils import formatdate
@@ -30,6 +29,7 @@ from ..server.client_secrets import (
     ClientSecretStore,
     looks_like_client_secret,
 )
+from ..server.handshake import token_matches
 from ..server.ids import new_id
 
 CLIENT_SECRETS_PATH: Final = "/v1/realtime/client_secrets"
@@ -156,9 +156,7 @@ class WebRoutes:
     def _mint(self, body: bytes, token: str | None) -> Response:
         expected = self._api_key
         if expected is not None and (
-            token is None
-            or looks_like_client_secret(token)
-            or not hmac.compare_digest(token.encode(), expected.encode())
+            token is None or looks_like_client_secret(token) or not token_matches(token, expected)
         ):
             return error_response(
                 HTTPStatus.UNAUTHORIZED,
