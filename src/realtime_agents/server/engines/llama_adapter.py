@@ -74,7 +74,8 @@ def check_internals(model: Any) -> None:
         raise LlamaInternalsError(
             f"llama-cpp-python {installed_version()} changed internals the embedded LLM relies "
             f"on (missing: {', '.join(missing)}); supported versions: llama-cpp-python"
-            f"{SUPPORTED_RANGE}. Install a supported version, or use an http llm in the engine config."
+            f"{SUPPORTED_RANGE}. Install a supported version, or use an http llm in the "
+            "engine config."
         )
 
 
