@@ -3,6 +3,7 @@
     python benchmarks/speaking_capacity.py                      # N = 1, 2, 3, 4, 6; 30 s each
     python benchmarks/speaking_capacity.py --sessions 2,4 --seconds 20
     python benchmarks/speaking_capacity.py --max-concurrent-responses 2   # with a capacity limit
+    python benchmarks/speaking_capacity.py --max-concurrent-responses default  # serve's default
 
 Starts `realtime-agents serve --engines embedded` (silero, whisper tiny.en, SmolLM2, piper) in
 its own process, loads it once, then for each N connects N sessions that each speak a bundled
@@ -109,11 +110,30 @@ def append_message(pcm: bytes) -> str:
     return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
 
 
+@dataclass
+class InProgress:
+    """Responses created and not yet done across the sessions, as the clients see them."""
+
+    now: int = 0
+    most: int = 0
+
+    def change(self, step: int) -> None:
+        self.now += step
+        self.most = max(self.most, self.now)
+
+
 class Speaker:
     """One session: speaks the question, listens to the reply, pauses, speaks again."""
 
-    def __init__(self, url: str, question: demo.SpokenQuestion, args: argparse.Namespace) -> None:
+    def __init__(
+        self,
+        url: str,
+        question: demo.SpokenQuestion,
+        args: argparse.Namespace,
+        in_progress: InProgress,
+    ) -> None:
         self.url = url
+        self.in_progress = in_progress
         self.args = args
         pcm = question.pcm + bytes(-len(question.pcm) % CHUNK_BYTES)
         self.chunks = [
@@ -182,6 +202,10 @@ class Speaker:
                 self.result.errors.append(str(error.get("code") or error.get("message")))
                 if turn is not None and error.get("code") == REFUSED:
                     turn.refused = True
+            if kind == "response.created":
+                self.in_progress.change(1)
+            elif kind == "response.done":
+                self.in_progress.change(-1)
             if turn is None:
                 continue
             if kind == "input_audio_buffer.speech_stopped" and turn.stopped_at is None:
@@ -211,8 +235,8 @@ def start_server(args: argparse.Namespace, log: TextIO) -> tuple[subprocess.Pope
     port = free_port()
     command = [sys.executable, "-m", "realtime_agents.cli", "serve", "--engines", "embedded"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    if args.max_concurrent_responses:
-        command += ["--max-concurrent-responses", str(args.max_concurrent_responses)]
+    if args.max_concurrent_responses != "default":
+        command += ["--max-concurrent-responses", args.max_concurrent_responses]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     assert server.stdout is not None
@@ -222,19 +246,23 @@ def start_server(args: argparse.Namespace, log: TextIO) -> tuple[subprocess.Pope
     raise SystemExit(f"the server exited before it was ready; see {args.server_log}")
 
 
-async def run_sessions(url: str, count: int, args: argparse.Namespace) -> list[SessionResult]:
+async def run_sessions(
+    url: str, count: int, args: argparse.Namespace, in_progress: InProgress
+) -> list[SessionResult]:
     question = demo.load_question(args.question)
     cycle_s = question.voiced_end / RATE + 3.0
     rng = random.Random(count)
     window_end = time.perf_counter() + args.seconds
-    speakers = [Speaker(url, question, args) for _ in range(count)]
+    speakers = [Speaker(url, question, args, in_progress) for _ in range(count)]
     phases = [0.0] + [rng.uniform(0, cycle_s) for _ in range(count - 1)]
     return await asyncio.gather(
         *(speaker.run(phase, window_end) for speaker, phase in zip(speakers, phases, strict=True))
     )
 
 
-def summarize(count: int, results: list[SessionResult], load: tuple[float, ...]) -> dict[str, Any]:
+def summarize(
+    count: int, results: list[SessionResult], most_in_progress: int, load: tuple[float, ...]
+) -> dict[str, Any]:
     turns = [turn for result in results for turn in result.turns]
     answered = [turn for turn in turns if turn.first_audio is not None]
     first_audio = [(t.first_audio - t.speech_end) * 1000 for t in answered if t.first_audio]
@@ -255,6 +283,7 @@ def summarize(count: int, results: list[SessionResult], load: tuple[float, ...])
         "detected": sum(turn.stopped_at is not None for turn in turns),
         "answered": len(answered),
         "refused": sum(turn.refused for turn in turns),
+        "most_responses_in_progress": most_in_progress,
         "silent_sessions": sum(all(t.first_audio is None for t in r.turns) for r in results),
         "end_to_stopped_ms": spread(stopped),
         "end_to_first_audio_ms": spread(first_audio),
@@ -271,7 +300,8 @@ def print_row(row: dict[str, Any]) -> None:
     print(
         f"N={row['sessions']}: spoken {row['spoken']}, detected {row['detected']}, "
         f"answered {row['answered']}, refused {row['refused']}, "
-        f"sessions without audio {row['silent_sessions']}; "
+        f"sessions without audio {row['silent_sessions']}, "
+        f"most responses in progress {row['most_responses_in_progress']}; "
         f"end->speech_stopped p50 {ms(stopped['p50'])} ms; end->first audio "
         f"p50 {ms(audio['p50'])} p95 {ms(audio['p95'])} max {ms(audio['max'])} ms; "
         f"load {row['load_average'][0]:.2f}"
@@ -289,8 +319,9 @@ async def main(args: argparse.Namespace) -> None:
     rows = []
     try:
         for count in args.sessions:
-            results = await run_sessions(url, count, args)
-            rows.append(summarize(count, results, os.getloadavg()))
+            in_progress = InProgress()
+            results = await run_sessions(url, count, args, in_progress)
+            rows.append(summarize(count, results, in_progress.most, os.getloadavg()))
             print_row(rows[-1])
             await asyncio.sleep(2.0)  # let the last replies finish before the next N
     finally:
@@ -305,7 +336,7 @@ async def main(args: argparse.Namespace) -> None:
     ]
     print(
         f"largest N with every turn detected and p50 end-of-speech -> first audio under 1 s: "
-        f"{max(held) if held else 'none'} (cap: {args.max_concurrent_responses or 'none'}, "
+        f"{max(held) if held else 'none'} (limit: {args.max_concurrent_responses}, "
         f"silence {args.silence_ms} ms, {os.cpu_count()} CPUs, load now {os.getloadavg()})"
     )
     if args.json:
@@ -330,7 +361,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--silence-ms", type=int, default=200, help="server VAD silence")
     parser.add_argument("--pause-s", type=float, default=1.0, help="pause after each reply")
     parser.add_argument("--turn-timeout", type=float, default=15.0, help="give up on a turn")
-    parser.add_argument("--max-concurrent-responses", type=int, default=0, help="0: no cap")
+    parser.add_argument(
+        "--max-concurrent-responses",
+        default="0",
+        help="the server's limit (default 0: none; 'default': serve's own default)",
+    )
     parser.add_argument("--server-log", default="/tmp/speaking_capacity_server.log")
     parser.add_argument("--json", help="write every figure to this file")
     return parser.parse_args()
