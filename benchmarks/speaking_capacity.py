@@ -302,7 +302,8 @@ def print_row(row: dict[str, Any]) -> None:
         f"answered {row['answered']}, refused {row['refused']}, "
         f"sessions without audio {row['silent_sessions']}, "
         f"most responses in progress {row['most_responses_in_progress']}; "
-        f"end->speech_stopped p50 {ms(stopped['p50'])} ms; end->first audio "
+        f"end->speech_stopped p50 {ms(stopped['p50'])} p95 {ms(stopped['p95'])} ms; "
+        "end->first audio "
         f"p50 {ms(audio['p50'])} p95 {ms(audio['p95'])} max {ms(audio['max'])} ms; "
         f"load {row['load_average'][0]:.2f}"
         + (f"; errors {row['other_errors']}" if row["other_errors"] else ""),

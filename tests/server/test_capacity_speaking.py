@@ -4,15 +4,17 @@ is answered, the second is told `server_at_capacity`; no turn is lost without a 
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from server_helpers import EventRecorder, utterance_chunks
+from server_helpers import EventRecorder, Harness, tone, types, utterance_chunks
 from socket_client import connect, kinds, receive, send, until
 from websockets.asyncio.client import ClientConnection
 
 from realtime_agents.server import RealtimeServer, ServerOptions, serve
+from realtime_agents.server.capacity import ResponseCapacity
 from realtime_agents.server.engines.base import LlmChunk, LlmRequest
 from realtime_agents.server.engines.scripted import EnergyVad, ScriptedStt, scripted_engine_set
 
@@ -85,3 +87,21 @@ async def test_the_second_speaker_is_told_the_server_is_at_capacity(
         assert seen[-1]["response"]["status"] == "completed"
         assert "response.output_audio.delta" in kinds(seen)  # the first speaker is answered
         assert room_for_one.capacity.in_progress == 0
+
+
+def test_a_turn_the_server_has_no_room_for_starts_no_speculative_work() -> None:
+    """At the first silent frame the core would start STT, LLM and TTS ahead; at capacity that
+    turn is refused anyway, so it costs the busy engines nothing."""
+    harness = Harness()
+    core = harness.core
+    core.speculator.enabled = True
+    core.capacity = ResponseCapacity(1)
+    speech = base64.b64encode(tone(2000)).decode()
+    harness.send({"type": "input_audio_buffer.append", "audio": speech})
+    speaking = [(32.0 * i, 32.0 * (i + 1), 0.9) for i in range(20)]
+    assert types(core.vad_frames(speaking, harness.now)) == ["input_audio_buffer.speech_started"]
+
+    assert core.capacity.take()  # another session's response fills the server
+    assert core.vad_frames([(640.0, 672.0, 0.1)], harness.now) == []
+    core.capacity.give_back()  # room again: the next silent frame speculates
+    assert types(core.vad_frames([(672.0, 704.0, 0.1)], harness.now)) == ["Speculate"]
