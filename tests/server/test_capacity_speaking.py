@@ -105,3 +105,38 @@ def test_a_turn_the_server_has_no_room_for_starts_no_speculative_work() -> None:
     assert core.vad_frames([(640.0, 672.0, 0.1)], harness.now) == []
     core.capacity.give_back()  # room again: the next silent frame speculates
     assert types(core.vad_frames([(672.0, 704.0, 0.1)], harness.now)) == ["Speculate"]
+
+
+def test_a_refused_turn_is_not_transcribed_and_says_so() -> None:
+    """The turn's response is refused at capacity; its speech-to-text is too (it would only slow
+    the turns in progress), and a client that asked for transcripts is told why there is none."""
+    harness = Harness()
+    core = harness.core
+    core.capacity = ResponseCapacity(1)
+    harness.send(
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"transcription": {}}}},
+        }
+    )
+    speech = base64.b64encode(tone(2000)).decode()
+    harness.send({"type": "input_audio_buffer.append", "audio": speech})
+    assert core.capacity.take()  # another session's response fills the server
+    frames = [(32.0 * i, 32.0 * (i + 1), 0.9 if i < 20 else 0.1) for i in range(60)]
+    out = harness.check(core.vad_frames(frames, harness.now))
+    assert "Transcribe" not in types(out)
+    assert types(out)[:2] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    ]
+    failed = [o for o in out if isinstance(o, dict) and o["type"].endswith("transcription.failed")]
+    assert [f["error"]["code"] for f in failed] == ["server_at_capacity"]
+    done = [o for o in out if isinstance(o, dict) and o["type"] == "response.done"]
+    assert done[0]["response"]["status_details"]["error"]["code"] == "server_at_capacity"
+
+    core.capacity.give_back()  # with room, the next turn is transcribed and answered
+    harness.send({"type": "input_audio_buffer.append", "audio": speech})
+    frames = [(1920 + 32.0 * i, 1920 + 32.0 * (i + 1), 0.9 if i < 20 else 0.1) for i in range(60)]
+    out = core.vad_frames(frames, harness.now)
+    assert "Transcribe" in types(out)
+    assert "response.done" not in types(out)
