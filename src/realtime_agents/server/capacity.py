@@ -15,10 +15,11 @@ from .errors import SERVER_ERROR, ProtocolError
 
 EMBEDDED_CONCURRENT_RESPONSES = 4
 """`serve`'s limit when every engine is embedded and `--max-concurrent-responses` is not
-given. `benchmarks/speaking_capacity.py` on 2 cores: N sessions speaking with pauses keep every
-turn detected and p50 end of speech -> first audio under 1 s up to N = 6; responses overlap
-less than sessions do, so 4 in progress at once is where latency starts to climb (see
-docs/server.md "Limits"). A process with more cores answers more: raise it."""
+given. `benchmarks/speaking_capacity.py` on 2 shared cores: up to 10 sessions speaking with
+pauses kept every turn detected and p50 end of speech -> first audio under 1 s, with at most
+3-5 responses in progress at once; at 16 the p50 passed 1.3 s. With 4, up to ~10 speaking
+sessions are rarely refused, and past that the extra turns are told `server_at_capacity`
+instead of arriving late. A process with more cores answers more: raise it."""
 
 
 def default_limit(engine_kinds: Collection[str]) -> int | None:
