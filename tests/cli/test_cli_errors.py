@@ -51,7 +51,7 @@ def test_a_plain_install_names_both_extras_and_the_scripted_engines(tmp_path: Pa
     error = assert_one_line_error(result, 2, hint="CMAKE_ARGS=")
     assert "[local] and [piper] extras" in error
     assert "--engines scripted" in error
-    assert "llama-cpp-python>=0.3.36,<0.4" in result.hint_lines[0]
+    assert EXTRAS["local"]["llama_cpp"] in result.hint_lines[0]  # the pin, as pyproject has it
 
 
 def test_http_engines_need_openai_and_the_local_vad(tmp_path: Path) -> None:
