@@ -15,11 +15,12 @@ from .errors import SERVER_ERROR, ProtocolError
 
 EMBEDDED_CONCURRENT_RESPONSES = 4
 """`serve`'s limit when every engine is embedded and `--max-concurrent-responses` is not
-given. `benchmarks/speaking_capacity.py` on 2 shared cores: up to 10 sessions speaking with
-pauses kept every turn detected and p50 end of speech -> first audio under 1 s, with at most
-3-5 responses in progress at once; at 16 the p50 passed 1.3 s. With 4, up to ~10 speaking
-sessions are rarely refused, and past that the extra turns are told `server_at_capacity`
-instead of arriving late. A process with more cores answers more: raise it."""
+given. `benchmarks/speaking_capacity.py` on 2 shared cores: 10 sessions speaking with pauses
+(20 when the cores were quieter) kept every turn detected and p50 end of speech -> first audio
+under 1 s, with at most 3-5 responses in progress at once. With 4, such loads are rarely
+refused, and past them the extra turns are told `server_at_capacity` instead of arriving late
+(the answered ones' tail shrinks: 24 sessions, p95 4.8 s against 6.7 s). A process with more
+cores answers more: raise it."""
 
 
 def default_limit(engine_kinds: Collection[str]) -> int | None:
