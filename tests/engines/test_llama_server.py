@@ -8,6 +8,7 @@ kill it mid-answer under a live realtime session, which must report the failure 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -22,7 +23,6 @@ from typing import Any
 
 import pytest
 import websockets
-from conftest import installed
 
 from realtime_agents.server import ServerOptions, serve
 from realtime_agents.server.engines.base import EngineSet, LlmRequest
@@ -39,7 +39,7 @@ SERVER_MODULES = (
     "pydantic_settings",
 )
 """What `python -m llama_cpp.server` needs: the `[local]` extra plus the `[dev]` server packages."""
-MISSING = [module for module in SERVER_MODULES if not installed(module)]
+MISSING = [module for module in SERVER_MODULES if importlib.util.find_spec(module) is None]
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
     reason=f"llama.cpp server needs {', '.join(MISSING)} (the [local] and [dev] extras)",
