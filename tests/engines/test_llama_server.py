@@ -8,21 +8,14 @@ kill it mid-answer under a live realtime session, which must report the failure 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import websockets
+from inference_servers import InferenceServer, missing
 
 from realtime_agents.server import ServerOptions, serve
 from realtime_agents.server.engines.base import EngineSet, LlmRequest
@@ -39,12 +32,13 @@ SERVER_MODULES = (
     "pydantic_settings",
 )
 """What `python -m llama_cpp.server` needs: the `[local]` extra plus the `[dev]` server packages."""
-MISSING = [module for module in SERVER_MODULES if importlib.util.find_spec(module) is None]
+MISSING = missing(SERVER_MODULES)
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
     reason=f"llama.cpp server needs {', '.join(MISSING)} (the [local] and [dev] extras)",
 )
 MODEL = "smollm2"
+TIMEOUT_S = 120.0
 WEATHER_TOOL = {
     "type": "function",
     "name": "get_weather",
@@ -55,91 +49,33 @@ WEATHER_TOOL = {
         "required": ["city"],
     },
 }
-START_TIMEOUT_S = 120.0
-"""Loading the 135M model takes seconds; generous because the test machine may be shared."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def llama_arguments(port: int) -> list[str]:
+    from realtime_agents.server.engines.llama import bundled_gguf_path
+
+    return [
+        *("--model", bundled_gguf_path(), "--model_alias", MODEL),
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--n_ctx", "2048", "--n_threads", "1", "--verbose", "False"),
+    ]
 
 
-class LlamaServer:
-    """`python -m llama_cpp.server` on a loopback port, started and killed by the tests."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> None:
-        from realtime_agents.server.engines.llama import bundled_gguf_path
-
-        command = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            bundled_gguf_path(),
-            "--model_alias",
-            MODEL,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            "1",
-            "--verbose",
-            "False",
-        ]
-        environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        self.process = subprocess.Popen(
-            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                error = (
-                    self.process.stderr.read().decode(errors="replace")
-                    if self.process.stderr
-                    else ""
-                )
-                raise RuntimeError(f"llama_cpp.server exited: {error[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.kill()
-        raise RuntimeError("llama_cpp.server did not answer /v1/models in time")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
-        self.process = None
+def llama_server_process() -> InferenceServer:
+    """`python -m llama_cpp.server` serving the bundled SmolLM2 as `smollm2`."""
+    return InferenceServer("llama_cpp.server", llama_arguments)
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[LlamaServer]:
+def llama_server() -> Iterator[InferenceServer]:
     """One llama.cpp server for the streaming, cancellation and tool tests."""
-    server = LlamaServer()
+    server = llama_server_process()
     server.start()
     yield server
-    server.kill()
+    server.close()
 
 
-def engine(server: LlamaServer, max_tokens: int = 24) -> HttpLanguageModel:
+def engine(server: InferenceServer, max_tokens: int = 24) -> HttpLanguageModel:
     endpoint = HttpEndpoint(base_url=server.base_url, max_retries=0, timeout=60)
     return HttpLanguageModel(MODEL, endpoint, temperature=0.0, max_tokens=max_tokens)
 
@@ -148,7 +84,7 @@ def question(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
 
-def test_streams_text_deltas(llama_server: LlamaServer) -> None:
+def test_streams_text_deltas(llama_server: InferenceServer) -> None:
     request = LlmRequest(messages=question("What is the capital of France?"))
     chunks = list(engine(llama_server).generate(request, threading.Event()))
     texts = [chunk.text for chunk in chunks if chunk.text]
@@ -157,7 +93,7 @@ def test_streams_text_deltas(llama_server: LlamaServer) -> None:
     assert "".join(texts).strip()
 
 
-def test_cancel_mid_stream_stops_and_the_server_stays_usable(llama_server: LlamaServer) -> None:
+def test_cancel_mid_stream_stops_and_the_server_stays_usable(llama_server: InferenceServer) -> None:
     llm = engine(llama_server, max_tokens=200)
     cancel = threading.Event()
     stream = llm.generate(LlmRequest(messages=question("Count from 1 to 100.")), cancel)
@@ -171,7 +107,7 @@ def test_cancel_mid_stream_stops_and_the_server_stays_usable(llama_server: Llama
     assert "".join(chunk.text for chunk in again).strip()
 
 
-def test_forced_tool_call_arrives_whole(llama_server: LlamaServer) -> None:
+def test_forced_tool_call_arrives_whole(llama_server: InferenceServer) -> None:
     request = LlmRequest(
         messages=question("What is the weather in Paris?"),
         tools=[WEATHER_TOOL],
@@ -190,16 +126,16 @@ def test_forced_tool_call_arrives_whole(llama_server: LlamaServer) -> None:
 
 
 @pytest.fixture
-def doomed_llama() -> Iterator[LlamaServer]:
+def doomed_llama() -> Iterator[InferenceServer]:
     """A llama.cpp server of its own: the test kills it, then starts it again on the same port."""
-    server = LlamaServer()
+    server = llama_server_process()
     server.start()
     yield server
-    server.kill()
+    server.close()
 
 
 @pytest.fixture
-async def realtime_url(doomed_llama: LlamaServer) -> AsyncIterator[str]:
+async def realtime_url(doomed_llama: InferenceServer) -> AsyncIterator[str]:
     """A realtime server whose LLM is the llama.cpp server (scripted VAD, STT and TTS)."""
     scripted = scripted_engine_set()
     engines = EngineSet(
@@ -223,12 +159,12 @@ async def ask(ws: Any, text: str) -> list[dict[str, Any]]:
 async def until(ws: Any, kind: str) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     while not seen or seen[-1]["type"] != kind:
-        seen.append(json.loads(await asyncio.wait_for(ws.recv(), START_TIMEOUT_S)))
+        seen.append(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S)))
     return seen
 
 
 async def test_llm_server_dying_mid_answer_fails_the_response_and_the_session_goes_on(
-    doomed_llama: LlamaServer, realtime_url: str
+    doomed_llama: InferenceServer, realtime_url: str
 ) -> None:
     headers = {"Authorization": "Bearer test-key"}
     async with websockets.connect(realtime_url + "?model=local", additional_headers=headers) as ws:

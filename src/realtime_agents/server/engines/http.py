@@ -238,7 +238,10 @@ class HttpSpeechToText:
             params["language"] = language
         if prompt:
             params["prompt"] = prompt
-        result = self._client.audio.transcriptions.create(**params)
+        try:
+            result = self._client.audio.transcriptions.create(**params)
+        except Exception as error:
+            raise HttpEngineError(self._endpoint, error) from error
         text = result if isinstance(result, str) else getattr(result, "text", "")
         return str(text).strip()
 
@@ -277,12 +280,15 @@ class HttpTextToSpeech:
         if speed and speed != 1.0:
             params["speed"] = speed
         pending = b""
-        with self._client.audio.speech.with_streaming_response.create(**params) as response:
-            for data in response.iter_bytes(_SPEECH_CHUNK_BYTES):
-                if cancel.is_set():
-                    return
-                data = pending + data
-                whole = len(data) - len(data) % 2
-                pending = data[whole:]
-                if whole:
-                    yield data[:whole]
+        try:
+            with self._client.audio.speech.with_streaming_response.create(**params) as response:
+                for data in response.iter_bytes(_SPEECH_CHUNK_BYTES):
+                    if cancel.is_set():
+                        return
+                    data = pending + data
+                    whole = len(data) - len(data) % 2
+                    pending = data[whole:]
+                    if whole:
+                        yield data[:whole]
+        except Exception as error:  # the server failed or went away: say which one
+            raise HttpEngineError(self._endpoint, error) from error
