@@ -21,8 +21,10 @@ Every minute it prints, per server: the turns completed in that minute, turns fa
 `error` events, the latency from the end of the user's speech (the send time of the append that
 ends it) to the reply's first audio delta (p50 and p99; it includes the VAD's 500 ms silence
 window, which is audio the server must hear before it may answer), the server's RSS, open file
-descriptors, asyncio tasks, threads and CPU (100 % = one core). The last lines compare the first
-and last minute. All times are on the client's monotonic clock.
+descriptors, asyncio tasks, threads and CPU (100 % = one core); then the clients' CPU (one
+process, one event loop: if it nears 100 %, the clients are the bottleneck) and the machine's
+load. The last lines compare the first and last minute. Times are on the client's monotonic
+clock.
 """
 
 from __future__ import annotations
@@ -354,6 +356,8 @@ async def soak(args: argparse.Namespace) -> None:
         for server, group in servers
         for _ in range(group.sessions)
     ]
+    client_cpu = [0.0, time.monotonic()]
+    process_stats(client_cpu)
     firsts: dict[str, dict[str, float]] = {}
     lasts: dict[str, dict[str, float]] = {}
     minute = 0.0
@@ -368,6 +372,12 @@ async def soak(args: argparse.Namespace) -> None:
             lasts[group.name] = {**stats, **summary(group.window)}
             group.history.append(group.window)
             group.window = Window()
+        client = process_stats(client_cpu)
+        print(
+            f"{minute:5.1f} {'clients':>8} | CPU {client['cpu_percent']:4.0f} % RSS "
+            f"{client['rss_mb']:4.0f} MB; machine load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
     await asyncio.gather(*tasks, return_exceptions=True)
     for server, group in servers:
         first, last = firsts[group.name], lasts[group.name]
