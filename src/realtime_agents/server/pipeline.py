@@ -45,6 +45,7 @@ from .engines.base import (
     VoiceActivityDetector,
     runs_inline,
 )
+from .errors import error_event
 from .llm_prepare import prepare_job
 from .protocol import SessionProtocol
 from .response_generation import generate_response, transcribe_audio
@@ -262,6 +263,8 @@ class SessionPipeline:
             raise
         except Exception as error:
             logger.exception("response %s failed", response_id)
+            message = f"response {response_id} failed: {error}"
+            await self.handle([error_event("engine_error", message, error_type="server_error")])
             await self.handle(self.core.response_finished(response_id, self.clock(), str(error)))
             return
         finally:
