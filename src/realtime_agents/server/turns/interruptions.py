@@ -1,0 +1,123 @@
+"""False interruptions: hold the answer on speech, then resume it or let the person interrupt.
+
+While the assistant speaks, speech that starts is first *held*: the answer pauses (no more
+audio is sent) and the client hears of no speech yet. Speech that goes on for
+`min_interruption_ms` interrupts at once (the deferred `speech_started`, then the usual
+cancel). Speech that ends sooner is transcribed: no words (a cough, a knock) or only
+backchannel words ("mm-hm", "yeah", "right") resume the same answer where it paused and the
+held audio is dropped; anything else ("stop", "no") interrupts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DEFAULT_BACKCHANNEL_WORDS = frozenset(
+    (
+        "mm mmm mhm mm-hm mm-hmm hm hmm uh-huh uh huh um uhm ah oh ooh yeah yep yes yup ok okay "
+        "right sure alright all got it i see cool nice great good wow really true exactly indeed "
+        "totally absolutely gotcha aha ha haha thanks thank you"
+    ).split()
+)
+"""Words that, alone or together, acknowledge the speaker without taking the turn."""
+DEFAULT_MIN_INTERRUPTION_MS = 700
+"""Speech held at most this long before it interrupts (longer than most backchannels)."""
+
+Decision = Literal["interrupt", "resume"]
+_WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptionRules:
+    """The session's rules (`turn_detection.false_interruption`)."""
+
+    enabled: bool = False
+    min_interruption_ms: int = DEFAULT_MIN_INTERRUPTION_MS
+    backchannel_words: frozenset[str] = field(default=DEFAULT_BACKCHANNEL_WORDS)
+
+    @classmethod
+    def from_turn_detection(cls, turn_detection: dict[str, Any] | None) -> InterruptionRules:
+        """The rules a validated `turn_detection` asks for (off when it says nothing)."""
+        options = (turn_detection or {}).get("false_interruption")
+        if not isinstance(options, dict) or not options.get("enabled", True):
+            return cls()
+        words = options.get("backchannel_words")
+        return cls(
+            enabled=True,
+            min_interruption_ms=int(
+                options.get("min_interruption_ms", DEFAULT_MIN_INTERRUPTION_MS)
+            ),
+            backchannel_words=(
+                DEFAULT_BACKCHANNEL_WORDS
+                if words is None
+                else frozenset(word.lower() for word in words)
+            ),
+        )
+
+
+def is_backchannel(transcript: str, words: frozenset[str]) -> bool:
+    """Whether `transcript` holds no words or only backchannel words."""
+    found = _WORD.findall(transcript.lower().replace("\u2019", "'"))
+    return all(word in words or word.strip("-'") in words for word in found)
+
+
+class InterruptionArbiter:
+    """The held speech of one moment of overlap; `hold` starts it, a `Decision` ends it."""
+
+    def __init__(self, rules: InterruptionRules) -> None:
+        self.rules = rules
+        self.holding = False
+        """Speech is held (the answer is paused; nothing was said to the client)."""
+        self.awaiting_transcript = False
+        """The held speech ended; its transcript decides."""
+        self.audio_start_ms = 0
+        self.onset_ms = 0.0
+        self.item_id: str | None = None
+        self.response_id: str | None = None
+        """The paused response (None when only the playback of a finished one overlapped)."""
+        self.request = 0
+        """Sequence number of the transcript asked for (late transcripts are ignored)."""
+
+    def hold(
+        self, audio_start_ms: int, onset_ms: float, item_id: str, response_id: str | None
+    ) -> None:
+        """Speech began at `onset_ms` while the assistant spoke."""
+        self.holding = True
+        self.awaiting_transcript = False
+        self.audio_start_ms = audio_start_ms
+        self.onset_ms = onset_ms
+        self.item_id = item_id
+        self.response_id = response_id
+
+    def speech(self, end_ms: float) -> Decision | None:
+        """A frame of the held speech ended at `end_ms`: interrupt once it lasted long enough."""
+        if self.holding and not self.awaiting_transcript:
+            if end_ms - self.onset_ms >= self.rules.min_interruption_ms:
+                return "interrupt"
+        return None
+
+    def resumed_speaking(self) -> None:
+        """Speech began again while its transcript was awaited: hold on, the person goes on."""
+        self.awaiting_transcript = False
+        self.request += 1
+
+    def stopped(self) -> int:
+        """The held speech ended before interrupting; returns the transcript request number."""
+        self.awaiting_transcript = True
+        self.request += 1
+        return self.request
+
+    def transcript(self, request: int, text: str) -> Decision | None:
+        """The held speech's transcript (None: stale, or nothing is held)."""
+        if not self.awaiting_transcript or request != self.request:
+            return None
+        return "resume" if is_backchannel(text, self.rules.backchannel_words) else "interrupt"
+
+    def release(self) -> None:
+        """The decision was carried out."""
+        self.holding = False
+        self.awaiting_transcript = False
+        self.item_id = None
+        self.response_id = None
