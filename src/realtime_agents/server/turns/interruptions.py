@@ -14,13 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-DEFAULT_BACKCHANNEL_WORDS = frozenset(
-    (
-        "mm mmm mhm mm-hm mm-hmm hm hmm uh-huh uh huh um uhm ah oh ooh yeah yep yes yup ok okay "
-        "right sure alright all got it i see cool nice great good wow really true exactly indeed "
-        "totally absolutely gotcha aha ha haha thanks thank you"
-    ).split()
-)
+_BACKCHANNEL_TEXT = """
+mm mmm mhm mm-hm mm-hmm hm hmm uh-huh uh huh um uhm ah oh ooh yeah yep yes yup ok okay right sure
+alright all got it i see cool nice great good wow really true exactly indeed totally absolutely
+gotcha aha ha haha thanks thank you
+"""
+DEFAULT_BACKCHANNEL_WORDS = frozenset(_BACKCHANNEL_TEXT.split())
 """Words that, alone or together, acknowledge the speaker without taking the turn."""
 DEFAULT_MIN_INTERRUPTION_MS = 700
 """Speech held at most this long before it interrupts (longer than most backchannels)."""
@@ -93,9 +92,12 @@ class InterruptionArbiter:
 
     def speech(self, end_ms: float) -> Decision | None:
         """A frame of the held speech ended at `end_ms`: interrupt once it lasted long enough."""
-        if self.holding and not self.awaiting_transcript:
-            if end_ms - self.onset_ms >= self.rules.min_interruption_ms:
-                return "interrupt"
+        if (
+            self.holding
+            and not self.awaiting_transcript
+            and end_ms - self.onset_ms >= self.rules.min_interruption_ms
+        ):
+            return "interrupt"
         return None
 
     def resumed_speaking(self) -> None:
