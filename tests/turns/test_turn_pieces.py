@@ -14,6 +14,7 @@ from realtime_agents.server.turns.interruptions import (
     InterruptionRules,
     is_backchannel,
 )
+from realtime_agents.server.turns.options import false_interruption_options
 from realtime_agents.server.turns.playout import Playout
 from realtime_agents.server.turns.semantic import EAGERNESS, SemanticTurnDetector, TranscriptWanted
 
@@ -169,12 +170,25 @@ def test_arbiter_interrupts_long_speech_and_decides_short_speech_by_its_words() 
 
 
 def test_rules_from_turn_detection() -> None:
-    assert not InterruptionRules.from_turn_detection({"type": "server_vad"}).enabled
-    rules = InterruptionRules.from_turn_detection(
-        {"type": "semantic_vad", "false_interruption": {"min_interruption_ms": 500}}
+    assert false_interruption_options({"type": "server_vad"}) is None
+    assert not InterruptionRules.from_options(None).enabled
+    semantic = false_interruption_options({"type": "semantic_vad"})
+    assert InterruptionRules.from_options(semantic).enabled
+    rules = InterruptionRules.from_options(
+        false_interruption_options(
+            {"type": "server_vad", "false_interruption": {"min_interruption_ms": 500}}
+        )
     )
     assert rules.enabled and rules.min_interruption_ms == 500
-    custom = InterruptionRules.from_turn_detection(
-        {"false_interruption": {"backchannel_words": ["Oui"]}}
+    custom = InterruptionRules.from_options(
+        false_interruption_options(
+            {"type": "semantic_vad", "false_interruption": {"backchannel_words": ["Oui"]}}
+        )
     )
     assert custom.backchannel_words == frozenset({"oui"})
+    assert (
+        false_interruption_options(
+            {"type": "semantic_vad", "false_interruption": {"enabled": False}}
+        )
+        is None
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from ..audio import AudioFormatName
 from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
@@ -96,6 +96,20 @@ class CancelSpeculation:
     """Speech resumed (or the turn was reset): drop the pending `Speculate` work."""
 
 
+@dataclass(frozen=True, slots=True)
+class TranscribeTurn:
+    """Transcribe the speech so far (`audio`) to decide the turn (`turns` package); report it
+    with `turn_transcript(request, text)`. A speculative transcript of the same speech item
+    may stand in for it."""
+
+    request: int
+    purpose: Literal["end_of_turn", "interruption"]
+    item_id: str
+    audio: bytes
+    audio_format: AudioFormatName
+    language: str | None
+
+
 Effect: TypeAlias = (
     StartResponse
     | CancelResponse
@@ -104,5 +118,6 @@ Effect: TypeAlias = (
     | Close
     | Speculate
     | CancelSpeculation
+    | TranscribeTurn
 )
 Output: TypeAlias = dict[str, Any] | Effect

@@ -37,22 +37,14 @@ class InterruptionRules:
     backchannel_words: frozenset[str] = field(default=DEFAULT_BACKCHANNEL_WORDS)
 
     @classmethod
-    def from_turn_detection(cls, turn_detection: dict[str, Any] | None) -> InterruptionRules:
-        """The rules a validated `turn_detection` asks for (off when it says nothing)."""
-        options = (turn_detection or {}).get("false_interruption")
-        if not isinstance(options, dict) or not options.get("enabled", True):
+    def from_options(cls, options: dict[str, Any] | None) -> InterruptionRules:
+        """The rules for `options.false_interruption_options(...)` (None: off)."""
+        if options is None:
             return cls()
-        words = options.get("backchannel_words")
         return cls(
             enabled=True,
-            min_interruption_ms=int(
-                options.get("min_interruption_ms", DEFAULT_MIN_INTERRUPTION_MS)
-            ),
-            backchannel_words=(
-                DEFAULT_BACKCHANNEL_WORDS
-                if words is None
-                else frozenset(word.lower() for word in words)
-            ),
+            min_interruption_ms=int(options["min_interruption_ms"]),
+            backchannel_words=frozenset(word.lower() for word in options["backchannel_words"]),
         )
 
 

@@ -62,6 +62,7 @@ class SemanticTurnDetector:
         self.in_speech = False
         self.speech_start_ms = 0
         self._last_speech_end_ms = 0.0
+        self._last_frame_end_ms = 0.0
         self._asked_for_ms: float | None = None
         """The speech end whose transcript was asked for (None: not asked in this pause)."""
         self._required_ms: float | None = None
@@ -87,12 +88,22 @@ class SemanticTurnDetector:
         self._asked_for_ms = None
         self._required_ms = None
 
-    def transcript(self, speech_end_ms: float, text: str) -> None:
-        """The transcript of the speech up to `speech_end_ms` (ignored if speech resumed since)."""
+    def transcript(self, speech_end_ms: float, text: str) -> SpeechStopped | None:
+        """The transcript of the speech up to `speech_end_ms` (ignored if speech resumed since);
+        the turn ends at once if the silence seen so far is already long enough for it."""
         if not self.in_speech or speech_end_ms != self._last_speech_end_ms:
-            return
+            return None
         self.last_probability = completion_probability(text)
         self._required_ms = self._required(self.last_probability)
+        if self._last_frame_end_ms - self._last_speech_end_ms >= self._required_ms:
+            return self._stop()
+        return None
+
+    def _stop(self) -> SpeechStopped:
+        self.in_speech = False
+        self._asked_for_ms = None
+        self._required_ms = None
+        return SpeechStopped(int(self._last_speech_end_ms + self.silence_duration_ms))
 
     def _required(self, probability: float | None) -> float:
         eagerness = self.eagerness
@@ -108,6 +119,7 @@ class SemanticTurnDetector:
         self, start_ms: float, end_ms: float, probability: float
     ) -> SpeechStarted | SpeechStopped | TranscriptWanted | None:
         """Feed one frame's speech probability; report a state change or a request, if any."""
+        self._last_frame_end_ms = end_ms
         if probability >= self.threshold:
             self._last_speech_end_ms = end_ms
             self._asked_for_ms = None
@@ -122,10 +134,7 @@ class SemanticTurnDetector:
         silence = end_ms - self._last_speech_end_ms
         required = self._required_ms
         if silence >= self.eagerness.max_wait_ms or (required is not None and silence >= required):
-            self.in_speech = False
-            self._asked_for_ms = None
-            self._required_ms = None
-            return SpeechStopped(int(self._last_speech_end_ms + self.silence_duration_ms))
+            return self._stop()
         if self._asked_for_ms is None:
             self._asked_for_ms = self._last_speech_end_ms
             return TranscriptWanted(self._last_speech_end_ms)
