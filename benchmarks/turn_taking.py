@@ -36,7 +36,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,27 +104,52 @@ def band_pass_kernel(rate: int = RATE, low: float = 300.0, high: float = 3400.0)
 KERNEL = band_pass_kernel()
 
 
-@dataclass
 class Playback:
-    """The client's playback of one answer: audio received, started on the first delta."""
+    """The client's playback of one answer, on the input sample timeline.
 
-    audio: bytearray = field(default_factory=bytearray)
-    started_at: float | None = None
-    stopped_at: float | None = None
+    Playback and capture share the device's clock: a delta is queued to play right after the
+    previous one, or at once if the queue ran dry (the sample being captured when it arrives),
+    and the echo of what plays at input sample n is captured at n + delay.
+    """
 
-    def position(self, now: float) -> int:
-        """Samples played by `now`."""
-        if self.started_at is None:
-            return 0
-        end = now if self.stopped_at is None else min(now, self.stopped_at)
-        return max(0, min(len(self.audio) // 2, int((end - self.started_at) * RATE)))
+    def __init__(self) -> None:
+        self.track = bytearray()
+        self.origin: int | None = None
+        """Input sample at which `track` starts playing."""
+        self.end = 0
+        self.stopped: int | None = None
+        self.started_at: float | None = None
+        """Wall time of the first delta."""
 
-    def playing(self, now: float) -> bool:
-        return (
-            self.started_at is not None
-            and self.stopped_at is None
-            and self.position(now) < len(self.audio) // 2
-        )
+    def add(self, pcm: bytes, at_sample: int, now: float) -> None:
+        if self.stopped is not None:
+            return
+        if self.origin is None:
+            self.origin, self.end, self.started_at = at_sample, at_sample, now
+        start = max(self.end, at_sample)
+        assert self.origin is not None
+        self.track += bytes(2 * (start - self.end)) + pcm
+        self.end = start + len(pcm) // 2
+
+    def stop(self, at_sample: int) -> None:
+        if self.stopped is None and self.origin is not None:
+            self.stopped = at_sample
+            self.end = min(self.end, at_sample)
+
+    def playing(self, sample: int) -> bool:
+        return self.origin is not None and self.stopped is None and sample < self.end
+
+    def segment(self, first: int, count: int) -> np.ndarray:
+        """What plays at input samples `first` .. `first + count` (zeros where nothing does)."""
+        out = np.zeros(count)
+        if self.origin is None:
+            return out
+        low, high = max(first, self.origin), min(first + count, self.end)
+        if high > low:
+            begin, finish = 2 * (low - self.origin), 2 * (high - self.origin)
+            piece = np.frombuffer(bytes(self.track[begin:finish]), dtype="<i2")
+            out[low - first : high - first] = piece
+        return out
 
 
 class Client:
@@ -153,11 +177,9 @@ class Client:
             self.events.append((now, event))
             kind = event["type"]
             if kind == "response.output_audio.delta":
-                if self.playback.started_at is None:
-                    self.playback.started_at = now
-                self.playback.audio += base64.b64decode(event["delta"])
-            elif kind == "input_audio_buffer.speech_started" and self.playback.playing(now):
-                self.playback.stopped_at = now
+                self.playback.add(base64.b64decode(event["delta"]), self.sent_samples, now)
+            elif kind == "input_audio_buffer.speech_started":
+                self.playback.stop(self.sent_samples)
             elif kind == "conversation.item.added":
                 self.items.append(event["item"]["id"])
             elif kind == "response.function_call_arguments.done":
@@ -210,14 +232,7 @@ class Client:
                 self.overlay = None
         if self.echo is not None:
             gain, delay = self.echo
-            now = time.monotonic() - delay
-            played = self.playback.position(now)
-            pcm = np.frombuffer(bytes(self.playback.audio), dtype="<i2").astype(np.float64)
-            segment = np.zeros(CHUNK)
-            begin = played - CHUNK
-            if played > 0:
-                piece = pcm[max(0, begin) : played]
-                segment[CHUNK - len(piece) :] = piece
+            segment = self.playback.segment(self.sent_samples - int(delay * RATE), CHUNK)
             joined = np.concatenate([self.echo_tail, segment])
             self.echo_tail = joined[-(len(KERNEL) - 1) :]
             chunk += np.convolve(joined, KERNEL, mode="valid") * gain
@@ -251,7 +266,7 @@ class Client:
         last = done[-1][1]["response"].get("output") or []
         if any(item.get("type") == "function_call" for item in last):
             return False
-        return not self.playback.playing(time.monotonic())
+        return not self.playback.playing(self.sent_samples)
 
     async def forget(self) -> None:
         """Delete every conversation item so each trial starts from the same short prompt."""
@@ -318,7 +333,7 @@ async def overlap_trial(
         gain, delay = 10 ** (echo[0] / 20), echo[1] / 1000
         client.echo = (gain, delay)
     await client.stream(offset_s)
-    valid = client.playback.playing(time.monotonic())
+    valid = client.playback.playing(client.sent_samples)
     if overlay is not None:
         client.play(overlay)
     await settle(client, mark)

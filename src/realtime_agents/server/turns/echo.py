@@ -45,7 +45,7 @@ class EchoGate:
         *,
         max_delay_ms: int = 400,
         window_ms: int = 256,
-        threshold: float = 0.5,
+        threshold: float = 0.4,
         reference_ms: int = 60_000,
     ) -> None:
         """`threshold`: the share of input power explained by the reference at and above which
