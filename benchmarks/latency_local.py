@@ -85,7 +85,7 @@ class StageClock:
     """
 
     def __init__(self, engines: Any) -> None:
-        from realtime_agents.server import pipeline, speculative_run
+        from realtime_agents.server import pipeline, speculation_shell
 
         self.marks: dict[str, float] = {}
         self.decode_ms: list[float] = []
@@ -143,7 +143,7 @@ class StageClock:
                     self.decode_ms.append((time.perf_counter() - begin) * 1000)
 
             replier.eval = timed_eval
-        speculations = speculative_run.Speculations
+        speculations = speculation_shell.Speculations
         begin, adopt = speculations.begin, speculations.adopt
 
         def timed_begin(this: Any, effect: Any) -> None:

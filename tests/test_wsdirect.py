@@ -328,6 +328,7 @@ async def test_client_data_after_a_close_frame_in_a_later_write_is_ignored() -> 
         await finish(ws, peer)
         assert sink.messages == []
         assert ws.close_code == 1001
+        assert ws.own_close() is None  # the server closed first
 
 
 # ------------------------------------------------------------------------------ client: errors
@@ -341,7 +342,8 @@ async def expect_client_failure(
     assert close.close_code == code
     assert close.masked
     assert not ws.fast_path
-    assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == code
+    own = ws.own_close()
+    assert own is not None and own[0] == code
     await peer.send(encode(TEXT, b"ignored after the failure"))
     await finish(ws, peer)
     assert ws.close_code == 1006  # the client ignores what follows, the TCP close is abnormal

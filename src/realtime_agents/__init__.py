@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import RealtimeAgentsError
 from .events import (
     ConnectionStatus,
     RealtimeCachedTokensDetails,
@@ -109,6 +110,7 @@ __all__ = [
     "MissingApiKeyError",
     "OutputAudio",
     "OutputText",
+    "RealtimeAgentsError",
     "RealtimeCachedTokensDetails",
     "RealtimeErrorInfo",
     "RealtimeInputTokensDetails",

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from .errors import RealtimeAgentsError
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -68,7 +70,7 @@ _ACCEPTED: Final = (
 )
 
 
-class AudioFormatError(ValueError):
+class AudioFormatError(RealtimeAgentsError, ValueError):
     """Audio data or an audio format specification is invalid."""
 
 

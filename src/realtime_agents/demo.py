@@ -253,14 +253,14 @@ async def start_local_server(
     engine_kind: str, engine_config: Mapping[str, Any]
 ) -> tuple[Any, Any, float]:
     """Load the engines and start the server on a free loopback port: (server, engines, s)."""
-    from realtime_agents.server.app import ServerOptions, serve
+    from realtime_agents.server import PreparingLanguageModel, ServerOptions, serve
     from realtime_agents.server.engines.loader import load_engines
 
     loading = time.perf_counter()
     engines = await asyncio.to_thread(load_engines, engine_kind, engine_config)
-    prepare = getattr(engines.llm, "prepare", None)
-    if callable(prepare):  # prefill the tool router and the instructions once
-        await asyncio.to_thread(prepare, [WEATHER_TOOL], "auto", INSTRUCTIONS)
+    llm = engines.llm
+    if isinstance(llm, PreparingLanguageModel):  # prefill the tool router and instructions once
+        await asyncio.to_thread(llm.prepare, [WEATHER_TOOL], "auto", INSTRUCTIONS)
     load_seconds = time.perf_counter() - loading
     server = await serve("127.0.0.1", 0, engines, ServerOptions(api_key=None))
     return server, engines, load_seconds

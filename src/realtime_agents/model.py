@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import NotRequired, TypeAlias, TypedDict, TypeVar
 
 from .audio import AudioFormatName, duration_ms, normalize_audio_format
+from .errors import RealtimeAgentsError
 from .events import RealtimeModelEvent
 from .inputs import RealtimeModelSendEvent
 from .settings import RealtimeSessionModelSettings
@@ -133,7 +134,7 @@ class RealtimeModelConfig(TypedDict, total=False):
     """Reconnect after recoverable closes, replaying history and unsent audio. Off when absent."""
 
 
-class MissingApiKeyError(RuntimeError):
+class MissingApiKeyError(RealtimeAgentsError, RuntimeError):
     """No API key was given in the config or the environment."""
 
 

@@ -7,7 +7,8 @@ import asyncio
 from agent_test_helpers import GUARD_S, EventRecorder, assistant_turn
 
 from realtime_agents import RealtimeModelAudioEvent, RealtimeModelOtherEvent
-from realtime_agents.agents import Broadcaster, RealtimeAgent, RealtimeRunner
+from realtime_agents.agents import RealtimeAgent, RealtimeRunner
+from realtime_agents.agents.broadcast import Broadcaster
 from realtime_agents.testing import ScriptedRealtimeModel
 
 

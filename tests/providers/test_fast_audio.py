@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from realtime_agents.events import RealtimeModelAudioEvent, RealtimeModelErrorEvent
 from realtime_agents.providers.openai import frames, wire
-from realtime_agents.providers.openai.protocol import OpenAIRealtimeProtocol
+from realtime_agents.providers.openai.protocol import AudioSkip, OpenAIRealtimeProtocol
 
 PCM = bytes(range(256)) * 8
 
@@ -114,3 +114,35 @@ def test_fast_path_never_disagrees(
         fast = wire.fast_audio_event(candidate)
         if fast is not None:
             assert fast == full_decode(candidate), candidate
+
+
+def test_receive_audio_names_its_result_and_both_decoders_drop_late_audio() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    usual = delta_frame(delta="AAEC")
+    escaped = delta_frame(delta="AAE/").replace(b"/", b"\\/")  # only the full decoder reads it
+    event = protocol.receive_audio(usual, 0.0)
+    assert isinstance(event, RealtimeModelAudioEvent) and event.data == b"\x00\x01\x02"
+    assert protocol.receive_audio(escaped, 0.0) is AudioSkip.NOT_AUDIO_DELTA
+    assert protocol.receive_other(escaped, 0.0) == [full_decode(escaped)]
+    assert protocol.receive_audio(b'{"type":"response.done"}', 0.0) is AudioSkip.NOT_AUDIO_DELTA
+    assert protocol.playback.received_ms() > 0
+
+    # A barge-in interrupts resp_1: its late audio is dropped by either decoder.
+    barge_in = protocol.receive(
+        b'{"type":"input_audio_buffer.speech_started","item_id":"user_1"}', 0.0
+    )
+    assert [e.type for e in barge_in][:1] == ["audio_interrupted"]
+    assert protocol.receive_audio(usual, 0.0) is AudioSkip.DROPPED
+    assert protocol.receive(usual, 0.0) == []
+    assert protocol.receive(escaped, 0.0) == []
+    other = delta_frame(delta="AAEC", response_id="resp_2")
+    assert protocol.receive(other, 0.0) == [full_decode(other)]
+
+
+def test_raw_events_send_audio_through_the_full_decoder() -> None:
+    protocol = OpenAIRealtimeProtocol(emit_raw_events=True)
+    frame = delta_frame(delta="AAEC")
+    assert protocol.receive_audio(frame, 0.0) is AudioSkip.NOT_AUDIO_DELTA
+    events = protocol.receive(frame, 0.0)
+    assert [e.type for e in events] == ["raw_server_event", "audio"]
+    assert events[1] == full_decode(frame)

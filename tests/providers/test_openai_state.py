@@ -14,10 +14,10 @@ from realtime_agents.inputs import (
 )
 from realtime_agents.items import AssistantMessageItem, FunctionCallItem, OutputAudio
 from realtime_agents.providers.openai import wire
-from realtime_agents.providers.openai.history import ConversationHistory, UnsentAudio
 from realtime_agents.providers.openai.options import build_url
 from realtime_agents.providers.openai.protocol import OpenAIRealtimeProtocol
 from realtime_agents.providers.openai.redact import redact_text, redact_url
+from realtime_agents.providers.openai.replay import ReplayHistory, UnsentAudio
 from realtime_agents.providers.openai.turns import ResponseSequencer
 
 
@@ -59,7 +59,7 @@ def test_sequencer_resends_an_unanswered_create_after_a_disconnect() -> None:
 
 
 def test_history_is_bounded_with_one_clear_error() -> None:
-    history = ConversationHistory(max_items=2)
+    history = ReplayHistory(max_items=2)
     errors = [
         history.observe(AssistantMessageItem(item_id=f"i{n}", content=(OutputAudio("t"),)))[1]
         for n in range(4)
@@ -81,7 +81,7 @@ def test_unsent_audio_is_bounded_with_one_clear_error() -> None:
 
 
 def test_function_output_joins_its_call_and_replays_as_two_items() -> None:
-    history = ConversationHistory()
+    history = ReplayHistory()
     call = FunctionCallItem(item_id="f1", call_id="c1", name="get", arguments="{}")
     history.observe(call)
     joined, _ = history.observe(FunctionCallItem(item_id="o1", call_id="c1", name="", output="42"))
@@ -277,7 +277,7 @@ def test_a_transcript_replaces_the_kept_audio() -> None:
 
 
 def test_kept_user_audio_is_bounded_and_reported_once() -> None:
-    history = ConversationHistory(max_audio_bytes=10)
+    history = ReplayHistory(max_audio_bytes=10)
     assert history.keep_user_audio("a", b"123456") is None
     error = history.keep_user_audio("b", b"7890123")
     assert error is not None and error.error.code == "replay_history_audio_overflow"

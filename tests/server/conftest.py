@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from server_helpers import EventRecorder, make_engines
 
-from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
+from realtime_agents.server import RealtimeServer, ServerOptions, serve
 
 
 @pytest.fixture(scope="session")

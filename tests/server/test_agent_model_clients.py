@@ -10,7 +10,7 @@ import pytest
 from model_clients import Collector, Kit, agents_sdk_kit, make_listener, project_kit
 from server_helpers import utterance_chunks
 
-from realtime_agents.server.app import RealtimeServer
+from realtime_agents.server import RealtimeServer
 
 KITS = {"agents-sdk": agents_sdk_kit, "realtime-agents": project_kit}
 

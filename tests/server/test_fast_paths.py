@@ -21,6 +21,7 @@ from realtime_agents.audio import alaw_encode, ulaw_encode
 from realtime_agents.server import b64
 from realtime_agents.server.conversation import decode_base64
 from realtime_agents.server.effects import AnalyzeAudio, ProtocolLimits
+from realtime_agents.server.engine_runner import EngineRunner
 from realtime_agents.server.engines.base import EngineSet, Pcm16RateDetector
 from realtime_agents.server.engines.scripted import (
     EnergyDetector,
@@ -32,7 +33,7 @@ from realtime_agents.server.engines.scripted import (
 from realtime_agents.server.errors import ProtocolError
 from realtime_agents.server.ids import new_call_id, new_id
 from realtime_agents.server.input_audio import InputAudioBuffer
-from realtime_agents.server.pipeline import SessionPipeline, _VadRunner
+from realtime_agents.server.pipeline import _VadRunner
 from realtime_agents.server.protocol import SessionProtocol
 
 
@@ -193,23 +194,19 @@ def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
     assert child.startswith("event_") and child != new_id("event")
 
 
-def _pipeline() -> SessionPipeline:
-    return SessionPipeline(SessionProtocol(model="m", now=0.0), scripted_engine_set())
-
-
-async def collect(pipeline: SessionPipeline, items: list[object], inline: bool) -> list[object]:
+async def collect(runner: EngineRunner, items: list[object], inline: bool) -> list[object]:
     def produce() -> Iterator[object]:
         for item in items:
             time.sleep(0.001 if item == "slow" else 0)
             yield item
 
-    return [item async for item in pipeline._stream(produce, threading.Event(), inline=inline)]
+    return [item async for item in runner.stream(produce, threading.Event(), inline=inline)]
 
 
 @pytest.mark.parametrize("inline", [False, True])
 async def test_stream_yields_every_item_in_order(inline: bool) -> None:
     items: list[object] = [*range(100), "slow", *range(100, 150), "slow"]
-    assert await collect(_pipeline(), items, inline) == items
+    assert await collect(EngineRunner(), items, inline) == items
 
 
 @pytest.mark.parametrize("inline", [False, True])
@@ -220,7 +217,7 @@ async def test_stream_raises_the_producer_error(inline: bool) -> None:
 
     got = []
     with pytest.raises(ValueError, match="engine broke"):
-        async for item in _pipeline()._stream(produce, threading.Event(), inline=inline):
+        async for item in EngineRunner().stream(produce, threading.Event(), inline=inline):
             got.append(item)
     assert got == [1]
 
@@ -236,7 +233,7 @@ async def test_stream_stops_the_producer_thread_when_left_early() -> None:
         finally:
             finished.set()
 
-    async with contextlib.aclosing(_pipeline()._stream(produce, cancel)) as stream:
+    async with contextlib.aclosing(EngineRunner().stream(produce, cancel)) as stream:
         async for item in stream:
             if item == 3:
                 break

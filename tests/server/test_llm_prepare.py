@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from server_helpers import WEATHER_TOOL
+from server_helpers import WEATHER_TOOL, Harness
 
+from realtime_agents.server.effects import PrepareLlm
 from realtime_agents.server.engines.scripted import ScriptedLlm, scripted_engine_set
 from realtime_agents.server.pipeline import SessionPipeline
 from realtime_agents.server.protocol import SessionProtocol
@@ -74,3 +75,21 @@ def test_engines_without_prepare_are_left_alone() -> None:
         await pipeline.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_core_asks_for_preparation_only_when_the_llm_setup_changes() -> None:
+    harness = Harness()
+    instructions = harness.core.session["instructions"]
+    first = harness.send(update(tools=[WEATHER_TOOL], tool_choice="required"))
+    assert first[1:] == [PrepareLlm([WEATHER_TOOL], "required", instructions)]
+    assert harness.send(update(tools=[WEATHER_TOOL], tool_choice="required"))[1:] == []
+    assert harness.send(update(output_modalities=["text"]))[1:] == []
+    assert harness.send(update(instructions="Be brief."))[1:] == [
+        PrepareLlm([], "required", "Be brief.")  # the tools did not change: none to prefill
+    ]
+
+
+def test_a_transcription_session_never_asks_for_preparation() -> None:
+    core = SessionProtocol(model="unused", now=0.0, intent="transcription")
+    outputs = core.receive({"type": "session.update", "session": {"type": "transcription"}}, 0.0)
+    assert [type(output) for output in outputs] == [dict]

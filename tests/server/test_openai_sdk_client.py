@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from server_helpers import WEATHER_TOOL, utterance_chunks
 
-from realtime_agents.server.app import RealtimeServer
+from realtime_agents.server import RealtimeServer
 
 
 def client_for(server: RealtimeServer) -> AsyncOpenAI:

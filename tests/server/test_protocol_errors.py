@@ -78,7 +78,7 @@ def test_bad_session_update_is_rejected_whole(
     assert harness.core.session == before
     # The session lives on: a valid update still works.
     ok = harness.send(update({"type": "realtime", "instructions": "fine"}))
-    assert types(ok) == ["session.updated"]
+    assert types(ok) == ["session.updated", "PrepareLlm"]  # new instructions to prefill
 
 
 def test_valid_update_returns_full_effective_session() -> None:

@@ -16,7 +16,7 @@ from server_helpers import EventRecorder, utterance_chunks, watched_engines
 from socket_client import kinds, send, until
 
 from realtime_agents.cli import build_parser
-from realtime_agents.server.app import ServerOptions, serve
+from realtime_agents.server import ServerOptions, serve
 
 
 async def wait_for_call(calls: list[str], name: str, present: bool) -> None:

@@ -12,7 +12,7 @@ from server_helpers import EventRecorder, make_engines, tone
 from socket_client import connect, receive, send
 from websockets.exceptions import ConnectionClosed
 
-from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
+from realtime_agents.server import RealtimeServer, ServerOptions, serve
 
 NO_VAD = {
     "type": "session.update",

@@ -10,7 +10,7 @@ from server_helpers import WEATHER_TOOL, EventRecorder, make_engines, utterance_
 from socket_client import connect, kinds, receive, send, until, user_message
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
+from realtime_agents.server import RealtimeServer, ServerOptions, serve
 
 
 async def test_text_turn(server: RealtimeServer, recorder: EventRecorder) -> None:

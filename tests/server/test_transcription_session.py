@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_agents.audio import read_wav, resample_pcm16
-from realtime_agents.server.app import RealtimeServer, ServerOptions, serve
+from realtime_agents.server import RealtimeServer, ServerOptions, serve
 
 
 @pytest.fixture

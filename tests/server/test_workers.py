@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_agents.cli import build_parser
-from realtime_agents.server.app import ServerOptions, serve
+from realtime_agents.server import ServerOptions, serve
 from realtime_agents.server.engines.scripted import scripted_engine_set
 from realtime_agents.server.workers import WorkerPool, serve_workers, session_shares
 

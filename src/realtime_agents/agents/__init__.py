@@ -1,12 +1,14 @@
 """The agents layer: `RealtimeAgent`, tools, handoffs, guardrails, `RealtimeRunner` and sessions.
 
-Needs pydantic (`pip install 'realtime-agents[agents]'`) for tool schemas.
+Needs pydantic (`pip install 'realtime-agents[agents]'`) for tool schemas. Everything in
+`__all__` is public; the session's machinery (event fan-out, the helpers behind
+`RealtimeSession`) is internal and imported from its own module where needed.
 """
 
 from __future__ import annotations
 
-from .agent import AgentHooks, Instructions, RealtimeAgent, build_agent_settings
-from .broadcast import DEFAULT_MAX_QUEUE_SIZE, Broadcaster, Subscription
+from .agent import AgentHooks, Instructions, RealtimeAgent
+from .broadcast import Subscription
 from .config import RealtimeRunConfig
 from .events import (
     AgentEndEvent,
@@ -39,7 +41,6 @@ from .events import (
     UsageEvent,
 )
 from .guardrails import (
-    DEFAULT_DEBOUNCE_TEXT_LENGTH,
     GuardrailFunctionOutput,
     InputGuardrail,
     InputGuardrailResult,
@@ -67,15 +68,12 @@ from .tools import (
 )
 
 __all__ = [
-    "DEFAULT_DEBOUNCE_TEXT_LENGTH",
-    "DEFAULT_MAX_QUEUE_SIZE",
     "AgentEndEvent",
     "AgentHooks",
     "AgentStartEvent",
     "AudioEndEvent",
     "AudioEvent",
     "AudioInterruptedEvent",
-    "Broadcaster",
     "Clock",
     "ConversationHistory",
     "ErrorEvent",
@@ -123,7 +121,6 @@ __all__ = [
     "TurnMetrics",
     "TurnMetricsEvent",
     "UsageEvent",
-    "build_agent_settings",
     "function_tool",
     "handoff",
     "input_guardrail",

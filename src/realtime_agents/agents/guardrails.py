@@ -84,7 +84,9 @@ G = TypeVar("G", bound=_Guardrail)
 
 
 @dataclass(frozen=True)
-class _GuardrailResult(Generic[G]):
+class GuardrailResult(Generic[G]):
+    """What one guardrail decided about a text (the base of the input and output results)."""
+
     guardrail: G
     agent: RealtimeAgent
     text: str
@@ -104,7 +106,7 @@ class OutputGuardrail(_Guardrail, kind="output"):
         return OutputGuardrailResult(self, agent, text, await self._verdict(context, agent, text))
 
 
-class OutputGuardrailResult(_GuardrailResult[OutputGuardrail]):
+class OutputGuardrailResult(GuardrailResult[OutputGuardrail]):
     """One output guardrail's verdict on one piece of the assistant's text."""
 
 
@@ -116,7 +118,7 @@ class InputGuardrail(_Guardrail, kind="input"):
         return InputGuardrailResult(self, agent, text, await self._verdict(context, agent, text))
 
 
-class InputGuardrailResult(_GuardrailResult[InputGuardrail]):
+class InputGuardrailResult(GuardrailResult[InputGuardrail]):
     """One input guardrail's verdict on one user message."""
 
 
@@ -195,7 +197,7 @@ def check_guardrails(owner: str, field: str, guardrails: Sequence[object]) -> No
             )
 
 
-def _names(results: Sequence[_GuardrailResult[Any]]) -> str:
+def _names(results: Sequence[GuardrailResult[Any]]) -> str:
     return ", ".join(dict.fromkeys(r.guardrail.name for r in results))
 
 

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..inputs import (
     RealtimeModelSendInterrupt,
     RealtimeModelSendUserInput,
 )
+from .agent import RealtimeAgent
+from .config import RealtimeRunConfig
+from .core import SessionCore
 from .events import GuardrailTrippedEvent
 from .guardrails import (
     GuardrailDebouncer,
+    GuardrailResult,
+    InputGuardrail,
     OutputGuardrail,
-    _GuardrailResult,
     default_recovery_message,
 )
 
-if TYPE_CHECKING:
-    from .agent import RealtimeAgent
-    from .session import RealtimeSession
-
-
-R = TypeVar("R", bound=_GuardrailResult[Any])
-R_co = TypeVar("R_co", bound=_GuardrailResult[Any], covariant=True)
+R = TypeVar("R", bound=GuardrailResult[Any])
+R_co = TypeVar("R_co", bound=GuardrailResult[Any], covariant=True)
 T = TypeVar("T")
 
 
@@ -49,20 +48,30 @@ def combined(own: Sequence[T], shared: Sequence[T]) -> list[T]:
     return found
 
 
+def input_guardrails_of(agent: RealtimeAgent, config: RealtimeRunConfig) -> list[InputGuardrail]:
+    """`agent`'s input guardrails and the run config's, each once."""
+    return combined(agent.input_guardrails, config.get("input_guardrails", ()))
+
+
+def output_guardrails_of(agent: RealtimeAgent, config: RealtimeRunConfig) -> list[OutputGuardrail]:
+    """`agent`'s output guardrails and the run config's, each once."""
+    return combined(agent.output_guardrails, config.get("output_guardrails", ()))
+
+
 async def evaluate(
-    session: RealtimeSession,
+    core: SessionCore,
     guardrails: Sequence[_Check[R]],
     agent: RealtimeAgent,
     text: str,
     kind: str,
 ) -> list[R]:
     """Run the guardrails concurrently; those that tripped. One that raises is reported."""
-    tripped, _ = await evaluate_all(session, guardrails, agent, text, kind)
+    tripped, _ = await evaluate_all(core, guardrails, agent, text, kind)
     return tripped
 
 
 async def evaluate_all(
-    session: RealtimeSession,
+    core: SessionCore,
     guardrails: Sequence[_Check[R]],
     agent: RealtimeAgent,
     text: str,
@@ -70,7 +79,7 @@ async def evaluate_all(
 ) -> tuple[list[R], bool]:
     """Like `evaluate`, and whether any guardrail raised (it is reported and skipped)."""
     outcomes = await asyncio.gather(
-        *(g.run(session.context, agent, text) for g in guardrails), return_exceptions=True
+        *(g.run(core.context, agent, text) for g in guardrails), return_exceptions=True
     )
     tripped: list[R] = []
     raised = False
@@ -79,14 +88,14 @@ async def evaluate_all(
             raise outcome
         if isinstance(outcome, BaseException):
             raised = True
-            await session._report(f"{kind} guardrail {guardrail.name!r} raised", outcome)
+            await core.report(f"{kind} guardrail {guardrail.name!r} raised", outcome)
         elif outcome.tripped:
             tripped.append(outcome)
     return tripped, raised
 
 
 async def send_recovery(
-    session: RealtimeSession,
+    core: SessionCore,
     message: str | Callable[[Sequence[R]], str] | None,
     results: Sequence[R],
     default: Callable[[Sequence[R]], str],
@@ -99,7 +108,7 @@ async def send_recovery(
     else:
         text = message(results)
     if text:
-        await session._send(RealtimeModelSendUserInput(user_input=text))
+        await core.send(RealtimeModelSendUserInput(user_input=text))
 
 
 class GuardrailRunner:
@@ -110,15 +119,12 @@ class GuardrailRunner:
     a recovery message asks the agent to go on. A guardrail that raises is reported and skipped.
     """
 
-    def __init__(self, session: RealtimeSession, debouncer: GuardrailDebouncer) -> None:
-        self._session = session
+    def __init__(self, core: SessionCore, debouncer: GuardrailDebouncer) -> None:
+        self._core = core
         self.debouncer = debouncer
 
     def _guardrails(self) -> list[OutputGuardrail]:
-        return combined(
-            self._session.current_agent.output_guardrails,
-            self._session._config.get("output_guardrails", ()),
-        )
+        return output_guardrails_of(self._core.agent, self._core.config)
 
     def on_delta(self, item_id: str, response_id: str | None, delta: str) -> None:
         """Feed streamed text; starts a check when one is due."""
@@ -146,14 +152,14 @@ class GuardrailRunner:
 
     async def cancel_response(self, response_id: str | None) -> None:
         """Tell the model to cancel the response and cut the audio the user did not hear."""
-        await self._session._send(
+        await self._core.send(
             RealtimeModelSendInterrupt(cancel_response=True, response_id=response_id)
         )
 
     def _check(self, item_id: str, response_id: str | None, text: str) -> None:
         guardrails = self._guardrails()
-        agent = self._session.current_agent
-        self._session._spawn(
+        agent = self._core.agent
+        self._core.spawn(
             self._run(guardrails, agent, item_id, response_id, text), "output guardrails"
         )
 
@@ -165,19 +171,19 @@ class GuardrailRunner:
         response_id: str | None,
         text: str,
     ) -> None:
-        session = self._session
-        tripped = await evaluate(session, guardrails, agent, text, "output")
+        core = self._core
+        tripped = await evaluate(core, guardrails, agent, text, "output")
         if not tripped or not self.stop_response(response_id, item_id):
             return
         await self.cancel_response(response_id)
-        await session._publish(
+        await core.publish(
             GuardrailTrippedEvent(
                 results=tuple(tripped), text=text, item_id=item_id, response_id=response_id
             )
         )
         await send_recovery(
-            session,
-            session._config.get("guardrail_recovery_message"),
+            core,
+            core.config.get("guardrail_recovery_message"),
             tripped,
             default_recovery_message,
         )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from ..errors import RealtimeAgentsError
 from ..settings import FunctionToolDefinition
 from .schema import describe_validation_error
 
@@ -46,7 +47,7 @@ def transfer_message(from_agent: RealtimeAgent, to_agent: RealtimeAgent) -> str:
     )
 
 
-class HandoffInputError(ValueError):
+class HandoffInputError(RealtimeAgentsError, ValueError):
     """The model's handoff arguments did not match the handoff's `input_type`."""
 
 

@@ -10,16 +10,20 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ..inputs import RealtimeModelSendDeleteItem
+from .agent import RealtimeAgent
+from .core import SessionCore
 from .events import InputGuardrailTrippedEvent, ToolBlockReason
 from .guardrails import InputGuardrail, InputGuardrailResult, default_input_recovery_message
-from .guardrails_runner import GuardrailRunner, combined, evaluate, evaluate_all, send_recovery
-
-if TYPE_CHECKING:
-    from .agent import RealtimeAgent
-    from .session import RealtimeSession
+from .guardrails_runner import (
+    GuardrailRunner,
+    evaluate,
+    evaluate_all,
+    input_guardrails_of,
+    send_recovery,
+)
 
 _REMEMBERED_ITEMS = 4096
 DEFAULT_TOOL_WAIT_S = 5.0
@@ -130,11 +134,11 @@ class InputGuardrailRunner:
     guardrails there are no checks and nothing waits.
     """
 
-    def __init__(self, session: RealtimeSession, output: GuardrailRunner) -> None:
-        self._session = session
+    def __init__(self, core: SessionCore, output: GuardrailRunner) -> None:
+        self._core = core
         self._output = output
         self.tool_wait_s = _tool_wait(
-            session._config.get("input_guardrail_tool_wait_s", DEFAULT_TOOL_WAIT_S)
+            core.config.get("input_guardrail_tool_wait_s", DEFAULT_TOOL_WAIT_S)
         )
         self._checked: OrderedDict[str, None] = OrderedDict()
         self._answered_by: OrderedDict[str, str | None] = OrderedDict()
@@ -147,22 +151,18 @@ class InputGuardrailRunner:
 
     def guardrails(self) -> list[InputGuardrail]:
         """The current agent's input guardrails and the run config's, each once."""
-        return self.guardrails_of(self._session.current_agent)
-
-    def guardrails_of(self, agent: RealtimeAgent) -> list[InputGuardrail]:
-        """`agent`'s input guardrails and the run config's, each once."""
-        return combined(agent.input_guardrails, self._session._config.get("input_guardrails", ()))
+        return input_guardrails_of(self._core.agent, self._core.config)
 
     async def check_text(self, text: str) -> bool:
         """Check a text message before it is sent; False (and the event emitted) if it tripped."""
         guardrails = self.guardrails()
         if not guardrails or not text:
             return True
-        session = self._session
-        tripped = await evaluate(session, guardrails, session.current_agent, text, "input")
+        core = self._core
+        tripped = await evaluate(core, guardrails, core.agent, text, "input")
         if not tripped:
             return True
-        await session._publish(
+        await core.publish(
             InputGuardrailTrippedEvent(results=tuple(tripped), text=text, source="text")
         )
         return False
@@ -230,7 +230,7 @@ class InputGuardrailRunner:
         if item_id == self._blocked_unanswered:
             self._blocked_unanswered = None
             if self._output.stop_response(response_id, item_id):
-                self._session._spawn(self._output.cancel_response(response_id), "input guardrails")
+                self._core.spawn(self._output.cancel_response(response_id), "input guardrails")
 
     def on_turn_ended(self, response_id: str | None) -> None:
         """A response ended."""
@@ -257,8 +257,8 @@ class InputGuardrailRunner:
                 check.decide(TurnVerdict(item_id, allowed=True))
             return
         _remember(self._checked, item_id, None)
-        agent = self._session.current_agent
-        self._session._spawn(
+        agent = self._core.agent
+        self._core.spawn(
             self._check_speech(guardrails, agent, item_id, transcript), "input guardrails"
         )
 
@@ -285,9 +285,9 @@ class InputGuardrailRunner:
         text: str,
         check: TurnCheck | None,
     ) -> None:
-        session = self._session
+        core = self._core
         tripped: list[InputGuardrailResult]
-        tripped, raised = await evaluate_all(session, guardrails, agent, text, "input")
+        tripped, raised = await evaluate_all(core, guardrails, agent, text, "input")
         if check is not None and not tripped:
             check.decide(
                 TurnVerdict(item_id, allowed=True)
@@ -320,8 +320,8 @@ class InputGuardrailRunner:
                 await self._output.cancel_response(response_id)
         elif self._unanswered == item_id:
             self._blocked_unanswered = item_id
-        await session._send(RealtimeModelSendDeleteItem(item_id=item_id))
-        await session._publish(
+        await core.send(RealtimeModelSendDeleteItem(item_id=item_id))
+        await core.publish(
             InputGuardrailTrippedEvent(
                 results=tuple(tripped),
                 text=text,
@@ -335,8 +335,8 @@ class InputGuardrailRunner:
             check.release()
             await check.answered()
         await send_recovery(
-            session,
-            session._config.get("input_guardrail_recovery_message"),
+            core,
+            core.config.get("input_guardrail_recovery_message"),
             tripped,
             default_input_recovery_message,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,17 +13,15 @@ from .session import RealtimeSession
 
 
 def _default_model() -> RealtimeModel:
+    """A new OpenAI provider model, imported here so the agents layer loads without it."""
     try:
-        provider = importlib.import_module("realtime_agents.providers.openai")
-        model_class = provider.OpenAIRealtimeWebSocketModel
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the install
+        from ..providers.openai import OpenAIRealtimeWebSocketModel
+    except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "no model was given and the OpenAI provider could not be imported; "
             "pass model=... to RealtimeRunner"
         ) from exc
-    model = model_class()
-    if not isinstance(model, RealtimeModel):  # pragma: no cover - a broken install
-        raise TypeError(f"{model_class!r} is not a RealtimeModel")
+    model: RealtimeModel = OpenAIRealtimeWebSocketModel()
     return model
 
 

@@ -15,38 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Any, Self, cast
 
-from ..events import RealtimeModelEvent, RealtimeModelToolCallEvent
+from ..events import RealtimeModelEvent
 from ..inputs import (
     RealtimeModelInputTextContent,
     RealtimeModelSendAudio,
     RealtimeModelSendConversationItem,
-    RealtimeModelSendEvent,
     RealtimeModelSendInterrupt,
-    RealtimeModelSendSessionUpdate,
     RealtimeModelSendUserInput,
     RealtimeModelUserInput,
 )
-from ..items import FunctionCallItem, RealtimeItem
+from ..items import RealtimeItem
 from ..model import RealtimeModel, RealtimeModelConfig, RealtimeModelListener
-from ..settings import merge_settings, normalize_settings
-from .agent import AgentHooks, RealtimeAgent, build_agent_settings
-from .broadcast import DEFAULT_MAX_QUEUE_SIZE, Broadcaster, Subscription
+from .agent import RealtimeAgent
+from .agent_switch import AgentSwitcher
+from .broadcast import Subscription
 from .config import RealtimeRunConfig
-from .events import (
-    ErrorEvent,
-    HistoryAddedEvent,
-    HistoryUpdatedEvent,
-    RealtimeSessionEvent,
-)
+from .core import SessionCore
+from .events import HistoryAddedEvent, RealtimeSessionEvent
 from .guardrails import DEFAULT_DEBOUNCE_TEXT_LENGTH, GuardrailDebouncer, check_guardrails
 from .guardrails_runner import GuardrailRunner
-from .history import Change, ConversationHistory
 from .input_guardrails_runner import InputGuardrailRunner
-from .metrics import MetricsRecorder, SessionUsage, TurnMetrics
+from .metrics import SessionUsage, TurnMetrics
 from .model_events import ModelEventHandler
 from .tool_calls import PendingApproval, ToolCallRunner
 
@@ -54,7 +47,12 @@ logger = logging.getLogger(__name__)
 
 
 class RealtimeSession(RealtimeModelListener):
-    """A live conversation. Use `async with await runner.run() as session:`."""
+    """A live conversation. Use `async with await runner.run() as session:`.
+
+    The public face of the session: it wires a `SessionCore` (history, metrics, event fan-out)
+    to the helpers that act on it (`ModelEventHandler`, `ToolCallRunner`, the guardrail runners,
+    `AgentSwitcher`) and drives the lifecycle.
+    """
 
     def __init__(
         self,
@@ -66,39 +64,21 @@ class RealtimeSession(RealtimeModelListener):
         model_config: RealtimeModelConfig | None = None,
         history: Iterable[RealtimeItem] = (),
     ) -> None:
-        self._model = model
-        self._agent = agent
-        self._context = context
-        self._config: RealtimeRunConfig = config or {}
-        check_guardrails(
-            "the run config", "input_guardrails", self._config.get("input_guardrails", ())
-        )
-        check_guardrails(
-            "the run config", "output_guardrails", self._config.get("output_guardrails", ())
-        )
+        config = config or {}
+        check_guardrails("the run config", "input_guardrails", config.get("input_guardrails", ()))
+        check_guardrails("the run config", "output_guardrails", config.get("output_guardrails", ()))
         self._model_config: RealtimeModelConfig = model_config or {}
         self._seed = tuple(history)
-        self._history = ConversationHistory(
-            keep_audio=self._config.get("keep_audio_in_history", False)
+        self._core = core = SessionCore(model, agent, context=context, config=config)
+        self._switcher = AgentSwitcher(core, self._model_config)
+        debounce = config.get("guardrail_debounce_text_length", DEFAULT_DEBOUNCE_TEXT_LENGTH)
+        self._guardrails = GuardrailRunner(core, GuardrailDebouncer(debounce))
+        self._input_guardrails = InputGuardrailRunner(core, self._guardrails)
+        self._tools = ToolCallRunner(core, self._input_guardrails, self._switcher)
+        self._handler = ModelEventHandler(
+            core, self._tools, self._guardrails, self._input_guardrails
         )
-        self._broadcaster: Broadcaster[RealtimeSessionEvent] = Broadcaster(
-            self._config.get("event_queue_size", DEFAULT_MAX_QUEUE_SIZE)
-        )
-        clock = self._config.get("clock")
-        self._metrics = MetricsRecorder(clock) if clock else MetricsRecorder()
-        self._tools = ToolCallRunner(self)
-        self._guardrails = GuardrailRunner(
-            self,
-            GuardrailDebouncer(
-                self._config.get("guardrail_debounce_text_length", DEFAULT_DEBOUNCE_TEXT_LENGTH)
-            ),
-        )
-        self._input_guardrails = InputGuardrailRunner(self, self._guardrails)
-        self._handler = ModelEventHandler(self)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._state: Literal["new", "starting", "open", "closing", "closed"] = "new"
         self._close_task: asyncio.Task[None] | None = None
-        self._audio_produced = False
 
     # -- lifecycle
 
@@ -116,38 +96,35 @@ class RealtimeSession(RealtimeModelListener):
 
     async def start(self) -> None:
         """Connect the model with the starting agent's settings and send the seeded history."""
-        if self._state != "new":
+        core = self._core
+        if core.state != "new":
             raise RuntimeError("this session was already started; run the runner again")
-        self._state = "starting"
-        base = merge_settings(
-            self._model_config.get("initial_model_settings") or {},
-            self._config.get("model_settings") or {},
-        )
+        core.state = "starting"
         try:
-            settings = await build_agent_settings(self._agent, self._context, base)
-            self._warn_if_speech_unchecked(self._agent, settings)
+            settings = await self._switcher.settings_for(core.agent)
             options: RealtimeModelConfig = {
                 **self._model_config,
                 "initial_model_settings": settings,
             }
-            self._model.add_listener(self)
+            core.model.add_listener(self)
             try:
-                await self._model.connect(options)
+                await core.model.connect(options)
             except BaseException:
-                self._model.remove_listener(self)
+                core.model.remove_listener(self)
                 raise
-            self._state = "open"
+            core.state = "open"
             await self._seed_history(self._seed)
         except BaseException:
             await self.close()
             raise
 
     async def _seed_history(self, items: Sequence[RealtimeItem]) -> None:
+        core = self._core
         previous: str | None = None
-        for item in self._history.seed(items):
+        for item in core.history.seed(items):
             self._input_guardrails.skip(item.item_id)  # the app's own history is not checked
-            await self._publish(HistoryAddedEvent(item=item))
-            await self._model.send_event(
+            await core.publish(HistoryAddedEvent(item=item))
+            await core.model.send_event(
                 RealtimeModelSendConversationItem(item=item, previous_item_id=previous)
             )
             previous = item.item_id
@@ -160,29 +137,27 @@ class RealtimeSession(RealtimeModelListener):
         await asyncio.shield(self._close_task)
 
     async def _close(self, caller: asyncio.Task[Any] | None) -> None:
-        self._state = "closing"
-        self._broadcaster.close()  # consumers drain and stop; blocked deliveries are released
-        self._model.remove_listener(self)
-        tasks = [task for task in self._tasks if task is not caller]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        core = self._core
+        core.state = "closing"
+        core.broadcaster.close()  # consumers drain and stop; blocked deliveries are released
+        core.model.remove_listener(self)
+        await core.cancel_tasks(caller)
         self._tools.clear()
         try:
-            await self._model.close()
+            await core.model.close()
         except Exception:
             logger.warning("closing the model raised", exc_info=True)
-        self._state = "closed"
+        core.state = "closed"
 
     @property
     def closed(self) -> bool:
         """Whether `close()` was called (or the start failed)."""
-        return self._state in ("closing", "closed")
+        return self._core.state in ("closing", "closed")
 
     # -- events
 
     def __aiter__(self) -> AsyncIterator[RealtimeSessionEvent]:
-        return self._broadcaster.subscribe().__aiter__()
+        return self._core.broadcaster.subscribe().__aiter__()
 
     def events(self) -> Subscription[RealtimeSessionEvent]:
         """A new consumer of every event from now on; iterate it with `async for`.
@@ -190,44 +165,44 @@ class RealtimeSession(RealtimeModelListener):
         Subscribing is immediate, so several consumers created before the session starts each
         see every event from the start.
         """
-        return self._broadcaster.subscribe()
+        return self._core.broadcaster.subscribe()
 
     @property
     def event_queues(self) -> tuple[Subscription[RealtimeSessionEvent], ...]:
         """The live consumer queues (their lengths and high-water marks, for monitoring)."""
-        return self._broadcaster.subscriptions
+        return self._core.broadcaster.subscriptions
 
     # -- state
 
     @property
     def model(self) -> RealtimeModel:
         """The model, for raw access (`session.model.send_event(...)`)."""
-        return self._model
+        return self._core.model
 
     @property
     def context(self) -> Any:
         """The context given to `runner.run(context=...)`."""
-        return self._context
+        return self._core.context
 
     @property
     def current_agent(self) -> RealtimeAgent:
         """The agent now speaking."""
-        return self._agent
+        return self._core.agent
 
     @property
     def history(self) -> tuple[RealtimeItem, ...]:
         """The conversation so far, oldest first, with transcripts merged in."""
-        return self._history.items
+        return self._core.history.items
 
     @property
     def usage(self) -> SessionUsage:
         """Token totals over the session."""
-        return self._metrics.usage
+        return self._core.metrics.usage
 
     @property
     def turn_metrics(self) -> tuple[TurnMetrics, ...]:
         """Usage and latency of each finished response, oldest first."""
-        return self._metrics.turns
+        return self._core.metrics.turns
 
     @property
     def pending_tool_approvals(self) -> dict[str, PendingApproval]:
@@ -246,24 +221,24 @@ class RealtimeSession(RealtimeModelListener):
         if not await self._input_guardrails.check_text(_message_text(message)):
             return False
         self._check_open()  # the session may have closed while the guardrails ran
-        self._metrics.input_ended("text")
-        await self._model.send_event(RealtimeModelSendUserInput(user_input=message))
+        self._core.metrics.input_ended("text")
+        await self._core.model.send_event(RealtimeModelSendUserInput(user_input=message))
         return True
 
     async def send_audio(self, audio: bytes, *, commit: bool = False) -> None:
         """Append user audio (session input format); `commit=True` ends the user's turn."""
         self._check_open()
-        await self._model.send_event(RealtimeModelSendAudio(audio=audio, commit=commit))
+        await self._core.model.send_event(RealtimeModelSendAudio(audio=audio, commit=commit))
 
     async def interrupt(self) -> None:
         """Stop the assistant now: cancel the response and cut what was not heard."""
         self._check_open()
-        await self._model.send_event(RealtimeModelSendInterrupt(cancel_response=True))
+        await self._core.model.send_event(RealtimeModelSendInterrupt(cancel_response=True))
 
     async def update_agent(self, agent: RealtimeAgent) -> None:
         """Switch to another agent (no handoff event); sends its settings to the model."""
         self._check_open()
-        if not await self._switch_agent(agent):
+        if not await self._switcher.switch(agent):
             raise RuntimeError(f"could not switch to agent {agent.name!r}; see the error event")
 
     async def approve_tool_call(self, call_id: str) -> None:
@@ -277,128 +252,18 @@ class RealtimeSession(RealtimeModelListener):
         await self._tools.reject(call_id, message)
 
     def _check_open(self) -> None:
-        if self._state != "open":
+        if not self._core.is_open:
             raise RuntimeError(
-                f"the session is {self._state}; use it inside `async with await runner.run()`"
+                f"the session is {self._core.state}; use it inside `async with await runner.run()`"
             )
 
     # -- the model listener
 
     async def on_event(self, event: RealtimeModelEvent) -> None:
         """Called by the model for each event."""
-        if self._state in ("new", "closing", "closed"):
+        if self._core.state in ("new", "closing", "closed"):
             return
         await self._handler.handle(event)
-
-    def _on_tool_call(self, call: RealtimeModelToolCallEvent) -> None:
-        self._tools.on_tool_call(call)
-
-    # -- internals shared with the helpers (tool_calls, guardrails_runner, model_events)
-
-    async def _publish(self, event: RealtimeSessionEvent) -> None:
-        await self._broadcaster.publish(event)
-
-    async def _publish_change(self, change: Change) -> None:
-        kind, item = change
-        await self._publish(
-            HistoryAddedEvent(item=item) if kind == "added" else HistoryUpdatedEvent(item=item)
-        )
-
-    async def _report(self, what: str, exc: BaseException) -> None:
-        logger.warning("%s", what, exc_info=exc)
-        await self._publish(ErrorEvent(message=f"{what}: {exc}", exception=exc))
-
-    async def _send(self, event: RealtimeModelSendEvent) -> bool:
-        """Send from a background task: a failure becomes an error event, never a crash."""
-        if self._state != "open":
-            return False
-        try:
-            await self._model.send_event(event)
-        except Exception as exc:
-            await self._report(f"sending {event.type} to the model failed", exc)
-            return False
-        return True
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        """Run a coroutine in a tracked task; its exceptions become error events."""
-        if self._state != "open":
-            coroutine.close()
-            return
-        task = asyncio.create_task(self._guarded(coroutine, name), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guarded(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        try:
-            await coroutine
-        except Exception as exc:
-            await self._report(f"{name} failed", exc)
-
-    async def _call_hooks(self, agents: Sequence[RealtimeAgent], method: str, *args: Any) -> None:
-        """Call `method` on the agents' hooks and the run config's hooks; errors become events."""
-        hooks: list[AgentHooks] = []
-        for agent in agents:
-            if agent.hooks is not None and all(agent.hooks is not h for h in hooks):
-                hooks.append(agent.hooks)
-        run_hooks = self._config.get("hooks")
-        if run_hooks is not None and all(run_hooks is not h for h in hooks):
-            hooks.append(run_hooks)
-        for hook in hooks:
-            try:
-                await getattr(hook, method)(self._context, *args)
-            except Exception as exc:
-                await self._report(f"hook {type(hook).__name__}.{method} raised", exc)
-
-    async def _switch_agent(self, agent: RealtimeAgent) -> bool:
-        """Make `agent` current and send its settings (without the voice once audio played)."""
-        base = merge_settings(
-            self._model_config.get("initial_model_settings") or {},
-            self._config.get("model_settings") or {},
-        )
-        try:
-            settings = await build_agent_settings(
-                agent, self._context, base, include_voice=not self._audio_produced
-            )
-        except Exception as exc:
-            await self._report(f"building the settings of agent {agent.name!r} failed", exc)
-            return False
-        self._agent = agent
-        self._warn_if_speech_unchecked(agent, settings)
-        return await self._send(RealtimeModelSendSessionUpdate(session_settings=settings))
-
-    def _warn_if_speech_unchecked(self, agent: RealtimeAgent, settings: Any) -> None:
-        """Log a warning when input guardrails are set but speech is not transcribed: spoken
-        turns then cannot be checked, and their tool calls are blocked after the wait."""
-        if not self._input_guardrails.guardrails_of(agent):
-            return
-        audio_input = normalize_settings(settings).get("audio", {}).get("input", {})
-        if audio_input.get("transcription") is None:
-            logger.warning(
-                "agent %r has input guardrails but input audio transcription is off: spoken "
-                "turns cannot be checked, and tool calls answering them are not run (blocked "
-                "after input_guardrail_tool_wait_s). Set input_audio_transcription in the "
-                "model settings.",
-                agent.name,
-            )
-
-    async def _record_tool_output(self, call_id: str, output: str) -> None:
-        item = self._history.set_tool_output(call_id, output)
-        if item is not None:
-            await self._publish(HistoryUpdatedEvent(item=item))
-
-    def _note_tool_call_item(self, call: RealtimeModelToolCallEvent) -> Change | None:
-        if call.id is None or call.id in self._history:
-            return None
-        return self._history.apply(
-            FunctionCallItem(
-                item_id=call.id,
-                call_id=call.call_id,
-                name=call.name,
-                arguments=call.arguments,
-                previous_item_id=call.previous_item_id,
-                status="in_progress",
-            )
-        )
 
 
 def _message_text(message: RealtimeModelUserInput) -> str:

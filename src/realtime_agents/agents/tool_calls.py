@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..events import RealtimeModelToolCallEvent
 from ..inputs import RealtimeModelSendToolOutput
 from .agent import RealtimeAgent
+from .agent_switch import AgentSwitcher
+from .core import SessionCore
 from .events import (
     ErrorEvent,
     HandoffEvent,
@@ -19,11 +21,8 @@ from .events import (
     ToolStartEvent,
 )
 from .handoffs import Handoff, HandoffInputError, transfer_message
+from .input_guardrails_runner import InputGuardrailRunner, TurnCheck, TurnVerdict
 from .tools import FunctionTool, ToolContext
-
-if TYPE_CHECKING:
-    from .input_guardrails_runner import TurnCheck, TurnVerdict
-    from .session import RealtimeSession
 
 _SEEN_CALL_IDS = 4096
 
@@ -60,15 +59,23 @@ class PendingApproval:
 
 
 class ToolCallRunner:
-    """Turns tool-call events into tasks on the session, so event delivery never waits on a tool.
+    """Turns tool-call events into tasks on the core, so event delivery never waits on a tool.
 
     Each call is resolved against the agent that was active when it arrived, so a call that
     races a handoff still finds its tool. A call id seen twice is run once. A call answering a
-    spoken turn whose input check has not finished waits for it first (see `TurnCheck`).
+    spoken turn whose input check has not finished waits for it first (see `TurnCheck`, from
+    `input_guardrails`); a handoff switches agents through `switcher`.
     """
 
-    def __init__(self, session: RealtimeSession) -> None:
-        self._session = session
+    def __init__(
+        self,
+        core: SessionCore,
+        input_guardrails: InputGuardrailRunner,
+        switcher: AgentSwitcher,
+    ) -> None:
+        self._core = core
+        self._input_guardrails = input_guardrails
+        self._switcher = switcher
         self._pending: dict[str, PendingApproval] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -84,14 +91,14 @@ class ToolCallRunner:
         self._seen[call.call_id] = None
         if len(self._seen) > _SEEN_CALL_IDS:
             self._seen.popitem(last=False)
-        agent = self._session.current_agent
-        check = self._session._input_guardrails.pending_check(call.response_id)
-        self._session._spawn(self._dispatch(call, agent, check), f"tool call {call.name}")
+        agent = self._core.agent
+        check = self._input_guardrails.pending_check(call.response_id)
+        self._core.spawn(self._dispatch(call, agent, check), f"tool call {call.name}")
 
     async def approve(self, call_id: str) -> None:
         """Run a parked call."""
         pending = self._take(call_id)
-        self._session._spawn(
+        self._core.spawn(
             self._execute(pending.call, pending.agent, pending.tool),
             f"tool call {pending.tool.name}",
         )
@@ -122,7 +129,7 @@ class ToolCallRunner:
                 f"Error: there is no tool named '{call.name}'. "
                 f"Available tools: {', '.join(names) or 'none'}."
             )
-            await self._session._publish(ErrorEvent(message=f"the model called {message[7:]}"))
+            await self._core.publish(ErrorEvent(message=f"the model called {message[7:]}"))
             await self._send_output(call, message)
         elif check is not None and not await self._turn_allowed(call, agent, target, check):
             return
@@ -130,18 +137,16 @@ class ToolCallRunner:
             await self._handoff(call, agent, target)
         else:
             try:
-                needs_approval = await target.requires_approval(
-                    self._session.context, call.arguments
-                )
+                needs_approval = await target.requires_approval(self._core.context, call.arguments)
             except Exception as exc:
-                await self._session._report(f"needs_approval of tool {target.name!r} raised", exc)
+                await self._core.report(f"needs_approval of tool {target.name!r} raised", exc)
                 await self._send_output(
                     call, f"Error: could not decide whether '{target.name}' may run: {exc}"
                 )
                 return
             if needs_approval:
                 self._pending[call.call_id] = PendingApproval(call, agent, target)
-                await self._session._publish(
+                await self._core.publish(
                     ToolApprovalRequiredEvent(
                         agent=agent, tool=target, call_id=call.call_id, arguments=call.arguments
                     )
@@ -161,20 +166,20 @@ class ToolCallRunner:
         After a trip no response is started (the recovery message follows); after a check that
         could not finish, one is, so the agent tells the user.
         """
-        session = self._session
-        async with session._input_guardrails.wait_for_verdict(check) as verdict:
+        core = self._core
+        async with self._input_guardrails.wait_for_verdict(check) as verdict:
             if verdict.allowed:
                 return True
             name = target.tool_name if isinstance(target, Handoff) else target.name
             message = blocked_message(name, verdict)
             reason = verdict.reason or "check_failed"
-            await session._send(
+            await core.send(
                 RealtimeModelSendToolOutput(
                     tool_call=call, output=message, start_response=reason != "tripped"
                 )
             )
-            await session._record_tool_output(call.call_id, message)
-            await session._publish(
+            await core.record_tool_output(call.call_id, message)
+            await core.publish(
                 ToolCallBlockedEvent(
                     agent=agent,
                     tool=target,
@@ -191,23 +196,23 @@ class ToolCallRunner:
     async def _execute(
         self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
     ) -> None:
-        session = self._session
+        core = self._core
         if not await self._passes_guardrails(call, agent, tool):
             return
         context = ToolContext(
-            context=session.context,
+            context=core.context,
             call_id=call.call_id,
             tool_name=tool.name,
             arguments=call.arguments,
             agent=agent,
         )
-        await session._publish(
+        await core.publish(
             ToolStartEvent(agent=agent, tool=tool, call_id=call.call_id, arguments=call.arguments)
         )
-        await session._call_hooks((agent,), "on_tool_start", agent, tool, call.call_id)
-        result = await tool.invoke(context, timeout_s=session._config.get("tool_timeout_s"))
+        await core.call_hooks((agent,), "on_tool_start", agent, tool, call.call_id)
+        result = await tool.invoke(context, timeout_s=core.config.get("tool_timeout_s"))
         await self._send_output(call, result.output)
-        await session._publish(
+        await core.publish(
             ToolEndEvent(
                 agent=agent,
                 tool=tool,
@@ -218,7 +223,7 @@ class ToolCallRunner:
                 value=result.value,
             )
         )
-        await session._call_hooks((agent,), "on_tool_end", agent, tool, call.call_id, result)
+        await core.call_hooks((agent,), "on_tool_end", agent, tool, call.call_id, result)
 
     async def _passes_guardrails(
         self, call: RealtimeModelToolCallEvent, agent: RealtimeAgent, tool: FunctionTool
@@ -228,11 +233,11 @@ class ToolCallRunner:
         A guardrail that raises is reported and the call is not run (a check that could not
         decide does not let the call through).
         """
-        session = self._session
+        core = self._core
         try:
-            rejection = await tool.check_input(session.context, call.arguments)
+            rejection = await tool.check_input(core.context, call.arguments)
         except Exception as exc:
-            await session._report(f"an input guardrail of tool {tool.name!r} raised", exc)
+            await core.report(f"an input guardrail of tool {tool.name!r} raised", exc)
             await self._send_output(
                 call, f"Error: the call to '{tool.name}' could not be checked, so it was not run."
             )
@@ -245,39 +250,39 @@ class ToolCallRunner:
         rejected = ToolGuardrailRejectedEvent(
             agent=agent, tool=tool, call_id=cid, arguments=args, guardrail=guardrail, message=text
         )
-        await session._publish(rejected)
+        await core.publish(rejected)
         return False
 
     async def _handoff(
         self, call: RealtimeModelToolCallEvent, from_agent: RealtimeAgent, target: Handoff
     ) -> None:
-        session = self._session
+        core = self._core
         try:
             value: Any = target.parse_input(call.arguments)
         except HandoffInputError as exc:
             await self._send_output(call, str(exc))
             return
         try:
-            await target.run_callback(session.context, value)
+            await target.run_callback(core.context, value)
         except Exception as exc:
-            await session._report(f"on_handoff of {target.tool_name!r} raised", exc)
+            await core.report(f"on_handoff of {target.tool_name!r} raised", exc)
             await self._send_output(
                 call, f"Error: the handoff to {target.agent.name} failed: {exc}"
             )
             return
         to_agent = target.agent
-        if not await session._switch_agent(to_agent):
+        if not await self._switcher.switch(to_agent):
             await self._send_output(call, f"Error: the handoff to {to_agent.name} failed.")
             return
-        await session._publish(
+        await core.publish(
             HandoffEvent(from_agent=from_agent, to_agent=to_agent, call_id=call.call_id)
         )
-        await session._call_hooks((to_agent, from_agent), "on_handoff", from_agent, to_agent)
+        await core.call_hooks((to_agent, from_agent), "on_handoff", from_agent, to_agent)
         await self._send_output(call, transfer_message(from_agent, to_agent))
 
     async def _send_output(self, call: RealtimeModelToolCallEvent, output: str) -> None:
         """Send the output and ask the model to go on; record it in the history."""
-        await self._session._send(
+        await self._core.send(
             RealtimeModelSendToolOutput(tool_call=call, output=output, start_response=True)
         )
-        await self._session._record_tool_output(call.call_id, output)
+        await self._core.record_tool_output(call.call_id, output)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, ove
 import pydantic
 import pydantic_core
 
+from ..errors import RealtimeAgentsError
 from ..settings import FunctionToolDefinition
 from .guardrails import ToolInputGuardrail
 from .schema import FunctionSchema, describe_validation_error, function_schema
@@ -206,7 +207,7 @@ def _parsed(arguments: str) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else {}
 
 
-class ToolArgumentsError(ValueError):
+class ToolArgumentsError(RealtimeAgentsError, ValueError):
     """The model's arguments were not valid JSON or did not match the tool's schema."""
 
 

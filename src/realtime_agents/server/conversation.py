@@ -10,8 +10,8 @@ from typing import Any
 from .b64 import decode_strict
 from .engines.base import ChatMessage
 from .errors import ProtocolError, invalid_value
-from .fields import check_keys, expect_enum, expect_list, expect_object, expect_str, join
 from .ids import new_id
+from .json_validators import check_keys, expect_enum, expect_list, expect_object, expect_str, join
 
 _ROLE_CONTENT = {
     "user": ["input_text", "input_audio", "input_image"],

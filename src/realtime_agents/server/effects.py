@@ -110,6 +110,19 @@ class TranscribeTurn:
     language: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PrepareLlm:
+    """The session's tools or instructions changed: the LLM may fill its prompt caches for
+    them now, before the first turn needs them (nothing is reported back).
+
+    `tools` is empty when only the instructions changed (the tool prompts stay as they are).
+    """
+
+    tools: list[dict[str, Any]]
+    tool_choice: str | dict[str, Any]
+    instructions: str | None
+
+
 Effect: TypeAlias = (
     StartResponse
     | CancelResponse
@@ -119,5 +132,6 @@ Effect: TypeAlias = (
     | Speculate
     | CancelSpeculation
     | TranscribeTurn
+    | PrepareLlm
 )
 Output: TypeAlias = dict[str, Any] | Effect

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import RealtimeAgentsError
 from .ids import new_id
 
 INVALID_REQUEST = "invalid_request_error"
 SERVER_ERROR = "server_error"
 
 
-class ProtocolError(Exception):
+class ProtocolError(RealtimeAgentsError):
     """A client mistake that becomes an `error` event; the connection lives on unless `fatal`."""
 
     def __init__(

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..audio import bytes_for_ms, bytes_per_second
+from .active_response import event
 from .conversation import ItemAudio, decode_base64, parse_client_item
 from .effects import AnalyzeAudio, Close, Output
 from .errors import ProtocolError
-from .fields import check_keys, expect_int, expect_object, expect_str
 from .ids import new_id
+from .json_validators import check_keys, expect_int, expect_object, expect_str
+from .llm_prepare import llm_setup, prepare_effect
 from .response_params import parse_response_params
-from .responses import event
 from .session_config import apply_session_update
 from .turns.session_turns import detector_for
 
@@ -43,6 +44,7 @@ def session_update(
 ) -> list[Output]:
     """`session.update`: validate the whole update, then swap it in."""
     check_keys(message, [*_ENVELOPE, "session"], "", required=["session"])
+    before = None if core.transcription_only else llm_setup(core.session)  # no LLM to prepare
     core.session = apply_session_update(
         core.session, message["session"], voice_locked=core.voice_locked
     )
@@ -50,14 +52,23 @@ def session_update(
     detection = core.turn_detection
     core.turns.configure(detection)
     if detection is None:
-        core.detector.reset()
-        core.speech_item_id = None
+        reset_turn(core)
         core.idle_deadline = None
     else:
         core.detector = detector_for(detection, core.detector)
         if detection.get("idle_timeout_ms") is None:
             core.idle_deadline = None  # a timeout armed before the update no longer applies
-    return [event("session.updated", session=json_copy(core.session))]
+    out: list[Output] = [event("session.updated", session=json_copy(core.session))]
+    prepare = None if before is None else prepare_effect(before, core.session)
+    if prepare is not None:  # prefill new tools/instructions before the first turn
+        out.append(prepare)
+    return out
+
+
+def reset_turn(core: SessionProtocol) -> None:
+    """Forget the turn in progress: the detector's state and the speech item it started."""
+    core.detector.reset()
+    core.speech_item_id = None
 
 
 def session_close(
@@ -123,8 +134,7 @@ def input_audio_buffer_commit(
     if len(core.conversation) >= core.limits.max_conversation_items:
         raise core.too_many_items()
     item_id = core.speech_item_id or new_id("item")
-    core.speech_item_id = None
-    core.detector.reset()
+    reset_turn(core)
     out = core.commit_audio(core.buffer.take_all(), item_id)
     if core.transcription_only:
         core.arm_idle_timeout(now)
@@ -137,8 +147,7 @@ def input_audio_buffer_clear(
     """`input_audio_buffer.clear`."""
     check_keys(message, _ENVELOPE, "")
     core.buffer.clear()
-    core.detector.reset()
-    core.speech_item_id = None
+    reset_turn(core)
     return [event("input_audio_buffer.cleared")]
 
 
@@ -334,6 +343,7 @@ def response_cancel(
 
 
 HANDLERS: dict[str, Handler] = {
+    # In this order in the `invalid_value` error listing the supported event types.
     "session.update": session_update,
     "session.close": session_close,
     "input_audio_buffer.append": input_audio_buffer_append,
@@ -341,9 +351,9 @@ HANDLERS: dict[str, Handler] = {
     "input_audio_buffer.commit": input_audio_buffer_commit,
     "input_audio_buffer.clear": input_audio_buffer_clear,
     "conversation.item.create": conversation_item_create,
-    "conversation.item.retrieve": conversation_item_retrieve,
     "conversation.item.truncate": conversation_item_truncate,
     "conversation.item.delete": conversation_item_delete,
+    "conversation.item.retrieve": conversation_item_retrieve,
     "response.create": response_create,
     "response.cancel": response_cancel,
 }

@@ -14,9 +14,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -32,25 +32,27 @@ from .effects import (
     CancelSpeculation,
     Close,
     Output,
+    PrepareLlm,
     Speculate,
     StartResponse,
     Transcribe,
     TranscribeTurn,
 )
-from .engines.base import EngineSet, LlmToolCall, Pcm16RateDetector, VoiceActivityDetector
-from .llm_prepare import llm_setup, prepare_job
-from .protocol import SessionProtocol
-from .responder import (
-    generate_response,
+from .engine_runner import EngineRunner
+from .engines.base import (
+    EngineSet,
+    LlmToolCall,
+    Pcm16RateDetector,
+    VoiceActivityDetector,
     runs_inline,
-    transcribe_audio,
 )
-from .speculative_run import Speculations
+from .llm_prepare import prepare_job
+from .protocol import SessionProtocol
+from .response_generation import generate_response, transcribe_audio
+from .speculation_shell import SessionShell, Speculations
 from .turns.session_turns import TurnTaking
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-_DONE = object()
 
 
 class SessionPipeline:
@@ -67,11 +69,12 @@ class SessionPipeline:
         speculate: bool = True,
     ) -> None:
         """`speculate`: start STT, LLM and TTS at the first silent frame after speech (their
-        results are used only if the turn ends there; see `speculative_run`). A transcription
+        results are used only if the turn ends there; see `speculation_shell`). A transcription
         session never speculates: it starts no LLM or TTS work at all."""
         self.core = core
         self.engines = engines
-        self.executor = executor
+        self.runner = EngineRunner(executor)
+        """Runs the engines' blocking calls in `executor`'s worker threads."""
         self.clock = clock
         self.close_request: Close | None = None
         self.closing = asyncio.Event()
@@ -84,7 +87,9 @@ class SessionPipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._vad = _VadRunner(engines, inline=runs_inline(engines.vad), turns=core.turns)
         self._vad_lock = asyncio.Lock()
-        self._speculations = Speculations(self)
+        self._speculations = Speculations(
+            SessionShell(core, engines, self.runner, self.handle, clock, self.transcribe)
+        )
         core.speculator.enabled = speculate and not core.transcription_only
 
     # ------------------------------------------------------------------ public API
@@ -100,17 +105,6 @@ class SessionPipeline:
 
     def receive_nowait(self, message: object) -> None:
         """`receive` without waiting for room in the outgoing queue (see `has_room`)."""
-        if (
-            type(message) is dict
-            and message.get("type") == "session.update"
-            and not self.core.transcription_only  # no LLM to prepare
-        ):
-            before = llm_setup(self.core.session)
-            self.handle_nowait(self.core.receive(message, self.clock()))
-            job = prepare_job(self.engines.llm, before, self.core.session)
-            if job is not None:  # prefill new tools/instructions before the first turn
-                self._spawn(self._in_thread(job))
-            return
         self.handle_nowait(self.core.receive(message, self.clock()))
 
     async def tick(self) -> None:
@@ -194,7 +188,7 @@ class SessionPipeline:
             else:
                 self._spawn(self._analyze_in_thread(effect))
         elif isinstance(effect, Transcribe):
-            self._spawn(self._speculations.transcription(effect) or self._transcribe(effect))
+            self._spawn(self._speculations.transcription(effect) or self.transcribe(effect))
         elif isinstance(effect, StartResponse):
             task = self._speculations.adopt(effect) or asyncio.create_task(
                 self._run_response(effect)
@@ -212,6 +206,10 @@ class SessionPipeline:
             self._speculations.discard()
         elif isinstance(effect, TranscribeTurn):
             self._spawn(self._transcribe_turn(effect))
+        elif isinstance(effect, PrepareLlm):
+            job = prepare_job(self.engines.llm, effect)
+            if job is not None:
+                self._spawn(self.runner.in_thread(job))
         elif isinstance(effect, Close):
             self.close_request = effect
             self.closing.set()
@@ -221,18 +219,16 @@ class SessionPipeline:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _in_thread(self, function: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function)
-
     # ------------------------------------------------------------------ VAD and STT
 
     async def _analyze_in_thread(self, effect: AnalyzeAudio) -> None:
         async with self._vad_lock:  # frames must reach the core in order
-            frames = await self._in_thread(lambda: self._vad.analyze(effect))
+            frames = await self.runner.in_thread(lambda: self._vad.analyze(effect))
             await self.handle(self.core.vad_frames(frames, self.clock()))
             self._speculations.warm()
 
-    async def _transcribe(self, effect: Transcribe) -> None:
+    async def transcribe(self, effect: Transcribe) -> None:
+        """Transcribe a committed item in a worker thread and report the result to the core."""
         stt = self.engines.stt
 
         def transcribe() -> str:  # decoding and resampling a whole utterance: off the loop too
@@ -241,7 +237,7 @@ class SessionPipeline:
             )
 
         try:
-            text = await self._in_thread(transcribe)
+            text = await self.runner.in_thread(transcribe)
         except Exception as error:  # an engine failure is reported, never raised into the loop
             logger.exception("transcription failed")
             await self.handle(self.core.transcription_failed(effect.item_id, str(error)))
@@ -263,7 +259,7 @@ class SessionPipeline:
                 )
 
             try:
-                text = await self._in_thread(transcribe)
+                text = await self.runner.in_thread(transcribe)
             except Exception:  # no words to judge: the detector waits for the unsure silence
                 logger.exception("transcription for the turn decision failed")
                 text = ""
@@ -274,7 +270,8 @@ class SessionPipeline:
     async def _run_response(self, effect: StartResponse) -> None:
         response_id, cancel = effect.response_id, effect.cancel
         try:
-            await generate_response(self, effect, cancel, _LiveSink(self, response_id))
+            sink = _LiveSink(self, response_id)
+            await generate_response(self.runner, self.engines, effect, cancel, sink)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -285,115 +282,6 @@ class SessionPipeline:
         finally:
             cancel.set()  # stops the producer threads whatever happened
         await self.handle(self.core.response_finished(response_id, self.clock()))
-
-    async def _stream(
-        self,
-        make_iterator: Callable[[], Iterator[Any]],
-        cancel: threading.Event,
-        *,
-        inline: bool = False,
-        gate: threading.Event | None = None,
-    ) -> AsyncIterator[Any]:
-        """Run a blocking iterator in a worker thread, yielding its items on the loop.
-
-        `inline` iterates on the loop instead (engines that never block, such as scripted
-        ones without delays). From a thread, items cross in batches: the producer wakes the
-        loop only when the consumer has taken everything queued before. While `gate` is
-        cleared, the producer asks the iterator for nothing more (it pauses between items).
-        """
-        if inline:
-            for item in make_iterator():
-                if cancel.is_set():
-                    return
-                yield item
-            return
-        loop = asyncio.get_running_loop()
-        channel = _Channel(loop, cancel)
-        loop.run_in_executor(self.executor, channel.produce, make_iterator, gate)
-        try:
-            while True:
-                for item in await channel.take():
-                    if item is _DONE:
-                        return
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-        except BaseException:
-            cancel.set()  # leaving early: stop the producer thread
-            raise
-
-
-class _Channel:
-    """A bounded thread -> loop queue that wakes the loop once per batch, not per item."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, cancel: threading.Event) -> None:
-        self.loop = loop
-        self.cancel = cancel
-        self.slots = threading.Semaphore(32)  # the producer waits for the consumer
-        self.lock = threading.Lock()
-        self.items: list[Any] = []
-        self.waiter: asyncio.Future[None] | None = None
-        self.wake_pending = False
-
-    def produce(
-        self, make_iterator: Callable[[], Iterator[Any]], gate: threading.Event | None = None
-    ) -> None:
-        """The worker thread: put every item, then `_DONE` (or the error).
-
-        Before each item it waits for `gate` (if given) to be set.
-        """
-        try:
-            iterator = iter(make_iterator())
-            while True:
-                if gate is not None:
-                    while not gate.wait(0.05):
-                        if self.cancel.is_set():
-                            return
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    break
-                if self.cancel.is_set() or not self.put(item):
-                    return
-            self.put(_DONE)
-        except BaseException as error:  # handed to the consumer
-            self.put(error)
-
-    def put(self, item: Any) -> bool:
-        while not self.slots.acquire(timeout=0.05):
-            if self.cancel.is_set():
-                return False
-        with self.lock:
-            self.items.append(item)
-            if self.wake_pending:
-                return True
-            self.wake_pending = True
-        try:
-            self.loop.call_soon_threadsafe(self._wake)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            return False
-        return True
-
-    def _wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    async def take(self) -> list[Any]:
-        """Wait for and take every queued item."""
-        while True:
-            with self.lock:
-                items, self.items = self.items, []
-                if items:
-                    self.wake_pending = False
-            if items:
-                self.slots.release(len(items))
-                return items
-            self.waiter = self.loop.create_future()
-            with self.lock:
-                ready = bool(self.items)
-            if not ready:
-                await self.waiter
-            self.waiter = None
 
 
 class _LiveSink:

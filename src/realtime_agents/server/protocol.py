@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..audio import AudioFormatName
+from .active_response import ActiveResponse, event
 from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
 from .effects import (
     AnalyzeAudio,
@@ -29,35 +30,22 @@ from .effects import (
 )
 from .engines.base import LlmToolCall
 from .errors import ProtocolError, error_event, invalid_value
-from .fields import expect_str
 from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
+from .json_validators import expect_str
 from .response_params import ResponseParams, parse_response_params
-from .responses import ActiveResponse, event
 from .session_config import (
     default_session,
     default_transcription_session,
     format_name,
 )
-from .speculation import Speculator, start_effect
+from .speculation_core import Speculator, start_effect
 from .turns.semantic import SemanticTurnDetector, TranscriptWanted
 from .turns.session_turns import TurnTaking, detector_for
 
-CLIENT_EVENT_TYPES = [
-    "session.update",
-    "session.close",
-    "input_audio_buffer.append",
-    "session.input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "response.create",
-    "response.cancel",
-]
+CLIENT_EVENT_TYPES = list(HANDLERS)
+"""Every client event type the core handles (the keys of its handler table)."""
 TRANSCRIPTION_UNSUPPORTED = {
     "conversation.item.create": "it holds only the user audio items it transcribes",
     "conversation.item.truncate": "it has no assistant audio to truncate",

@@ -6,9 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ProtocolError, invalid_value
-from .fields import check_keys, expect_bool, expect_list, expect_object, expect_str, join
+from .json_validators import check_keys, expect_bool, expect_list, expect_object, expect_str, join
 from .session_config import parse_audio_format, parse_modalities, parse_voice
-from .session_fields import parse_max_output_tokens, parse_prompt, parse_tool_choice, parse_tools
+from .shared_field_parsers import (
+    parse_max_output_tokens,
+    parse_prompt,
+    parse_tool_choice,
+    parse_tools,
+)
 
 
 @dataclass(slots=True)

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..audio import AudioFormatName, normalize_audio_format
 from .errors import ProtocolError, invalid_value
-from .fields import (
+from .ids import new_id
+from .json_validators import (
     check_keys,
     expect_bool,
     expect_enum,
@@ -26,8 +27,7 @@ from .fields import (
     expect_str,
     join,
 )
-from .ids import new_id
-from .session_fields import (
+from .shared_field_parsers import (
     parse_include,
     parse_max_output_tokens,
     parse_prompt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..redaction import redact_url
 from .scripted import (
     RealtimeScriptError,
     RealtimeSendMatcher,
@@ -11,7 +12,6 @@ from .scripted import (
     UnconsumedRealtimeSteps,
     UnexpectedRealtimeSend,
     describe_matcher,
-    redact_url,
 )
 
 __all__ = [

@@ -6,6 +6,13 @@ cancel, truncate checked against the audio sent), records what clients send, and
 faults: closes with any code (also mid-response), stalls, malformed frames, duplicated or
 reordered events, unknown event types.
 
+It is deliberately independent of the local server (`realtime_agents.server`): a test oracle
+for the client side, written from the API's documented behaviour and scripted per test. It
+shares no code with the server's protocol core, so a mistake in that core cannot hide a
+mistake in the client (and the server is tested against the client and the `openai` SDK on
+its own). Its `error` events carry the API's codes, which clients act on, with messages of
+its own ("fake server: ..."): no test should depend on an error's wording.
+
 Example::
 
     from realtime_agents.testing.fake_server import FakeRealtimeServer, text_response
@@ -34,6 +41,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .._wsdirect import close_without_status, transport_of
 from ..providers.openai.redact import RedactingLogger
 from .fake_script import (
     Event,
@@ -201,7 +209,7 @@ class FakeRealtimeServer:
 
     async def stall(self, seconds: float) -> None:
         """Stop reading the latest connection for a while: pings go unanswered."""
-        transport = self.connection.ws.transport
+        transport = transport_of(self.connection.ws)
         transport.pause_reading()
         await asyncio.sleep(seconds)
         transport.resume_reading()
@@ -253,9 +261,9 @@ class FakeRealtimeServer:
 
     async def _close(self, conn: FakeConnection, code: int, reason: str = "") -> None:
         if code == 1006:
-            conn.ws.transport.abort()
+            transport_of(conn.ws).abort()
         elif code == 1005:  # an empty close frame: the client sees "no status code"
-            await conn.ws.close(None)  # type: ignore[arg-type]
+            await close_without_status(conn.ws)
         else:
             await conn.ws.close(code, reason)
 
@@ -270,7 +278,7 @@ class FakeRealtimeServer:
                 "api-key"
             )
             if given != self.api_key:
-                await self._error(conn, "invalid_api_key", "Incorrect API key provided.")
+                await self._error(conn, "invalid_api_key", "fake server: wrong API key")
                 await ws.close(3000, "invalid_request_error.invalid_api_key")
                 return
         conn.session = {
@@ -297,9 +305,7 @@ class FakeRealtimeServer:
                 try:
                     event = json.loads(message)
                 except ValueError:
-                    await self._error(
-                        conn, "invalid_json", "Invalid event: failed to parse JSON value."
-                    )
+                    await self._error(conn, "invalid_json", "fake server: the frame is not JSON")
                     continue
                 conn.received.append(event)
                 self.received.append(event)
@@ -317,7 +323,7 @@ class FakeRealtimeServer:
                 await self._error(
                     conn,
                     "missing_required_parameter",
-                    "Missing required parameter: 'session.type'.",
+                    "fake server: session.type must be 'realtime'",
                     client_id,
                 )
                 return
@@ -355,7 +361,10 @@ class FakeRealtimeServer:
         elif kind == "input_audio_buffer.commit":
             if conn.input_buffer_bytes < 100 * 48:
                 await self._error(
-                    conn, "input_audio_buffer_commit_empty", "buffer too small", client_id
+                    conn,
+                    "input_audio_buffer_commit_empty",
+                    "fake server: under 100 ms buffered",
+                    client_id,
                 )
             else:
                 await self._commit(conn)
@@ -368,7 +377,7 @@ class FakeRealtimeServer:
                 await self._error(
                     conn,
                     "conversation_already_has_active_response",
-                    f"Conversation already has an active response: {conn.active_response}.",
+                    f"fake server: {conn.active_response} is still active",
                     client_id,
                 )
                 return
@@ -378,7 +387,7 @@ class FakeRealtimeServer:
                 await self._error(
                     conn,
                     "response_cancel_not_active",
-                    "Cancellation failed: no active response found",
+                    "fake server: no active response",
                     client_id,
                 )
             else:
@@ -389,7 +398,7 @@ class FakeRealtimeServer:
                 await self._error(
                     conn,
                     "item_delete_invalid_item_id",
-                    f"Item with item_id not found: {item_id}",
+                    f"fake server: no item {item_id}",
                     client_id,
                 )
             else:
@@ -402,14 +411,14 @@ class FakeRealtimeServer:
                 await self._error(
                     conn,
                     "item_truncate_invalid_item_id",
-                    f"Item with item_id not found: {item_id}",
+                    f"fake server: no item {item_id}",
                     client_id,
                 )
             elif end_ms > length_ms:
                 await self._error(
                     conn,
                     "invalid_value",
-                    f"Audio content of {length_ms}ms is already shorter than {end_ms}ms",
+                    f"fake server: the audio is {length_ms} ms, not {end_ms} ms",
                     client_id,
                 )
             else:
@@ -423,7 +432,9 @@ class FakeRealtimeServer:
                     },
                 )
         else:
-            await self._error(conn, "invalid_value", f"Invalid value: {kind!r}.", client_id)
+            await self._error(
+                conn, "invalid_value", f"fake server: unknown event type {kind!r}", client_id
+            )
 
     async def _add_item(self, conn: FakeConnection, item: Event) -> None:
         previous, conn.last_item_id = conn.last_item_id, item["id"]

@@ -9,7 +9,6 @@ import asyncio
 import copy
 import logging
 import math
-import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any, TypeAlias, get_args
 
 import msgspec
 
+from ..errors import RealtimeAgentsError
 from ..events import (
     RealtimeModelConnectionStatusEvent,
     RealtimeModelEndOfStreamEvent,
@@ -25,6 +25,7 @@ from ..events import (
 )
 from ..inputs import RealtimeModelSendEvent
 from ..model import RealtimeModel, RealtimeModelConfig, RealtimeModelListener, resolve_api_key
+from ..redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,9 @@ RealtimeSendMatcher: TypeAlias = (
 
 _SEND_EVENT_CLASSES: tuple[type, ...] = get_args(RealtimeModelSendEvent)
 _MODEL_EVENT_CLASSES: tuple[type, ...] = get_args(RealtimeModelEvent)
-_URL_SECRET_PARAM = re.compile(r"([?&#](?:key|api[_-]?key|(?:access_)?token)=)[^&#]*", re.I)
-_URL_PASSWORD = re.compile(r"^([^:/?#]+://[^/?#@:]*:)[^/?#@]*@")
 
 
-class RealtimeScriptError(AssertionError):
+class RealtimeScriptError(RealtimeAgentsError, AssertionError):
     """The code under test did not follow the script, or used the model in a way it cannot."""
 
 
@@ -392,8 +391,3 @@ def _snapshot_connect_call(
         playback_tracker_provided="playback_tracker" in options,
         reconnect_provided="reconnect" in options,
     )
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password and the values of secret-looking query parameters redacted."""
-    return _URL_PASSWORD.sub(r"\1REDACTED@", _URL_SECRET_PARAM.sub(r"\1REDACTED", url))

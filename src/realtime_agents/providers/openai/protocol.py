@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import enum
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -42,10 +43,10 @@ from ...inputs import (
 from ...model import RealtimePlaybackTracker
 from ...settings import merge_settings
 from . import frames, wire
-from .history import (
+from .replay import (
     DEFAULT_MAX_HISTORY_ITEMS,
     DEFAULT_MAX_UNSENT_AUDIO_BYTES,
-    ConversationHistory,
+    ReplayHistory,
     UnsentAudio,
 )
 from .turns import CANCEL_EVENT_PREFIX, Interruption, PlaybackState, ResponseSequencer
@@ -54,7 +55,19 @@ FrameKind: TypeAlias = Literal["audio", "item", "create", "other"]
 """`item` frames survive a reconnect; the rest are rebuilt (audio, creates) or moot."""
 
 _GENERIC = msgspec.json.Decoder()
-_AUDIO_DELTAS = (frames.AudioDelta, frames.BetaAudioDelta)
+
+
+class AudioSkip(enum.Enum):
+    """Why `receive_audio` gave no audio event for a frame."""
+
+    NOT_AUDIO_DELTA = "not_audio_delta"
+    """Not an audio delta in the usual layout (or raw events are on): `receive_other` takes it."""
+    DROPPED = "dropped"
+    """Late audio of an interrupted response: handled, nothing to emit."""
+
+
+ReceivedAudio: TypeAlias = RealtimeModelAudioEvent | AudioSkip
+"""What `receive_audio` returns: the audio event to emit, or why there is none."""
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -76,7 +89,7 @@ class OpenAIRealtimeProtocol:
         self.settings: dict[str, Any] = dict(merge_settings({}, initial_settings or {}))
         self.sequencer = ResponseSequencer()
         self.playback = PlaybackState(tracker=playback_tracker)
-        self.history = ConversationHistory(max_history_items)
+        self.history = ReplayHistory(max_history_items)
         self.unsent_audio = UnsentAudio(max_unsent_audio_bytes)
         self.outbox: list[tuple[FrameKind, bytes]] = []
         """Frames to send, oldest first (a list: an idle session keeps no buffer)."""
@@ -103,40 +116,36 @@ class OpenAIRealtimeProtocol:
         """Decode one server frame, update the state, queue replies; returns events to emit."""
         if frame.__class__ is bytes:
             audio = self.receive_audio(frame, now)
-            if audio is not False:
-                return [] if audio is True else [audio]
+            if type(audio) is RealtimeModelAudioEvent:
+                return [audio]
+            if audio is AudioSkip.DROPPED:
+                return []
         return self.receive_other(frame, now)
 
-    def receive_audio(self, frame: bytes, now: float) -> RealtimeModelAudioEvent | bool:
-        """The hot path, for an audio delta in the usual layout: its event; True when it was
-        handled with nothing to emit (late audio of an interrupted response); False when the
-        frame is something else (then `receive_other` takes it)."""
+    def receive_audio(self, frame: bytes, now: float) -> ReceivedAudio:
+        """The hot path, for an audio delta in the usual layout (see `wire.fast_audio_event`):
+        its event, or why there is none."""
         if self.emit_raw_events:
-            return False
+            return AudioSkip.NOT_AUDIO_DELTA
         audio = wire.fast_audio_event(frame)
         if audio is None:
-            return False
-        if not self.playback.accept_delta(
-            audio.response_id, audio.item_id, audio.content_index, len(audio.data), now
-        ):
-            return True
-        return audio
+            return AudioSkip.NOT_AUDIO_DELTA
+        return audio if self._accepts_audio(audio, now) else AudioSkip.DROPPED
 
     def receive_other(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
         """`receive` for a frame `receive_audio` did not take."""
-        decoded = frames.decode_server_frame(frame)
-        if decoded.__class__ in _AUDIO_DELTAS and not self.emit_raw_events:
-            delta: frames.AudioDelta = decoded
-            if not self.playback.accept_delta(
-                delta.response_id, delta.item_id, delta.content_index, len(delta.delta), now
-            ):
-                return []
-            return [wire.audio_event(delta)]
-        events = self._receive_decoded(decoded, now)
+        events = self._receive_decoded(frames.decode_server_frame(frame), now)
         if self.emit_raw_events:
             with contextlib.suppress(msgspec.DecodeError):
                 events.insert(0, RealtimeModelRawServerEvent(data=_GENERIC.decode(frame)))
         return events
+
+    def _accepts_audio(self, audio: RealtimeModelAudioEvent, now: float) -> bool:
+        """Every audio delta, by either decoder, comes here: record it for playback; False
+        when it belongs to an interrupted response (drop it)."""
+        return self.playback.accept_delta(
+            audio.response_id, audio.item_id, audio.content_index, len(audio.data), now
+        )
 
     def _receive_decoded(
         self, decoded: frames.ServerEvent | frames.DecodeFailure, now: float
@@ -144,11 +153,8 @@ class OpenAIRealtimeProtocol:
         if isinstance(decoded, frames.DecodeFailure):
             return [decoded.event]
         if isinstance(decoded, frames.AudioDelta):
-            if not self.playback.accept_delta(
-                decoded.response_id, decoded.item_id, decoded.content_index, len(decoded.delta), now
-            ):
-                return []
-            return wire.to_model_events(decoded)
+            event = wire.audio_event(decoded)
+            return [event] if self._accepts_audio(event, now) else []
         if isinstance(decoded, frames.SpeechStarted):
             return self._barge_in(now) + wire.to_model_events(decoded)
         if isinstance(decoded, frames.ItemAdded):

@@ -1,42 +1,15 @@
-"""Keeping secrets out of URLs, messages and log lines."""
+"""Redaction for the provider: the library's one policy (`realtime_agents.redaction`), and a
+logger for `websockets` that applies it."""
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_SAFE_QUERY_KEYS = frozenset({"model", "call_id", "intent", "api-version", "deployment"})
-_HEADER_LINE = re.compile(
-    r"(?i)\b(authorization|api-key|x-api-key|openai-insecure-api-key)(\s*[:=]\s*|\.)\S.*"
-)
+from ...redaction import redact_text, redact_url
 
-
-def redact_url(url: str) -> str:
-    """The URL with credentials and every query value except known-harmless ones hidden."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        query = urlencode(
-            [
-                (key, value if key in _SAFE_QUERY_KEYS else "***")
-                for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            ],
-            safe="*",
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "<unparseable url>"
-
-
-def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """`text` with each secret (at least 4 characters long) and auth header values hidden."""
-    for secret in secrets:
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    return _HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+__all__ = ["RedactingLogger", "redact_text", "redact_url"]
 
 
 if TYPE_CHECKING:

@@ -19,8 +19,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ..._wsdirect import DirectClientConnection as DirectConnection
+from ...errors import RealtimeAgentsError
 from ...events import (
     RealtimeErrorInfo,
+    RealtimeModelAudioEvent,
     RealtimeModelConnectionStatusEvent,
     RealtimeModelEndOfStreamEvent,
     RealtimeModelErrorEvent,
@@ -38,15 +40,15 @@ from ...model import (
     resolve_api_key,
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
-from .history import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
-from .protocol import OpenAIRealtimeProtocol
+from .protocol import AudioSkip, OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
+from .replay import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
 
 logger = logging.getLogger("realtime_agents.providers.openai")
 
 
-class RealtimeConnectionError(ConnectionError):
+class RealtimeConnectionError(RealtimeAgentsError, ConnectionError):
     """The connection could not be opened or was lost; the message says why (never the key)."""
 
 
@@ -300,12 +302,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ws.attach(self._dispatcher.queue.has_room, self._on_message)
         await ws.wait_closed()
         await ws.wait_released()  # messages held back by a full queue come before the close
-        protocol = ws.protocol
-        sent = protocol.close_sent
-        if sent is not None and (protocol.close_rcvd is None or not protocol.close_rcvd_then_sent):
+        own = ws.own_close()
+        if own is not None:
             # This side failed the connection (a message over max_size is 1009, a protocol
             # error 1002, a keepalive timeout 1011): that is the code that explains the close.
-            return sent.code, sent.reason
+            return own
         code = ws.close_code if ws.close_code is not None else 1006
         return code, ws.close_reason or ""
 
@@ -315,9 +316,10 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         push = self._dispatcher.deliver
         try:
             audio = protocol.receive_audio(frame, self._clock())
-            if audio is not False:
-                if audio is not True:
-                    push(audio)
+            if type(audio) is RealtimeModelAudioEvent:
+                push(audio)
+                return
+            if audio is AudioSkip.DROPPED:
                 return
             events = protocol.receive_other(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session

@@ -137,6 +137,62 @@ class TextToSpeechEngine(Protocol):
         ...
 
 
+# ---------------------------------------------------------------------- optional abilities
+# An engine may have any of these besides its role's interface; the server checks with
+# `isinstance` (the protocols are runtime-checkable) and uses the ability where it has it.
+
+
+@runtime_checkable
+class InlineEngine(Protocol):
+    """An engine that may declare it never blocks: the server then calls it on the event loop
+    (no worker thread). `runs_inline` may change with the engine's settings."""
+
+    @property
+    def runs_inline(self) -> bool:
+        """Whether every call returns without blocking (no model, no delay)."""
+        ...
+
+
+@runtime_checkable
+class PrefillingLanguageModel(Protocol):
+    """An LLM that can evaluate a prompt ahead, while the user is still speaking."""
+
+    def prefill(self, request: LlmRequest, cancel: threading.Event) -> None:
+        """Put the prompt a later request continuing `request`'s user text will share into
+        the model's cache (blocking; stops soon after `cancel` is set). Changes no answer."""
+        ...
+
+
+@runtime_checkable
+class PreparingLanguageModel(Protocol):
+    """An LLM that keeps prompt caches and can fill them for a session's tools and
+    instructions before its first turn."""
+
+    def prepare(
+        self,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: str | Mapping[str, Any] = "auto",
+        instructions: str | None = None,
+    ) -> None:
+        """Prefill the prompt prefixes for `tools` (none: keep the current ones), `tool_choice`
+        and `instructions` (blocking)."""
+        ...
+
+
+@runtime_checkable
+class WarmableEngine(Protocol):
+    """An engine whose first call is slow: `warm_up` makes that call once at load time."""
+
+    def warm_up(self) -> None:
+        """Run a throwaway call so the first real one is fast (blocking)."""
+        ...
+
+
+def runs_inline(engine: object) -> bool:
+    """Whether `engine` declares it never blocks (see `InlineEngine`)."""
+    return isinstance(engine, InlineEngine) and bool(engine.runs_inline)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineSet:
     """The engines one server process uses, shared by all sessions."""

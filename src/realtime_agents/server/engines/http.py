@@ -23,7 +23,7 @@ from realtime_agents.server.engines.base import (
     LlmRequest,
     LlmToolCall,
 )
-from realtime_agents.server.engines.tool_router import new_call_id
+from realtime_agents.server.ids import new_call_id
 
 SPEECH_SAMPLE_RATE: Final = 24_000
 """OpenAI's `response_format="pcm"` is 24 kHz mono PCM16 little-endian."""

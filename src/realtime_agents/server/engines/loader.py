@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TextIO
 
+from realtime_agents.errors import RealtimeAgentsError
 from realtime_agents.server.engines.base import (
     EngineSet,
     LanguageModelEngine,
     SpeechToTextEngine,
     TextToSpeechEngine,
     VadEngine,
+    WarmableEngine,
 )
 
 KINDS: Final = ("embedded", "http", "scripted")
@@ -38,7 +40,7 @@ _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(RealtimeAgentsError, ValueError):
     """The engine configuration names an unknown kind or has a bad value."""
 
 
@@ -175,11 +177,11 @@ def _load(role: str, settings: Mapping[str, Any], warm_up: bool, log: TextIO) ->
         started = time.perf_counter()
         engine = _BUILDERS[role](settings)
         loaded = time.perf_counter()
-        warm = getattr(engine, "warm_up", None)
-        if warm_up and callable(warm):
-            warm()
+        warms = warm_up and isinstance(engine, WarmableEngine)
+        if warms:
+            engine.warm_up()
         done = time.perf_counter()
-        detail = f" + warm-up {done - loaded:.2f} s" if warm_up and callable(warm) else ""
+        detail = f" + warm-up {done - loaded:.2f} s" if warms else ""
         print(
             f"realtime-agents: {role} engine {engine.name} loaded in {loaded - started:.2f} s"
             f"{detail}",

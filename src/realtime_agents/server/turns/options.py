@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ProtocolError
-from ..fields import (
+from ..json_validators import (
     check_keys,
     expect_bool,
     expect_int,

@@ -23,7 +23,7 @@ from .playout import Playout
 from .semantic import SemanticTurnDetector, TranscriptWanted
 
 if TYPE_CHECKING:
-    from ..responses import ActiveResponse
+    from ..active_response import ActiveResponse
 
 Detector = TurnDetector | SemanticTurnDetector
 Purpose = Literal["end_of_turn", "interruption"]

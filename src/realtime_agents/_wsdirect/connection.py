@@ -184,6 +184,16 @@ class _DirectMessages(Connection):
             self._released = self.loop.create_future()
             await self._released
 
+    def own_close(self) -> tuple[int, str] | None:
+        """The code and reason of the close frame this side sent first, or sent unanswered (a
+        message over max_size is 1009, a protocol error 1002, a keepalive timeout 1011); None
+        when the peer closed first or no close frame was sent."""
+        protocol = self.protocol
+        sent = protocol.close_sent
+        if sent is None or (protocol.close_rcvd is not None and protocol.close_rcvd_then_sent):
+            return None
+        return sent.code, sent.reason
+
     def _resume(self) -> None:
         if self._paused:
             self._paused = False

@@ -27,8 +27,9 @@ def _overflow(code: str, message: str) -> RealtimeModelErrorEvent:
     )
 
 
-class ConversationHistory:
-    """The conversation as seen on the wire (messages, function calls with their outputs)."""
+class ReplayHistory:
+    """The conversation as the server holds it (messages, function calls with their outputs),
+    to restore after a reconnect. Not `agents.ConversationHistory`, the app's view."""
 
     def __init__(
         self,

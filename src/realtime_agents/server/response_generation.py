@@ -9,7 +9,7 @@ the pieces to the client; a speculative run's sink records them until they are a
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..audio import (
     AudioFormatName,
@@ -24,10 +24,8 @@ from ..audio import (
 )
 from .clauses import ClauseCutter
 from .effects import StartResponse
-from .engines.base import LlmChunk, LlmToolCall, SpeechToTextEngine
-
-if TYPE_CHECKING:
-    from .pipeline import SessionPipeline
+from .engine_runner import EngineRunner
+from .engines.base import EngineSet, LlmChunk, LlmToolCall, SpeechToTextEngine, runs_inline
 
 MAX_AUDIO_DELTA_MS = 100
 """Audio deltas are at most this long (TTS chunks are split)."""
@@ -49,11 +47,6 @@ class ResponseSink(Protocol):
         ...
 
 
-def runs_inline(engine: object) -> bool:
-    """Whether an engine declares it never blocks (`runs_inline`): call it on the loop."""
-    return bool(getattr(engine, "runs_inline", False))
-
-
 def transcribe_audio(
     stt: SpeechToTextEngine,
     audio: bytes,
@@ -68,9 +61,14 @@ def transcribe_audio(
 
 
 async def generate_response(
-    pipeline: SessionPipeline, start: StartResponse, cancel: threading.Event, sink: ResponseSink
+    runner: EngineRunner,
+    engines: EngineSet,
+    start: StartResponse,
+    cancel: threading.Event,
+    sink: ResponseSink,
 ) -> None:
-    """Run the LLM (and TTS in audio mode) for `start`, reporting every piece to `sink`.
+    """Run the LLM (and TTS in audio mode) of `engines` for `start` through `runner`,
+    reporting every piece to `sink`.
 
     While the first clause is synthesised, the LLM pauses between tokens: the first audio
     waits for that synthesis alone, and the next clause is still ready long before the first
@@ -79,13 +77,13 @@ async def generate_response(
     llm_gate = threading.Event()
     llm_gate.set()
     speaker = (
-        _Speaker(pipeline, start, cancel, sink, llm_gate)
+        _Speaker(runner, engines, start, cancel, sink, llm_gate)
         if "audio" in start.output_modalities
         else None
     )
     cutter = ClauseCutter()
-    llm = pipeline.engines.llm
-    async for chunk in pipeline._stream(
+    llm = engines.llm
+    async for chunk in runner.stream(
         lambda: llm.generate(start.request, cancel),
         cancel,
         inline=runs_inline(llm),
@@ -111,20 +109,21 @@ class _Speaker:
 
     def __init__(
         self,
-        pipeline: SessionPipeline,
+        runner: EngineRunner,
+        engines: EngineSet,
         start: StartResponse,
         cancel: threading.Event,
         sink: ResponseSink,
         llm_gate: threading.Event,
     ) -> None:
-        self.pipeline = pipeline
+        self.runner = runner
         self.llm_gate = llm_gate
         """Cleared while the first clause is synthesised (the LLM waits)."""
         self.first = True
         self.start = start
         self.cancel = cancel
         self.sink = sink
-        self.tts = pipeline.engines.tts
+        self.tts = engines.tts
         self.format: AudioFormatName = start.output_format
         self.resampler = StreamingResampler(self.tts.sample_rate, sample_rate_of(self.format))
         self.max_delta = bytes_for_ms(MAX_AUDIO_DELTA_MS, self.format)
@@ -140,7 +139,7 @@ class _Speaker:
         if first:
             self.llm_gate.clear()
         try:
-            async for pcm in self.pipeline._stream(
+            async for pcm in self.runner.stream(
                 lambda: tts.synthesize(spoken, voice=start.voice, speed=start.speed, cancel=cancel),
                 cancel,
                 inline=runs_inline(tts),

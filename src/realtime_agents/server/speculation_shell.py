@@ -20,16 +20,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
-from .effects import Speculate, StartResponse, Transcribe
-from .engines.base import LlmRequest, LlmToolCall
-from .responder import generate_response, transcribe_audio
-from .speculation import speculate
-
-if TYPE_CHECKING:
-    from .pipeline import SessionPipeline
+from .effects import Output, Speculate, StartResponse, Transcribe
+from .engine_runner import EngineRunner
+from .engines.base import EngineSet, LlmToolCall, PrefillingLanguageModel
+from .protocol import SessionProtocol
+from .response_generation import generate_response, transcribe_audio
+from .speculation_core import speculate
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,25 @@ WARM_EVERY_MS = 300
 the audio so far in long speech, since each prefill transcribes all of it again)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionShell:
+    """What speculative work uses of its session's I/O shell (the pipeline passes it in)."""
+
+    core: SessionProtocol
+    engines: EngineSet
+    runner: EngineRunner
+    handle: Callable[[list[Output]], Awaitable[None]]
+    """Queue the core's outputs (events and effects), waiting while the queue is full."""
+    clock: Callable[[], float]
+    transcribe: Callable[[Transcribe], Awaitable[None]]
+    """Transcribe an item the usual way and report it to the core."""
+
+
 class SpeculativeRun:
     """One speculative transcript + response, recorded until adopted or discarded."""
 
-    def __init__(self, pipeline: SessionPipeline, effect: Speculate) -> None:
-        self.pipeline = pipeline
+    def __init__(self, shell: SessionShell, effect: Speculate) -> None:
+        self.shell = shell
         self.effect = effect
         self.cancel = threading.Event()
         self.transcript: str | None = None
@@ -93,10 +107,10 @@ class SpeculativeRun:
     # ------------------------------------------------------------------ the speculative work
 
     async def _run(self) -> None:
-        effect, pipeline = self.effect, self.pipeline
-        stt = pipeline.engines.stt
+        effect, shell = self.effect, self.shell
+        stt = shell.engines.stt
         try:
-            text = await pipeline._in_thread(
+            text = await shell.runner.in_thread(
                 lambda: transcribe_audio(
                     stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                 )
@@ -134,7 +148,8 @@ class SpeculativeRun:
 
     async def _generate(self, start: StartResponse) -> None:
         """The live response's engine work (`generate_response`), recorded."""
-        await generate_response(self.pipeline, start, self.cancel, self)
+        shell = self.shell
+        await generate_response(shell.runner, shell.engines, start, self.cancel, self)
 
     async def text(self, text: str) -> None:
         self._record("text", text)
@@ -149,7 +164,7 @@ class SpeculativeRun:
 
     async def replay(self, effect: StartResponse) -> None:
         """Be the response `effect` starts: report the recording, then the rest as it comes."""
-        pipeline, core, response_id = self.pipeline, self.pipeline.core, effect.response_id
+        handle, core, response_id = self.shell.handle, self.shell.core, effect.response_id
         index = 0
         try:
             while True:
@@ -157,25 +172,25 @@ class SpeculativeRun:
                     kind, value = self.outputs[index]
                     index += 1
                     if kind == "text":
-                        await pipeline.handle(core.response_text(response_id, value))
+                        await handle(core.response_text(response_id, value))
                     elif kind == "audio":
-                        await pipeline.handle(core.response_audio(response_id, value))
+                        await handle(core.response_audio(response_id, value))
                     else:
-                        await pipeline.handle(core.response_tool_call(response_id, value))
+                        await handle(core.response_tool_call(response_id, value))
                 if self.finished:
                     break
                 self._changed.clear()
                 await self._changed.wait()
         finally:
             self.stop()  # barge-in or cancel (the task is cancelled), or done
-        await pipeline.handle(core.response_finished(response_id, pipeline.clock(), self.error))
+        await handle(core.response_finished(response_id, self.shell.clock(), self.error))
 
 
 class Speculations:
     """A session's current speculative run (at most one)."""
 
-    def __init__(self, pipeline: SessionPipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, shell: SessionShell) -> None:
+        self.shell = shell
         self.current: SpeculativeRun | None = None
         self._warming: asyncio.Task[None] | None = None
         self._warm_cancel = threading.Event()
@@ -188,14 +203,14 @@ class Speculations:
         Only with an LLM engine that has `prefill(request, cancel)`, when no speculative run
         or earlier prefill is under way, and once the speech item is long enough.
         """
-        pipeline = self.pipeline
-        core = pipeline.core
+        shell = self.shell
+        core = shell.core
         if not core.speculator.enabled or self.current is not None or not core.detector.in_speech:
             return
         if self._warming is not None and not self._warming.done():
             return
-        prefill = getattr(pipeline.engines.llm, "prefill", None)
-        if not callable(prefill):
+        llm = shell.engines.llm
+        if not isinstance(llm, PrefillingLanguageModel):
             return
         item_id = core.speech_item_id
         heard_ms = core.buffer.end_ms - core.detector.speech_start_ms
@@ -208,18 +223,17 @@ class Speculations:
             return
         self._warmed = (item_id, heard_ms)
         self._warm_cancel = threading.Event()
-        self._warming = asyncio.ensure_future(self._warm(effect, prefill, self._warm_cancel))
+        self._warming = asyncio.ensure_future(self._warm(effect, llm, self._warm_cancel))
 
     async def _warm(
         self,
         effect: Speculate,
-        prefill: Callable[[LlmRequest, threading.Event], None],
+        llm: PrefillingLanguageModel,
         cancel: threading.Event,
     ) -> None:
-        pipeline = self.pipeline
-        stt = pipeline.engines.stt
+        runner, stt = self.shell.runner, self.shell.engines.stt
         try:
-            text = await pipeline._in_thread(
+            text = await runner.in_thread(
                 lambda: transcribe_audio(
                     stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                 )
@@ -227,7 +241,7 @@ class Speculations:
             if cancel.is_set() or not text.strip():
                 return
             request = effect.start(text.strip()).request
-            await pipeline._in_thread(lambda: prefill(request, cancel))
+            await runner.in_thread(lambda: llm.prefill(request, cancel))
         except Exception:
             logger.debug("prefilling the LLM during speech failed", exc_info=True)
 
@@ -236,7 +250,7 @@ class Speculations:
         self._warm_cancel.set()
         self.discard()
         logger.debug("speculating on %s (%d bytes)", effect.item_id, len(effect.audio))
-        self.current = SpeculativeRun(self.pipeline, effect)
+        self.current = SpeculativeRun(self.shell, effect)
 
     def discard(self) -> None:
         """Stop and forget the current run."""
@@ -255,12 +269,12 @@ class Speculations:
 
     async def _deliver(self, run: SpeculativeRun, effect: Transcribe) -> None:
         await run.transcribed.wait()
-        pipeline, text = self.pipeline, run.transcript
+        shell, text = self.shell, run.transcript
         if text is None:  # the speculative transcription failed: do it again the usual way
-            await pipeline._transcribe(effect)
+            await shell.transcribe(effect)
             return
-        await pipeline.handle(pipeline.core.transcription_delta(effect.item_id, text))
-        await pipeline.handle(pipeline.core.transcription_completed(effect.item_id, text))
+        await shell.handle(shell.core.transcription_delta(effect.item_id, text))
+        await shell.handle(shell.core.transcription_completed(effect.item_id, text))
 
     async def transcript_of(self, item_id: str) -> str | None:
         """The current run's transcript if it is of `item_id` (None: no such run, or it failed)."""

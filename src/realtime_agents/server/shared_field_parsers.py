@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import invalid_value
-from .fields import (
+from .json_validators import (
     check_keys,
     expect_enum,
     expect_int,

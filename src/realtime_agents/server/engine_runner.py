@@ -1,0 +1,141 @@
+"""Runs blocking engine calls off the event loop: one call in a worker thread, or a stream.
+
+Engines are synchronous (see `engines.base`). `EngineRunner.in_thread` runs one call in the
+server's shared executor; `EngineRunner.stream` runs a blocking iterator (LLM tokens, TTS
+audio) in a worker thread and yields its items on the loop through a bounded channel that
+wakes the loop once per batch. The pipeline, the response generation and the speculative
+runs of a session share one runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+CHANNEL_SLOTS = 32
+"""Items a producer thread may queue ahead of the consumer before it waits."""
+
+
+class EngineRunner:
+    """Runs engine calls in `executor`'s worker threads (None: the loop's default executor)."""
+
+    def __init__(self, executor: Executor | None = None) -> None:
+        self.executor = executor
+
+    async def in_thread(self, function: Callable[[], T]) -> T:
+        """The result of `function()`, called in a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function)
+
+    async def stream(
+        self,
+        make_iterator: Callable[[], Iterator[Any]],
+        cancel: threading.Event,
+        *,
+        inline: bool = False,
+        gate: threading.Event | None = None,
+    ) -> AsyncIterator[Any]:
+        """Run a blocking iterator in a worker thread, yielding its items on the loop.
+
+        `inline` iterates on the loop instead (engines that never block, such as scripted
+        ones without delays). From a thread, items cross in batches: the producer wakes the
+        loop only when the consumer has taken everything queued before. While `gate` is
+        cleared, the producer asks the iterator for nothing more (it pauses between items).
+        """
+        if inline:
+            for item in make_iterator():
+                if cancel.is_set():
+                    return
+                yield item
+            return
+        loop = asyncio.get_running_loop()
+        channel = _Channel(loop, cancel)
+        loop.run_in_executor(self.executor, channel.produce, make_iterator, gate)
+        try:
+            while True:
+                for item in await channel.take():
+                    if item is _DONE:
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+        except BaseException:
+            cancel.set()  # leaving early: stop the producer thread
+            raise
+
+
+class _Channel:
+    """A bounded thread -> loop queue that wakes the loop once per batch, not per item."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cancel: threading.Event) -> None:
+        self.loop = loop
+        self.cancel = cancel
+        self.slots = threading.Semaphore(CHANNEL_SLOTS)  # the producer waits for the consumer
+        self.lock = threading.Lock()
+        self.items: list[Any] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.wake_pending = False
+
+    def produce(
+        self, make_iterator: Callable[[], Iterator[Any]], gate: threading.Event | None = None
+    ) -> None:
+        """The worker thread: put every item, then `_DONE` (or the error).
+
+        Before each item it waits for `gate` (if given) to be set.
+        """
+        try:
+            iterator = iter(make_iterator())
+            while True:
+                if gate is not None:
+                    while not gate.wait(0.05):
+                        if self.cancel.is_set():
+                            return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                if self.cancel.is_set() or not self.put(item):
+                    return
+            self.put(_DONE)
+        except BaseException as error:  # handed to the consumer
+            self.put(error)
+
+    def put(self, item: Any) -> bool:
+        while not self.slots.acquire(timeout=0.05):
+            if self.cancel.is_set():
+                return False
+        with self.lock:
+            self.items.append(item)
+            if self.wake_pending:
+                return True
+            self.wake_pending = True
+        try:
+            self.loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            return False
+        return True
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def take(self) -> list[Any]:
+        """Wait for and take every queued item."""
+        while True:
+            with self.lock:
+                items, self.items = self.items, []
+                if items:
+                    self.wake_pending = False
+            if items:
+                self.slots.release(len(items))
+                return items
+            self.waiter = self.loop.create_future()
+            with self.lock:
+                ready = bool(self.items)
+            if not ready:
+                await self.waiter
+            self.waiter = None
