@@ -12,6 +12,7 @@ from realtime_agents.server.turns.echo import EchoGate
 from realtime_agents.server.turns.interruptions import (
     InterruptionArbiter,
     InterruptionRules,
+    decide,
     is_backchannel,
 )
 from realtime_agents.server.turns.options import false_interruption_options
@@ -153,6 +154,19 @@ def test_backchannels_and_noises_resume_words_interrupt() -> None:
     assert is_backchannel("", words)
     assert not is_backchannel("Stop.", words)
     assert not is_backchannel("Yeah, but what about Berlin?", words)
+    assert is_backchannel("Mmmmmm", words) and is_backchannel("Uhh, hmm.", words)
+
+
+def test_short_speech_interrupts_on_an_interrupt_word_or_enough_words() -> None:
+    rules = InterruptionRules(enabled=True)
+    assert decide("Stop.", rules) == "interrupt"
+    assert decide("No, wait", rules) == "interrupt"
+    assert decide("Run.", rules) == "resume"  # one unclear word: a misheard "right"
+    assert decide("Yeah.", rules) == "resume"
+    assert decide("Berlin, not Paris", rules) == "interrupt"
+    assert decide("", rules) == "resume"
+    strict = InterruptionRules(enabled=True, min_interruption_words=1)
+    assert decide("Run.", strict) == "interrupt"
 
 
 def test_arbiter_interrupts_long_speech_and_decides_short_speech_by_its_words() -> None:
@@ -166,7 +180,7 @@ def test_arbiter_interrupts_long_speech_and_decides_short_speech_by_its_words() 
     assert arbiter.transcript(request - 1, "mm-hm") is None  # stale
     assert arbiter.transcript(request, "mm-hm") == "resume"
     request = arbiter.stopped()
-    assert arbiter.transcript(request, "no stop") == "interrupt"
+    assert arbiter.transcript(request, "no, stop") == "interrupt"
 
 
 def test_rules_from_turn_detection() -> None:

@@ -3,9 +3,10 @@
 While the assistant speaks, speech that starts is first *held*: the answer pauses (no more
 audio is sent) and the client hears of no speech yet. Speech that goes on for
 `min_interruption_ms` interrupts at once (the deferred `speech_started`, then the usual
-cancel). Speech that ends sooner is transcribed: no words (a cough, a knock) or only
-backchannel words ("mm-hm", "yeah", "right") resume the same answer where it paused and the
-held audio is dropped; anything else ("stop", "no") interrupts.
+cancel). Speech that ends sooner is transcribed: no words (a cough, a knock), only
+backchannel words ("mm-hm", "yeah", "right") or fewer than `min_interruption_words` other
+words resume the same answer where it paused and the held audio is dropped; an interrupt
+word ("stop", "wait", "no") or enough other words interrupt.
 """
 
 from __future__ import annotations
@@ -21,8 +22,16 @@ gotcha aha ha haha thanks thank you
 """
 DEFAULT_BACKCHANNEL_WORDS = frozenset(_BACKCHANNEL_TEXT.split())
 """Words that, alone or together, acknowledge the speaker without taking the turn."""
-DEFAULT_MIN_INTERRUPTION_MS = 700
+DEFAULT_MIN_INTERRUPTION_MS = 1000
 """Speech held at most this long before it interrupts (longer than most backchannels)."""
+_INTERRUPT_TEXT = """
+stop wait no nope hold pause cancel enough quiet shut hang hey sorry excuse actually don't
+"""
+DEFAULT_INTERRUPT_WORDS = frozenset(_INTERRUPT_TEXT.split())
+"""Words that interrupt on their own ("Stop.", "Wait!")."""
+DEFAULT_MIN_INTERRUPTION_WORDS = 2
+"""Other words (not backchannels) short speech needs to interrupt: a single unclear word is
+more often a misheard backchannel ("right" heard as "Run.") than a new turn."""
 
 Decision = Literal["interrupt", "resume"]
 _WORD = re.compile(r"[a-z][a-z'-]*")
@@ -35,6 +44,8 @@ class InterruptionRules:
     enabled: bool = False
     min_interruption_ms: int = DEFAULT_MIN_INTERRUPTION_MS
     backchannel_words: frozenset[str] = field(default=DEFAULT_BACKCHANNEL_WORDS)
+    interrupt_words: frozenset[str] = field(default=DEFAULT_INTERRUPT_WORDS)
+    min_interruption_words: int = DEFAULT_MIN_INTERRUPTION_WORDS
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> InterruptionRules:
@@ -45,13 +56,34 @@ class InterruptionRules:
             enabled=True,
             min_interruption_ms=int(options["min_interruption_ms"]),
             backchannel_words=frozenset(word.lower() for word in options["backchannel_words"]),
+            interrupt_words=frozenset(word.lower() for word in options["interrupt_words"]),
+            min_interruption_words=int(options["min_interruption_words"]),
         )
 
 
+_HUM = re.compile(r"^(?:[mh]*m[mh]*|u+h+|a+h+|o+h+|e+r+m*)$")
+"""Hums and hesitations however the recogniser spells them ("Mmmmm", "hmmm", "uhh")."""
+
+
+def _words(transcript: str) -> list[str]:
+    return [w.strip("-'") for w in _WORD.findall(transcript.lower().replace("\u2019", "'"))]
+
+
+def _acknowledges(word: str, backchannel_words: frozenset[str]) -> bool:
+    return word in backchannel_words or bool(_HUM.match(word.replace("-", "")))
+
+
 def is_backchannel(transcript: str, words: frozenset[str]) -> bool:
-    """Whether `transcript` holds no words or only backchannel words."""
-    found = _WORD.findall(transcript.lower().replace("\u2019", "'"))
-    return all(word in words or word.strip("-'") in words for word in found)
+    """Whether `transcript` holds no words or only backchannel words (and hums)."""
+    return all(_acknowledges(word, words) for word in _words(transcript))
+
+
+def decide(transcript: str, rules: InterruptionRules) -> Decision:
+    """Short speech over the answer: resume it, or let the person have the turn."""
+    other = [w for w in _words(transcript) if not _acknowledges(w, rules.backchannel_words)]
+    if any(word in rules.interrupt_words for word in other):
+        return "interrupt"
+    return "interrupt" if other and len(other) >= rules.min_interruption_words else "resume"
 
 
 class InterruptionArbiter:
@@ -107,7 +139,7 @@ class InterruptionArbiter:
         """The held speech's transcript (None: stale, or nothing is held)."""
         if not self.awaiting_transcript or request != self.request:
             return None
-        return "resume" if is_backchannel(text, self.rules.backchannel_words) else "interrupt"
+        return decide(text, self.rules)
 
     def release(self) -> None:
         """The decision was carried out."""

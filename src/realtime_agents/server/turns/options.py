@@ -1,7 +1,8 @@
 """The local server's turn-taking options inside `audio.input.turn_detection` (both VAD kinds).
 
 - `false_interruption`: `true`, `false` or `{"enabled", "min_interruption_ms",
-  "backchannel_words"}`. On by default for `semantic_vad`, off for `server_vad`.
+  "min_interruption_words", "backchannel_words", "interrupt_words"}`. On by default for
+  `semantic_vad`, off for `server_vad`.
 - `echo_suppression`: `true` or `false`. On by default for `semantic_vad`, off for `server_vad`.
 
 They are echoed in `session.updated` only once a client sets them.
@@ -21,10 +22,21 @@ from ..json_validators import (
     expect_str,
     join,
 )
-from .interruptions import DEFAULT_BACKCHANNEL_WORDS, DEFAULT_MIN_INTERRUPTION_MS
+from .interruptions import (
+    DEFAULT_BACKCHANNEL_WORDS,
+    DEFAULT_INTERRUPT_WORDS,
+    DEFAULT_MIN_INTERRUPTION_MS,
+    DEFAULT_MIN_INTERRUPTION_WORDS,
+)
 
 EXTENSION_KEYS = ("false_interruption", "echo_suppression")
-_FALSE_INTERRUPTION_KEYS = ["enabled", "min_interruption_ms", "backchannel_words"]
+_FALSE_INTERRUPTION_KEYS = [
+    "enabled",
+    "min_interruption_ms",
+    "min_interruption_words",
+    "backchannel_words",
+    "interrupt_words",
+]
 _MAX_WORDS = 200
 
 
@@ -52,19 +64,26 @@ def parse_extensions(obj: dict[str, Any], base: dict[str, Any], param: str) -> N
             minimum=0,
             maximum=10_000,
         )
-    if "backchannel_words" in options:
-        words = expect_list(options["backchannel_words"], join(name, "backchannel_words"))
-        if len(words) > _MAX_WORDS:
-            raise ProtocolError(
-                "invalid_value",
-                f"Invalid '{join(name, 'backchannel_words')}': at most {_MAX_WORDS} words.",
-                join(name, "backchannel_words"),
-            )
-        result["backchannel_words"] = [
-            expect_str(word, join(name, f"backchannel_words[{index}]"))
-            for index, word in enumerate(words)
-        ]
+    if "min_interruption_words" in options:
+        result["min_interruption_words"] = expect_int(
+            options["min_interruption_words"],
+            join(name, "min_interruption_words"),
+            minimum=1,
+            maximum=100,
+        )
+    for key in ("backchannel_words", "interrupt_words"):
+        if key in options:
+            result[key] = _word_list(options[key], join(name, key))
     base["false_interruption"] = result
+
+
+def _word_list(value: object, param: str) -> list[str]:
+    words = expect_list(value, param)
+    if len(words) > _MAX_WORDS:
+        raise ProtocolError(
+            "invalid_value", f"Invalid '{param}': at most {_MAX_WORDS} words.", param
+        )
+    return [expect_str(word, f"{param}[{index}]") for index, word in enumerate(words)]
 
 
 def echo_suppression_enabled(turn_detection: dict[str, Any] | None) -> bool:
@@ -88,5 +107,9 @@ def false_interruption_options(turn_detection: dict[str, Any] | None) -> dict[st
         return None
     return {
         "min_interruption_ms": options.get("min_interruption_ms", DEFAULT_MIN_INTERRUPTION_MS),
+        "min_interruption_words": options.get(
+            "min_interruption_words", DEFAULT_MIN_INTERRUPTION_WORDS
+        ),
         "backchannel_words": options.get("backchannel_words", sorted(DEFAULT_BACKCHANNEL_WORDS)),
+        "interrupt_words": options.get("interrupt_words", sorted(DEFAULT_INTERRUPT_WORDS)),
     }

@@ -9,6 +9,7 @@ arbiter with the paused response's held outputs, and the transcript requests of 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ...audio import AudioFormatName, decode_to_pcm16, sample_rate_of
@@ -25,6 +26,7 @@ from .semantic import SemanticTurnDetector, TranscriptWanted
 if TYPE_CHECKING:
     from ..active_response import ActiveResponse
 
+logger = logging.getLogger(__name__)
 Detector = TurnDetector | SemanticTurnDetector
 Purpose = Literal["end_of_turn", "interruption"]
 
@@ -139,6 +141,11 @@ class TurnTaking:
         """Hold speech that starts while the assistant's audio plays (True: held, say nothing)."""
         arbiter = self.arbiter
         if not arbiter.rules.enabled or not self.playout.playing(onset_ms):
+            logger.debug(
+                "speech at %.0f ms, assistant audio plays until %.0f ms: not held",
+                onset_ms,
+                self.playout.end_ms,
+            )
             return False
         response_id = core.default_response_id
         arbiter.hold(change.audio_start_ms, onset_ms, item_id, response_id)
@@ -149,6 +156,7 @@ class TurnTaking:
     def held_frame(self, core: TurnCore, end_ms: float, now: float) -> list[Output]:
         """A frame of held speech: interrupt once it went on long enough."""
         if self.arbiter.speech(end_ms) == "interrupt":
+            logger.debug("speech over the answer went on: interrupt")
             return self._interrupt(core, now)
         return []
 
@@ -200,7 +208,9 @@ class TurnTaking:
         detector = core.detector
         if purpose == "end_of_turn" or not self.arbiter.holding:
             return self._judge(core, speech_end_ms, text, now)
-        if self.arbiter.transcript(self.arbiter.request, text) == "resume":
+        decision = self.arbiter.transcript(self.arbiter.request, text)
+        logger.debug("speech over the answer heard as %r: %s", text, decision)
+        if decision == "resume":
             return self._resume(core)
         out = self._interrupt(core, now)
         if isinstance(detector, SemanticTurnDetector):
