@@ -31,21 +31,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from turn_taking_set import PAUSED, SAMPLE_RATE, build_set, espeak
 
 from realtime_agents.server.turns.completion import completion_probability
+from realtime_agents.server.turns.semantic import EAGERNESS, SemanticTurnDetector
 
 
-def heads() -> list[tuple[str, np.ndarray, bool]]:
-    """(text, 16 kHz float32 audio, finished?) for paused heads and complete utterances."""
-    cases: list[tuple[str, np.ndarray, bool]] = []
+def heads() -> list[tuple[str, np.ndarray, bool, int]]:
+    """(text, 16 kHz float32 audio, finished?, pause ms) for paused heads and complete ones."""
+    cases: list[tuple[str, np.ndarray, bool, int]] = []
     tail = np.zeros(SAMPLE_RATE // 5, dtype=np.int16)
+    clips = build_set()
+    pauses = [clip.pause_ms for clip in clips if clip.kind == "paused"]
     for index, (head, _) in enumerate(PAUSED):
         rate, voice = (135, 165, 195)[(index + 1) % 3], ("en-us", "en-gb")[(index + 1) % 2]
         audio = np.concatenate([espeak(head, rate, voice), tail])
-        cases.append((head, audio.astype(np.float32) / 32768, False))
-    for clip in build_set():
+        cases.append((head, audio.astype(np.float32) / 32768, False, pauses[index]))
+    for clip in clips:
         if clip.kind == "complete":
             samples = np.frombuffer(clip.pcm, dtype="<i2")
             end = int((clip.speech_end_ms + 200) * SAMPLE_RATE / 1000)
-            cases.append((clip.text, samples[:end].astype(np.float32) / 32768, True))
+            cases.append((clip.text, samples[:end].astype(np.float32) / 32768, True, 0))
     return cases
 
 
@@ -71,7 +74,9 @@ def main() -> None:
     stt = WhisperSpeechToText()
     cases = heads()
     results: dict[str, list[tuple[bool, bool, float]]] = {"silence": [], "stt+words": []}
-    for _text, audio, finished in cases:
+    detector = SemanticTurnDetector()
+    waits: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in EAGERNESS}
+    for _text, audio, finished, pause in cases:
         results["silence"].append((finished, True, 0.0))
         began = time.perf_counter()
         transcript = stt.transcribe(audio)
@@ -79,6 +84,9 @@ def main() -> None:
         elapsed = time.perf_counter() - began
         called = probability is not None and probability >= 0.5
         results["stt+words"].append((finished, called, elapsed))
+        for name in EAGERNESS:
+            detector.configure(name)
+            waits[name].append((finished, pause, detector.silence_for(probability)))
         print(f"  {'done' if finished else 'head'} {probability!s:>5} {transcript!r}")
     if arguments.smart_turn:
         sys.path.insert(0, arguments.features or str(Path(arguments.smart_turn).parent.parent))
@@ -86,13 +94,23 @@ def main() -> None:
 
         session = smart_turn(arguments.smart_turn)
         results["smart-turn"] = []
-        for _text, audio, finished in cases:
+        for _text, audio, finished, _pause in cases:
             began = time.perf_counter()
             window = audio[-8 * SAMPLE_RATE :]
             window = np.pad(window, (8 * SAMPLE_RATE - len(window), 0))
             features = compute_whisper_log_mel_features(window, do_normalize=True)[None]
             probability = float(session.run(None, {"input_features": features})[0][0].item())  # type: ignore[attr-defined]
             results["smart-turn"].append((finished, probability > 0.5, time.perf_counter() - began))
+    print("semantic_vad by eagerness (a head's turn ends if its pause outlasts the silence its")
+    print("words call for; complete ones: the silence they wait):")
+    for name, rows in waits.items():
+        false_ends = sum(1 for done, pause, wait in rows if not done and pause >= wait)
+        heads_count = sum(1 for done, _, _ in rows if not done)
+        complete = [wait for done, _, wait in rows if done]
+        print(
+            f"  {name:<7} false EOT {false_ends}/{heads_count}"
+            f"  complete: median wait {np.median(complete):.0f} ms, max {max(complete):.0f} ms"
+        )
     print(f"{'method':<12} {'false EOT on heads':>20} {'missed ends':>12} {'ms per call':>12}")
     for method, rows in results.items():
         heads_called = [called for finished, called, _ in rows if not finished]

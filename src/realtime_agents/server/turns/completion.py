@@ -27,8 +27,8 @@ might must may i what where how who why which want need very really quite some a
 UNFINISHED_ENDINGS = frozenset(_UNFINISHED_WORDS.split())
 """Words after which an English sentence is not finished."""
 OPEN_ENDINGS = frozenset(_OPEN_WORDS.split())
-"""Words that end a sentence only when the recogniser closed it with punctuation ("How many
-legs does a spider have?" yes, "can you tell me what" no): otherwise unfinished."""
+"""Words that end a sentence mostly in a question ("How many legs does a spider have?" yes,
+"can you tell me what" no, "whatever I can." unsure)."""
 
 COMPLETE = 0.95
 """Probability for a transcript that ends like a finished sentence."""
@@ -53,8 +53,14 @@ def completion_probability(transcript: str) -> float | None:
         return UNFINISHED
     if text.endswith(("...", "\u2026", "-", "\u2014", ",")):
         return TRAILING_OFF
+    if last in OPEN_ENDINGS:  # "does a spider have?" is a question; "whatever I can." unsure
+        return (
+            COMPLETE
+            if text.endswith("?")
+            else LIKELY_COMPLETE
+            if text.endswith(".")
+            else (UNFINISHED)
+        )
     if text.endswith(("?", ".", "!")):
         return COMPLETE
-    if last in OPEN_ENDINGS:
-        return UNFINISHED
     return LIKELY_COMPLETE

@@ -105,6 +105,10 @@ class SemanticTurnDetector:
         self._required_ms = None
         return SpeechStopped(int(self._last_speech_end_ms + self.silence_duration_ms))
 
+    def silence_for(self, probability: float | None) -> float:
+        """The silence (ms) that ends a turn whose words have this completion probability."""
+        return self._required(probability)
+
     def _required(self, probability: float | None) -> float:
         eagerness = self.eagerness
         if probability is None:
