@@ -32,6 +32,7 @@ _SILENT_POWER = 1e-7
 """Mean square (of samples in -1..1) below which a window counts as silent (about -70 dBFS)."""
 
 Floats = npt.NDArray[np.float64]
+Ring = npt.NDArray[np.float64] | npt.NDArray[np.float32]
 
 
 class EchoGate:
@@ -55,12 +56,12 @@ class EchoGate:
         self.margin = 20 * RATE // 1000
         """Negative delays tolerated (resampler latency, a client that plays a little early)."""
         self.window = max(2 * _SEGMENT, window_ms * RATE // 1000)
-        self._reference = np.zeros(reference_ms * RATE // 1000, dtype=np.float64)
+        self._reference = np.zeros(reference_ms * RATE // 1000, dtype=np.float32)
         self._reference_end = 0
         """Absolute sample index just after the last scheduled reference sample."""
         self._reference_start = 0
         """Absolute index of the oldest reference sample still held."""
-        self._input = np.zeros(4 * (self.window + self.max_delay), dtype=np.float64)
+        self._input: Ring = np.zeros(4 * (self.window + self.max_delay), dtype=np.float64)
         self._input_end = 0
         self._input_decimator: _Decimator | None = None
         self._input_rate = 0
@@ -215,7 +216,7 @@ def _floats(pcm16: bytes) -> Floats:
     return np.frombuffer(pcm16, dtype="<i2").astype(np.float64) / 32768.0
 
 
-def _write(ring: Floats, start: int, samples: Floats) -> None:
+def _write(ring: Ring, start: int, samples: Floats) -> None:
     """Write `samples` at absolute index `start` of a ring (the last `len(ring)` win)."""
     size = len(ring)
     if len(samples) > size:
@@ -227,7 +228,7 @@ def _write(ring: Floats, start: int, samples: Floats) -> None:
     ring[: len(samples) - first] = samples[first:]
 
 
-def _read(ring: Floats, begin: int, end: int, oldest: int, newest: int | None = None) -> Floats:
+def _read(ring: Ring, begin: int, end: int, oldest: int, newest: int | None = None) -> Floats:
     """Absolute indices `begin:end` of a ring; zeros outside `oldest:newest`."""
     out = np.zeros(end - begin, dtype=np.float64)
     low = max(begin, oldest)
