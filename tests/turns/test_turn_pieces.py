@@ -165,6 +165,9 @@ def test_short_speech_interrupts_on_an_interrupt_word_or_enough_words() -> None:
     assert decide("Yeah.", rules) == "resume"
     assert decide("Berlin, not Paris", rules) == "interrupt"
     assert decide("", rules) == "resume"
+    said = frozenset(["the", "capital", "of", "france", "is", "paris"])
+    assert decide("capital of France is", rules, said) == "resume"  # its own echo
+    assert decide("Berlin, not Paris", rules, said) == "interrupt"
     strict = InterruptionRules(enabled=True, min_interruption_words=1)
     assert decide("Run.", strict) == "interrupt"
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import websockets
-from conftest import REPLY
+from turns_scripted import REPLY
 from websockets.asyncio.client import ClientConnection
 
 from realtime_agents.server import RealtimeServer

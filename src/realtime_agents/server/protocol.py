@@ -291,7 +291,10 @@ class SessionProtocol:
         if self.turns.holds(response_id):
             return self.turns.hold("text", delta)
         response = self._live(response_id)
-        return list(response.text(delta)) if response else []
+        if response is None:
+            return []
+        self.turns.assistant_text(delta)
+        return list(response.text(delta))
 
     def response_audio(self, response_id: str, chunk: bytes) -> list[Output]:
         """An audio chunk already in the response's output format."""

@@ -65,6 +65,11 @@ _HUM = re.compile(r"^(?:[mh]*m[mh]*|u+h+|a+h+|o+h+|e+r+m*)$")
 """Hums and hesitations however the recogniser spells them ("Mmmmm", "hmmm", "uhh")."""
 
 
+def words_of(transcript: str) -> list[str]:
+    """Lower-case words of a transcript."""
+    return _words(transcript)
+
+
 def _words(transcript: str) -> list[str]:
     return [w.strip("-'") for w in _WORD.findall(transcript.lower().replace("\u2019", "'"))]
 
@@ -78,9 +83,19 @@ def is_backchannel(transcript: str, words: frozenset[str]) -> bool:
     return all(_acknowledges(word, words) for word in _words(transcript))
 
 
-def decide(transcript: str, rules: InterruptionRules) -> Decision:
-    """Short speech over the answer: resume it, or let the person have the turn."""
-    other = [w for w in _words(transcript) if not _acknowledges(w, rules.backchannel_words)]
+def decide(
+    transcript: str, rules: InterruptionRules, echoed: frozenset[str] = frozenset()
+) -> Decision:
+    """Short speech over the answer: resume it, or let the person have the turn.
+
+    `echoed`: the words the assistant just said; heard again they are its own echo (a frame
+    the echo gate let through), not the person's.
+    """
+    other = [
+        w
+        for w in _words(transcript)
+        if not _acknowledges(w, rules.backchannel_words) and w not in echoed
+    ]
     if any(word in rules.interrupt_words for word in other):
         return "interrupt"
     return "interrupt" if other and len(other) >= rules.min_interruption_words else "resume"
@@ -135,11 +150,13 @@ class InterruptionArbiter:
         self.request += 1
         return self.request
 
-    def transcript(self, request: int, text: str) -> Decision | None:
+    def transcript(
+        self, request: int, text: str, echoed: frozenset[str] = frozenset()
+    ) -> Decision | None:
         """The held speech's transcript (None: stale, or nothing is held)."""
         if not self.awaiting_transcript or request != self.request:
             return None
-        return decide(text, self.rules)
+        return decide(text, self.rules, echoed)
 
     def release(self) -> None:
         """The decision was carried out."""

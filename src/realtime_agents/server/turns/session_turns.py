@@ -10,6 +10,7 @@ arbiter with the paused response's held outputs, and the transcript requests of 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ...audio import AudioFormatName, decode_to_pcm16, sample_rate_of
@@ -18,7 +19,7 @@ from ..engines.base import LlmToolCall
 from ..input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from ..session_config import vad_parameters
 from .echo import EchoGate
-from .interruptions import InterruptionArbiter, InterruptionRules
+from .interruptions import InterruptionArbiter, InterruptionRules, words_of
 from .options import echo_suppression_enabled, false_interruption_options
 from .playout import Playout
 from .semantic import SemanticTurnDetector, TranscriptWanted
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ..active_response import ActiveResponse
 
 logger = logging.getLogger(__name__)
+MAX_SAID_WORDS = 200
+"""The assistant's words kept to recognise its echo in speech held over an answer."""
 Detector = TurnDetector | SemanticTurnDetector
 Purpose = Literal["end_of_turn", "interruption"]
 
@@ -88,6 +91,8 @@ class TurnTaking:
         self.paused_response_id: str | None = None
         self.held: list[tuple[str, Any]] = []
         """Reports for the paused response, replayed through the core on resume."""
+        self.said: deque[str] = deque(maxlen=MAX_SAID_WORDS)
+        """The assistant's latest words (an echo that slipped through repeats them)."""
         self._requests: dict[int, tuple[Purpose, float]] = {}
         """Open transcript requests: number -> (purpose, speech end ms)."""
         self._next_request = 0
@@ -118,6 +123,10 @@ class TurnTaking:
         if self.paused_response_id == response_id:
             self.paused_response_id = None
             self.held.clear()
+
+    def assistant_text(self, delta: str) -> None:
+        """Words the assistant is saying (a response's transcript or text delta)."""
+        self.said.extend(words_of(delta))
 
     def sent_audio(self, chunk: bytes, audio_format: AudioFormatName, input_ms: float) -> None:
         """Assistant audio went to the client while the input timeline was at `input_ms`."""
@@ -208,7 +217,7 @@ class TurnTaking:
         detector = core.detector
         if purpose == "end_of_turn" or not self.arbiter.holding:
             return self._judge(core, speech_end_ms, text, now)
-        decision = self.arbiter.transcript(self.arbiter.request, text)
+        decision = self.arbiter.transcript(self.arbiter.request, text, frozenset(self.said))
         logger.debug("speech over the answer heard as %r: %s", text, decision)
         if decision == "resume":
             return self._resume(core)
