@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,local,piper,fast]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local,piper,fast,talk]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -5,6 +5,9 @@ By default it talks to the local server (start it with `realtime-agents serve`):
     python examples/agent_with_tools.py
     python examples/agent_with_tools.py --message "Book a table for two at 8pm"
 
+Installed from a wheel, `realtime-agents example agent [ARGS]` runs it and
+`realtime-agents example --source agent > agent.py` saves a copy to edit.
+
 Against OpenAI (or any OpenAI Realtime-compatible endpoint):
 
     python examples/agent_with_tools.py \
@@ -140,7 +143,10 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("REALTIME_AGENTS_API_KEY") or os.environ.get("OPENAI_API_KEY"),
         help="API key (default: $REALTIME_AGENTS_API_KEY or $OPENAI_API_KEY)",
     )
-    parser.add_argument("--message", default="What's the weather in Paris, and the time there?")
+    # One tool per question: the embedded 135M model garbles answers that need two tools.
+    parser.add_argument(
+        "--message", default="What's the weather in Paris?", help="what the user says"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this long")
     return parser.parse_args()
 

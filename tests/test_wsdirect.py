@@ -7,9 +7,11 @@ Real loopback sockets throughout: a raw TCP peer writes hand-made frames in chos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.utils import apply_mask
 
-from realtime_agents._wsdirect import DirectClientConnection, DirectServerConnection
+from realtime_agents._wsdirect import DirectClientConnection, DirectServerConnection, transport_of
 from wsdirect_helpers import (
     BINARY,
     CLOSE,
@@ -305,9 +307,9 @@ async def test_client_close_in_the_same_write_as_the_101() -> None:
 
 
 async def test_client_text_payload_is_not_utf8_validated() -> None:
-    """Documents current behaviour: text payloads go to the sink as bytes, unchecked (plain
-    websockets fails a connection with 1007 in recv() on invalid UTF-8; here decoding, and
-    rejecting, is the sink's job), on the fast path and for fragmented messages alike."""
+    """Text payloads go to the sink as bytes, unchecked (plain websockets fails a connection
+    with 1007 in recv() on invalid UTF-8; here decoding, and calling `fail(1007, ...)`, is
+    the sink's job), on the fast path and for fragmented messages alike."""
     invalid = b"\xff\xfe not utf-8 \xc3"
     async with RawServer() as server:
         ws, peer, sink = await open_attached(server)
@@ -317,6 +319,39 @@ async def test_client_text_payload_is_not_utf8_validated() -> None:
         assert await sink.wait_for(2) == [(invalid, True), (invalid, True)]
         assert ws.fast_path
         await finish(ws, peer)
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_client_sink_fails_the_connection_and_gets_nothing_after(held: bool) -> None:
+    """A sink that finds a bad message calls `fail(1007, ...)`: the peer gets that close
+    frame, no later message reaches the sink (in the same read, or held back by a full
+    sink), and a peer that never closes the TCP connection is dropped after close_timeout."""
+    async with RawServer() as server:
+        ws, peer = await open_client(server, close_timeout=0.2)
+        sink = Sink(room=0 if held else None)
+
+        def failing_sink(data: bytes, is_text: bool) -> None:
+            sink(data, is_text)
+            ws.fail(1007, "invalid start byte at position 0")
+
+        ws.attach(sink.has_room, failing_sink)
+        await peer.send(encode(TEXT, b"\xff") + encode(TEXT, b"later") + encode(BINARY, b"x"))
+        if held:
+            async with asyncio.timeout(TIMEOUT):
+                while ws.held < 3:  # noqa: ASYNC110 - polling a plain counter
+                    await asyncio.sleep(0.01)
+            sink.room = None
+            ws.release()
+        close = await peer.read_frame()
+        assert (close.opcode, close.close_code) == (CLOSE, 1007)
+        assert close.close_reason == "invalid start byte at position 0"
+        assert ws.own_close() == (1007, "invalid start byte at position 0")
+        await peer.send(encode(TEXT, b"after the failure"))
+        await closed(ws)  # the peer never closes: the client drops TCP after close_timeout
+        assert sink.messages == [(b"\xff", True)]
+        assert ws.held == 0
+        ws.fail(1002, "again")  # failing twice is harmless
+        peer.close()
 
 
 async def test_client_data_after_a_close_frame_in_a_later_write_is_ignored() -> None:
@@ -901,6 +936,120 @@ async def test_back_pressure_holds_messages_and_pauses_reading() -> None:
         assert ws.transport.is_reading()
         messages = await sink.wait_for(10)
         assert [m for m, _ in messages] == first + later
+        await finish(ws, peer)
+
+
+# ------------------------------------------------------------------ write back-pressure
+
+FLOOD_LIMIT = 48 * 1024 * 1024
+WRITE_BOUND = 1536 * 1024  # high-water mark (32 KiB) + the pongs of one 256 KiB read
+
+
+def small_send_buffer(server: RawServer) -> socket.socket:
+    """A client socket connected to `server` whose kernel send buffer is small, so that its
+    unread pongs reach the transport's write buffer after a few KiB, not a few MiB."""
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def flood_pings(peer: RawPeer) -> int:
+    """Write full-size pings and read nothing, until the client stops reading (a write that
+    does not drain within a second) or FLOOD_LIMIT bytes; returns the bytes written."""
+    batch = encode(PING, b"p" * 125) * 512
+    sent = 0
+    while sent < FLOOD_LIMIT:
+        peer.writer.write(batch)
+        sent += len(batch)
+        try:
+            async with asyncio.timeout(1.0):
+                await peer.writer.drain()
+        except (TimeoutError, ConnectionError):
+            break
+    return sent
+
+
+async def watch_write_buffer(ws: DirectClientConnection, peak: list[int]) -> None:
+    transport = transport_of(ws)
+    while not transport.is_closing():
+        peak[0] = max(peak[0], transport.get_write_buffer_size())
+        await asyncio.sleep(0.002)
+
+
+async def test_a_peer_that_pings_and_never_reads_is_pushed_back_then_read_again() -> None:
+    """Without the write-side back-pressure every pong was queued: the client's write buffer
+    grew with the flood (tens of MiB here, without bound in general)."""
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        peak = [0]
+        watcher = asyncio.create_task(watch_write_buffer(ws, peak))
+        sent = await flood_pings(peer)
+        assert sent < FLOOD_LIMIT  # TCP pushed back on the peer: the client stopped reading
+        assert not ws.transport.is_reading()
+        assert 0 < peak[0] <= WRITE_BOUND
+
+        async def read_everything() -> None:
+            with contextlib.suppress(Exception):
+                while await peer.reader.read(65536):
+                    pass
+
+        reader = asyncio.create_task(read_everything())
+        await peer.send(encode(TEXT, b"after the flood"))
+        assert await sink.wait_for(1) == [(b"after the flood", True)]
+        assert ws.own_close() is None
+        watcher.cancel()
+        await finish(ws, peer)
+        reader.cancel()
+
+
+async def test_a_write_buffer_stalled_past_stall_timeout_fails_the_connection() -> None:
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        ws.stall_timeout = 0.3
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        peak = [0]
+        watcher = asyncio.create_task(watch_write_buffer(ws, peak))
+        await flood_pings(peer)
+        await closed(ws)
+        own = ws.own_close()
+        assert own is not None and own[0] == 1011
+        assert own[1].startswith("write stalled: the peer read nothing for 0.3 s (")
+        assert 0 < peak[0] <= WRITE_BOUND
+        await watcher
+        peer.close()
+
+
+async def test_a_peer_that_reads_slowly_is_not_stalled() -> None:
+    """The stall timeout counts time without progress, not time over the high-water mark: a
+    large send to a slow reader takes several stall timeouts and completes."""
+    big = b"a" * (1024 * 1024)
+    async with RawServer() as server:
+        ws, peer = await open_client(server, sock=small_send_buffer(server))
+        ws.stall_timeout = 0.2
+        sink = Sink()
+        ws.attach(sink.has_room, sink)
+        received = bytearray()
+
+        async def read_slowly() -> None:
+            while len(received) < len(big):
+                chunk = await peer.reader.read(16384)
+                if not chunk:
+                    return
+                received.extend(chunk)
+                await asyncio.sleep(0.01)
+
+        reader = asyncio.create_task(read_slowly())
+        async with asyncio.timeout(TIMEOUT):
+            await ws.send_texts([big])
+            await reader
+        assert ws.own_close() is None
+        assert len(received) >= len(big)
         await finish(ws, peer)
 
 

@@ -1,4 +1,4 @@
-"""`realtime-agents`: `serve` the local realtime server, or run the offline `demo`."""
+"""`realtime-agents`: `serve` the local realtime server, run the offline `demo`, or `talk`."""
 
 from __future__ import annotations
 
@@ -7,59 +7,172 @@ import asyncio
 import contextlib
 import functools
 import importlib
-import json
+import io
 import logging
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from types import FrameType
+from typing import Any, Final, TextIO
 
+from . import __version__
+from .preflight import (
+    CommandLineParser,
+    DefaultsHelpFormatter,
+    EnginePlan,
+    PreflightError,
+    check_engines,
+    check_event_loop,
+    check_listen_address,
+    command_with,
+    port_number,
+    positive_float,
+    positive_int,
+    read_config,
+    report,
+)
 from .server.app import API_KEY_ENV, ServerOptions, is_loopback
 from .server.engines.base import EngineSet
+from .web import page_line
 
-ENGINE_KINDS = ("embedded", "scripted", "http")
+ENGINE_KINDS: Final = ("embedded", "scripted", "http")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+HELP_FORMAT: Final = DefaultsHelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="realtime-agents", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the local OpenAI-Realtime-compatible server")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
+    parser = CommandLineParser(
+        prog="realtime-agents", description=__doc__, formatter_class=HELP_FORMAT
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_serve_command(commands)
+    add_demo_command(commands)
+    add_talk_command(commands)
+    add_example_command(commands)
+    return parser
+
+
+def add_serve_command(commands: Any) -> None:
+    """`serve` and its flags."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the local OpenAI-Realtime-compatible server",
+        description="Run the local OpenAI-Realtime-compatible server until Ctrl-C.",
+        formatter_class=HELP_FORMAT,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    serve.add_argument("--port", type=port_number, default=8765, help="port (0 = any free port)")
     serve.add_argument(
         "--api-key",
         default=None,
-        help=f"bearer token clients must send (default: ${API_KEY_ENV}); required beyond loopback",
+        help=f"bearer token clients must send (unset: ${API_KEY_ENV}, or none on loopback); "
+        "required beyond loopback",
     )
-    serve.add_argument("--engines", choices=ENGINE_KINDS, default="embedded")
-    serve.add_argument("--config", default=None, help="JSON engine config file")
+    serve.add_argument(
+        "--engines",
+        choices=ENGINE_KINDS,
+        default="embedded",
+        help="embedded: offline models ([local] and [piper] extras); scripted: deterministic "
+        "fakes, no models; http: OpenAI-compatible endpoints (--config)",
+    )
+    serve.add_argument(
+        "--config", default=None, help="JSON engine config file (docs/configuration.md)"
+    )
     defaults = ServerOptions()
-    serve.add_argument("--max-frame-bytes", type=int, default=defaults.max_frame_bytes)
-    serve.add_argument("--max-audio-buffer-ms", type=int, default=defaults.max_audio_buffer_ms)
     serve.add_argument(
-        "--max-conversation-items", type=int, default=defaults.max_conversation_items
+        "--max-frame-bytes",
+        type=positive_int,
+        default=defaults.max_frame_bytes,
+        help="largest client frame; larger ones get message_too_large",
     )
     serve.add_argument(
-        "--max-retained-audio-bytes", type=int, default=defaults.max_retained_audio_bytes
+        "--max-audio-buffer-ms",
+        type=positive_int,
+        default=defaults.max_audio_buffer_ms,
+        help="uncommitted input audio per session",
     )
-    serve.add_argument("--max-sessions", type=int, default=defaults.max_sessions)
-    serve.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds)
-    serve.add_argument("--worker-threads", type=int, default=defaults.worker_threads)
+    serve.add_argument(
+        "--max-conversation-items",
+        type=positive_int,
+        default=defaults.max_conversation_items,
+        help="items per conversation",
+    )
+    serve.add_argument(
+        "--max-retained-audio-bytes",
+        type=positive_int,
+        default=defaults.max_retained_audio_bytes,
+        help="audio a session keeps for conversation.item.retrieve (oldest dropped first)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=positive_int,
+        default=defaults.max_sessions,
+        help="concurrent sessions (shared among --workers)",
+    )
+    serve.add_argument(
+        "--max-conversation-bytes",
+        type=positive_int,
+        default=defaults.max_conversation_bytes,
+        help="bytes of items per conversation (conversation_max_bytes_exceeded)",
+    )
+    serve.add_argument(
+        "--max-out-of-band-responses",
+        type=positive_int,
+        default=defaults.max_out_of_band_responses,
+        help="out-of-band responses in progress per session",
+    )
+    serve.add_argument(
+        "--max-concurrent-responses",
+        type=positive_int,
+        default=defaults.max_concurrent_responses,
+        help="responses in progress across sessions; past it turns get server_at_capacity "
+        "(default: no limit)",
+    )
+    serve.add_argument(
+        "--max-write-buffer-bytes",
+        type=positive_int,
+        default=defaults.max_write_buffer_bytes,
+        help="unsent bytes per client beyond which the server stops reading it",
+    )
+    serve.add_argument(
+        "--write-timeout",
+        type=positive_float,
+        default=defaults.write_timeout,
+        help="a client that takes no data this long while data waits is disconnected",
+    )
+    serve.add_argument(
+        "--max-session-seconds",
+        type=positive_float,
+        default=defaults.max_session_seconds,
+        help="session lifetime",
+    )
+    serve.add_argument(
+        "--worker-threads",
+        type=positive_int,
+        default=defaults.worker_threads,
+        help="threads shared by all sessions for engine calls",
+    )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=defaults.workers,
-        help="server processes sharing the port via SO_REUSEPORT (default 1); each loads its "
-        "own engines (their memory is paid per worker) and takes a share of --max-sessions",
+        help="server processes sharing the port via SO_REUSEPORT; each loads its own engines "
+        "(their memory is paid per worker) and takes a share of --max-sessions",
     )
     serve.add_argument(
         "--loop",
         choices=("asyncio", "uvloop"),
         default="asyncio",
-        help="event loop of the server process(es); uvloop (extra 'fast') uses less CPU",
+        help="event loop of the server process(es); uvloop ([fast] extra) uses less CPU",
     )
     serve.add_argument(
         "--compression",
@@ -73,54 +186,91 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not prefill the LLM while users speak nor start replies before their turn "
         "ends (~200 ms slower turns, less CPU per speaking session)",
     )
-    serve.add_argument("--log-level", default="INFO")
+    add_logging_flags(serve)
+
+
+def add_logging_flags(command: argparse.ArgumentParser) -> None:
+    """`--log-level`, `-v` (debug, with tracebacks) and `-q` (warnings only, no progress)."""
+    command.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default="info",
+        help="log level; debug also prints tracebacks",
+    )
+    command.add_argument(
+        "-v",
+        "--verbose",
+        dest="log_level",
+        action="store_const",
+        const="debug",
+        help="same as --log-level debug",
+    )
+    command.add_argument(
+        "-q",
+        "--quiet",
+        dest="log_level",
+        action="store_const",
+        const="warning",
+        help="same as --log-level warning: no progress lines",
+    )
+
+
+def add_demo_command(commands: Any) -> None:
+    """`demo` (it parses its own options, including --help)."""
     demo = commands.add_parser("demo", help="run the offline voice demo", add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
-    return parser
 
 
-def load_config(path: str | None) -> dict[str, Any]:
-    """The engine config from a JSON file (empty without one)."""
-    if path is None:
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        config = json.load(handle)
-    if not isinstance(config, dict):
-        raise SystemExit(f"error: {path} must hold a JSON object")
-    return config
+def add_talk_command(commands: Any) -> None:
+    """`talk` (it parses its own options, including --help)."""
+    talk = commands.add_parser("talk", help="talk through the microphone", add_help=False)
+    talk.add_argument("args", nargs=argparse.REMAINDER)
 
 
-def load_engine_set(kind: str, config: Mapping[str, Any]) -> EngineSet:
+def add_example_command(commands: Any) -> None:
+    """`example`: list, print or run the example scripts."""
+    example = commands.add_parser(
+        "example",
+        help="list, print or run the example scripts",
+        description="List the examples, print one's source, or run one with its arguments.",
+        formatter_class=HELP_FORMAT,
+    )
+    example.add_argument("name", nargs="?", help="the example (a unique prefix is enough)")
+    example.add_argument("arguments", nargs=argparse.REMAINDER, help="the example's arguments")
+    example.add_argument(
+        "--source", action="store_true", help="print the example's source instead of running it"
+    )
+
+
+def ready_message(url: str, *, api_key_required: bool) -> str:
+    """What `serve` prints once it listens: where, how to connect and how to stop."""
+    base_url = url.removesuffix("/realtime")
+    key = "the server's API key" if api_key_required else "any API key"
+    return (
+        f"ready: listening on {url}\n"
+        f"  {page_line(url, api_key_set=api_key_required)}\n"
+        f"  connect: any OpenAI Realtime client with base URL {base_url}, "
+        f'model "local" and {key}\n'
+        "  stop:    Ctrl-C"
+    )
+
+
+def load_engine_set(kind: str, config: Mapping[str, Any], quiet: bool = False) -> EngineSet:
     """Engines of `kind`: scripted directly, others through the engine loader."""
-    engine_config = config.get("engines", config)
     if kind == "scripted":
         from .server.engines.scripted import scripted_engine_set
 
-        return scripted_engine_set(**dict(engine_config))
-    try:
-        loader = importlib.import_module("realtime_agents.server.engines.loader")
-    except ImportError as error:
-        raise SystemExit(
-            f"error: the {kind!r} engines are not available ({error}); "
-            "install the extras with `pip install 'realtime-agents[local]'` "
-            "or use --engines scripted"
-        ) from error
-    engine_set: EngineSet = loader.load_engines(kind, dict(engine_config))
+        return scripted_engine_set(**dict(config))
+    loader = importlib.import_module("realtime_agents.server.engines.loader")
+    log: TextIO = io.StringIO() if quiet else sys.stderr
+    engine_set: EngineSet = loader.load_engines(kind, dict(config), log=log)
     return engine_set
 
 
-async def run_server(args: argparse.Namespace) -> None:
-    """Load engines, serve until SIGINT/SIGTERM, then shut down gracefully."""
-    from .server.app import serve
-
-    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
-    if not api_key and not is_loopback(args.host):
-        raise SystemExit(
-            f"error: refusing to listen on {args.host} without an API key; "
-            f"pass --api-key or set {API_KEY_ENV}"
-        )
-    config = load_config(args.config)
-    options = ServerOptions(
+def server_options(args: argparse.Namespace, api_key: str | None) -> ServerOptions:
+    """The `ServerOptions` the flags describe."""
+    return ServerOptions(
         api_key=api_key,
         max_frame_bytes=args.max_frame_bytes,
         max_audio_buffer_ms=args.max_audio_buffer_ms,
@@ -128,81 +278,231 @@ async def run_server(args: argparse.Namespace) -> None:
         max_sessions=args.max_sessions,
         max_retained_audio_bytes=args.max_retained_audio_bytes,
         max_session_seconds=args.max_session_seconds,
+        max_conversation_bytes=args.max_conversation_bytes,
+        max_out_of_band_responses=args.max_out_of_band_responses,
+        max_concurrent_responses=args.max_concurrent_responses,
+        max_write_buffer_bytes=args.max_write_buffer_bytes,
+        write_timeout=args.write_timeout,
         worker_threads=args.worker_threads,
         compression=args.compression,
         workers=args.workers,
         speculation=args.speculation,
     )
+
+
+def check_serve(args: argparse.Namespace, argv: Sequence[str]) -> tuple[EnginePlan, str | None]:
+    """Everything `serve` can check before loading a model: the engine plan and the API key."""
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    if not api_key and not is_loopback(args.host):
+        raise PreflightError(
+            f"refusing to listen on {args.host} without an API key: "
+            f"pass --api-key or set {API_KEY_ENV}",
+            command_with(argv, "--host", "127.0.0.1"),
+        )
+    config = read_config(args.config)
+    check_event_loop(args.loop)
+    plan = check_engines(args.engines, config)
+    check_listen_address(args.host, args.port, argv)
+    return plan, api_key
+
+
+def progress(args: argparse.Namespace, message: str) -> None:
+    """A progress line on stderr (not with -q)."""
+    if args.log_level in ("debug", "info"):
+        print(message, file=sys.stderr, flush=True)
+
+
+async def run_server(args: argparse.Namespace, plan: EnginePlan, api_key: str | None) -> int:
+    """Load engines, serve until SIGINT/SIGTERM, then shut down gracefully; the exit code."""
+    from .server.app import serve
+
+    options = server_options(args, api_key)
+    quiet = args.log_level not in ("debug", "info")
     if args.workers > 1:
-        await run_workers(args, config, options)
-        return
-    print(f"loading {args.engines} engines...", file=sys.stderr, flush=True)
+        return await run_workers(args, plan, options)
+    progress(args, f"loading {args.engines} engines...")
     started = time.perf_counter()
-    engines = await asyncio.to_thread(load_engine_set, args.engines, config)
-    print(
-        f"engines ready in {time.perf_counter() - started:.1f}s: {engines.describe()}",
-        file=sys.stderr,
-        flush=True,
-    )
+    engines = await asyncio.to_thread(load_engine_set, args.engines, plan.config, quiet)
+    progress(args, f"engines ready in {time.perf_counter() - started:.1f}s: {engines.describe()}")
     server = await serve(args.host, args.port, engines, options)
-    print(f"listening on {server.url}?model=local", file=sys.stderr, flush=True)
     try:
-        await _until_signalled()
+        with stop_signals() as stop:
+            print(ready_message(server.url, api_key_required=bool(api_key)), flush=True)
+            received = await stop
+            progress(args, "shutting down...")
     finally:
-        print("shutting down...", file=sys.stderr, flush=True)
         await server.close()
+    return EXIT_INTERRUPTED if received == signal.SIGINT else 0
 
 
-async def run_workers(
-    args: argparse.Namespace, config: Mapping[str, Any], options: ServerOptions
-) -> None:
+async def run_workers(args: argparse.Namespace, plan: EnginePlan, options: ServerOptions) -> int:
     """`--workers N`: N processes on one port, each loading its own engines."""
     from .server.workers import serve_workers
 
-    print(
-        f"starting {args.workers} workers, each loading {args.engines} engines...",
-        file=sys.stderr,
-        flush=True,
-    )
+    progress(args, f"starting {args.workers} workers, each loading {args.engines} engines...")
     started = time.perf_counter()
-    load = functools.partial(load_engine_set, args.engines, dict(config))
+    quiet = args.log_level not in ("debug", "info")
+    load = functools.partial(load_engine_set, args.engines, plan.config, quiet)
     pool = await serve_workers(args.host, args.port, load, options, event_loop=args.loop)
-    print(
-        f"{args.workers} workers (pids {pool.pids}) ready in "
-        f"{time.perf_counter() - started:.1f}s; listening on {pool.url}?model=local",
-        file=sys.stderr,
-        flush=True,
+    progress(
+        args,
+        f"{args.workers} workers (pids {pool.pids}) ready in {time.perf_counter() - started:.1f}s",
     )
     try:
-        await _until_signalled()
+        with stop_signals() as stop:
+            print(ready_message(pool.url, api_key_required=bool(options.api_key)), flush=True)
+            received = await stop
+            progress(args, "shutting down workers...")
     finally:
-        print("shutting down workers...", file=sys.stderr, flush=True)
         await pool.close()
+    return EXIT_INTERRUPTED if received == signal.SIGINT else 0
 
 
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Future[signal.Signals]]:
+    """A future set by the first SIGINT or SIGTERM while the block runs (the graceful stop);
+    afterwards Ctrl-C ends the process at once again."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous_interrupt = signal.getsignal(signal.SIGINT)
+
+    def record(which: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(which)
+
+    for watched_signal in watched:
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+            loop.add_signal_handler(watched_signal, record, watched_signal)
+    try:
+        yield received
+    finally:
+        for watched_signal in watched:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(watched_signal)
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGINT, previous_interrupt)
+
+
+def interrupt_now(stderr_fd: int, signum: int, frame: FrameType | None) -> None:
+    """SIGINT outside serving (loading, checks, the demo): stop at once with exit code 130.
+
+    Model loading runs in native code that cannot be cancelled; waiting for it would keep
+    Ctrl-C waiting for seconds, so the process ends without unwinding (worker processes are
+    terminated first). The message goes to a copy of the original stderr: llama-cpp-python
+    points fd 2 at /dev/null while it loads a model."""
+    with contextlib.suppress(Exception):
+        for child in multiprocessing.active_children():
+            child.terminate()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(stderr_fd, b"\ninterrupted\n")  # print() may be mid-write in a thread
+    os._exit(EXIT_INTERRUPTED)
+
+
+def install_interrupt_handler() -> None:
+    """Make Ctrl-C end the process at once (only possible on the main thread)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, functools.partial(interrupt_now, os.dup(2)))
+
+
+def one_line(error: BaseException) -> str:
+    """An unexpected error as one short line."""
+    text = " ".join(str(error).split()) or "(no message)"
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`realtime-agents serve ...`: checks, then the server; the exit code."""
+    from .server.workers import run_loop
+
+    plan, api_key = check_serve(args, argv)
+    event_loop = args.loop if args.workers == 1 else "asyncio"
+    return run_loop(run_server(args, plan, api_key), event_loop)
+
+
+def demo_command(argv: Sequence[str]) -> int:
+    """`realtime-agents demo ...`: the demo parses its own options."""
+    demo = importlib.import_module("realtime_agents.demo")
+    return int(demo.main(list(argv)) or 0)
+
+
+def talk_command(argv: Sequence[str]) -> int:
+    """`realtime-agents talk ...`: talk parses its own options and handles Ctrl-C itself.
+
+    Talk ends a conversation cleanly on Ctrl-C (the replies so far are written), so the
+    exit-at-once handler used while loading does not apply to it."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    talk = importlib.import_module("realtime_agents.talk.command")
+    return int(talk.main(list(argv)))
+
+
+def example_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`realtime-agents example [--source] [NAME [ARGS...]]`."""
+    from . import example_files
+
+    if args.name is None:
+        print(example_files.listing())
+        return 0
+    path = example_files.find(args.name)
+    if args.source:
+        print(path.read_text(encoding="utf-8"), end="")
+        return 0
+    try:
+        example_files.run(path, args.arguments)
+    except ConnectionError as error:
+        raise PreflightError(
+            f"{one_line(error)} (is the server running?)", "realtime-agents serve"
+        ) from None
+    return 0
+
+
+COMMANDS: Final = {"serve": serve_command, "example": example_command}
+"""Subcommands parsed here (the demo parses its own options)."""
+
+
+def run_command(argv: Sequence[str]) -> int:
+    """Parse `argv` and run its command; a user's mistake becomes one `error:` line."""
+    if argv[:1] == ["demo"]:
+        log_level: str | None = None
+        run = functools.partial(demo_command, argv[1:])
+    elif argv[:1] == ["talk"]:
+        log_level = None
+        run = functools.partial(talk_command, argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
+        log_level = getattr(args, "log_level", None)
+        logging.basicConfig(
+            level=(log_level or "info").upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        if log_level != "debug":  # the ready message says where the server listens
+            logging.getLogger("websockets.server").setLevel(logging.WARNING)
+        run = functools.partial(COMMANDS[args.command], args, argv)
+    try:
+        return run()
+    except PreflightError as error:
+        report(error)
+        return EXIT_USAGE
+    except Exception as error:
+        if log_level == "debug":
+            traceback.print_exc()
+        # Only commands with a --log-level flag can show the traceback.
+        can_debug = log_level is not None and log_level != "debug"
+        hint = command_with(argv, "--log-level", "debug") if can_debug else None
+        report(PreflightError(f"{argv[0]} stopped: {one_line(error)}", hint))
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `realtime-agents` command."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"]:
-        # The demo parses its own options (including --help).
-        demo = importlib.import_module("realtime_agents.demo")
-        return int(demo.main(argv[1:]) or 0)
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    from .server.workers import run_loop
-
-    with contextlib.suppress(KeyboardInterrupt):
-        run_loop(run_server(args), args.loop if args.workers == 1 else "asyncio")
-    return 0
+    install_interrupt_handler()
+    try:
+        return run_command(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -34,6 +34,13 @@ from realtime_agents.events import (
 )
 from realtime_agents.inputs import RealtimeModelSendAudio, RealtimeModelSendToolOutput
 from realtime_agents.model import RealtimeModel, RealtimeModelListener
+from realtime_agents.preflight import (
+    CommandLineParser,
+    DefaultsHelpFormatter,
+    PreflightError,
+    check_engines,
+    parse_config,
+)
 from realtime_agents.settings import FunctionToolDefinition, RealtimeSessionModelSettings
 
 SAMPLE_RATE: Final = 24_000
@@ -285,10 +292,17 @@ async def connect_client(
     return model, collector
 
 
-async def run_demo(args: argparse.Namespace) -> tuple[int, bytes]:
+async def run_demo(
+    args: argparse.Namespace,
+    config: Mapping[str, Any] | None = None,
+    questions: Sequence[SpokenQuestion] | None = None,
+) -> tuple[int, bytes]:
     """Start the server, run the questions and print each turn: (failures, reply audio)."""
     out = sys.stdout
-    config = json.loads(args.engine_config) if args.engine_config else {}
+    if config is None:
+        config = json.loads(args.engine_config) if args.engine_config else {}
+    if questions is None:
+        questions = [load_question(name) for name in args.questions]
     print("Loading the offline models (first run takes a few seconds)...", file=out, flush=True)
     server, _engines, load_seconds = await start_local_server(args.engines, config)
     print(f"Models ready in {load_seconds:.1f} s; server at {server.url}", file=out, flush=True)
@@ -297,8 +311,8 @@ async def run_demo(args: argparse.Namespace) -> tuple[int, bytes]:
     reply = bytearray()
     try:
         model, collector = await connect_client(server.url, args.silence_ms)
-        for name in args.questions:
-            turn = await run_turn(model, collector, load_question(name), turn_seconds=args.timeout)
+        for question in questions:
+            turn = await run_turn(model, collector, question, turn_seconds=args.timeout)
             _print_turn(turn, out)
             failures += bool(turn.errors) or turn.latency_ms is None
             reply.extend(turn.audio)
@@ -310,20 +324,44 @@ async def run_demo(args: argparse.Namespace) -> tuple[int, bytes]:
     return failures, bytes(reply)
 
 
+def checked_question(name_or_path: str) -> SpokenQuestion:
+    """`load_question`, or a PreflightError naming the file and a bundled question to try."""
+    try:
+        return load_question(name_or_path)
+    except FileNotFoundError:
+        message = (
+            f"{name_or_path} is neither a WAV file nor a bundled question ({', '.join(QUESTIONS)})"
+        )
+    except (OSError, ValueError) as error:
+        message = " ".join(str(error).split())
+    raise PreflightError(message, "realtime-agents demo " + " ".join(QUESTIONS))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The demo's command line."""
-    parser = argparse.ArgumentParser(prog="realtime-agents demo", description=__doc__)
+    parser = CommandLineParser(
+        prog="realtime-agents demo",
+        description=__doc__,
+        formatter_class=DefaultsHelpFormatter,
+    )
     parser.add_argument(
         "questions",
         nargs="*",
         default=list(QUESTIONS),
         help="bundled question names (weather, capital) or 16-bit WAV paths",
     )
-    parser.add_argument("--out", default=os.path.join("out", "reply.wav"))
-    parser.add_argument("--engines", default="embedded", choices=("embedded", "http", "scripted"))
+    parser.add_argument(
+        "--out", default=os.path.join("out", "reply.wav"), help="where to write the replies"
+    )
+    parser.add_argument(
+        "--engines",
+        default="embedded",
+        choices=("embedded", "http", "scripted"),
+        help="the server's engines (see `realtime-agents serve --help`)",
+    )
     parser.add_argument("--engine-config", default="", help="engine config as a JSON object")
     parser.add_argument(
-        "--silence-ms", type=int, default=200, help="server VAD silence_duration_ms (default 200)"
+        "--silence-ms", type=int, default=200, help="server VAD silence_duration_ms"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per turn")
     return parser
@@ -333,8 +371,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the offline voice demo; 0 when every turn produced audio."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(list(argv) if argv is not None else None)
+    config = parse_config(args.engine_config or "{}", "--engine-config")
+    check_engines(args.engines, config, "demo")
+    questions = [checked_question(name) for name in args.questions]
     try:
-        failures, reply = asyncio.run(run_demo(args))
+        failures, reply = asyncio.run(run_demo(args, config, questions))
     except RuntimeError as error:  # a missing extra or model, explained by the loader
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ def test_missing_piper_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from realtime_agents.server.engines import loader
 
     monkeypatch.setitem(sys.modules, "piper", None)
-    with pytest.raises(RuntimeError, match=r"\[piper\].*GPL-3.0-or-later.*--tts http"):
+    with pytest.raises(RuntimeError, match=r"\[piper\].*GPL-3.0-or-later.*an http tts"):
         loader.load_engines("embedded", {"tts": {"model_path": "/nonexistent.onnx"}})
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from realtime_agents.server.engines import llama_adapter
 from realtime_agents.server.engines.base import ChatMessage, EngineSet, LlmChunk, LlmRequest
 
 TOOLS: list[dict[str, Any]] = [
@@ -195,7 +196,7 @@ def test_prefill_caches_the_words_so_far_and_changes_no_answer(embedded: EngineS
     ]
     llm.prefill(LlmRequest(messages=partial, tools=TOOLS), threading.Event())
     for model in (llm._replier, llm._router):
-        cached = model.detokenize(list(model.input_ids[: model.n_tokens])).decode()
+        cached = model.detokenize(llama_adapter.cached_tokens(model)).decode()
         assert cached.endswith("What's the weather in")  # the last word may still change
     chunks = _run(embedded, question, TOOLS)
     assert [c.tool_call.name for c in chunks if c.tool_call] == ["get_weather"]
@@ -206,11 +207,11 @@ def test_prefill_caches_the_words_so_far_and_changes_no_answer(embedded: EngineS
     assert _text(_run(embedded, chitchat, TOOLS)) == expected
     cancelled = threading.Event()
     cancelled.set()
-    before = llm._replier.n_tokens
+    before = llama_adapter.cached_tokens(llm._replier)
     llm.prefill(
         LlmRequest(messages=_ask("Tell me about the history of Rome"), tools=TOOLS), cancelled
     )
-    assert llm._replier.n_tokens == before  # nothing evaluated after a cancel
+    assert llama_adapter.cached_tokens(llm._replier) == before  # nothing evaluated after a cancel
 
 
 def test_a_chosen_tool_prefills_the_answer_to_its_result(embedded: EngineSet) -> None:
@@ -226,7 +227,7 @@ def test_a_chosen_tool_prefills_the_answer_to_its_result(embedded: EngineSet) ->
 
     def cached() -> str:
         with llm._replier_lock:
-            return str(replier.detokenize(list(replier.input_ids[: replier.n_tokens])).decode())
+            return str(replier.detokenize(llama_adapter.cached_tokens(replier)).decode())
 
     for _ in range(200):  # the prefill runs in its own thread while the arguments decode
         if "(Result of get_weather" in cached():
@@ -311,7 +312,7 @@ def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet
         timer = _run(embedded, _ask("Set a timer for five minutes."), TOOLS)
         assert timer[0].tool_call is not None and timer[0].tool_call.name == "set_timer"
         assert json.loads(timer[0].tool_call.arguments) == {"minutes": 5}
-        cached = router.detokenize(list(router.input_ids[: router.n_tokens])).decode()
+        cached = router.detokenize(llama_adapter.cached_tokens(router)).decode()
         assert "- set_timer(" in cached and "- get_weather(" not in cached  # its own prompt
         evaluated.clear()
         assert _text(_run(embedded, _ask("How are you doing today?"), TOOLS)).strip()
@@ -325,18 +326,15 @@ def test_prepare_prefills_the_router_with_two_threads_then_restores_one(
 ) -> None:
     """A tool list's few-shot prompts take seconds to prefill: `prepare` lets the router use two
     threads for it, and turns afterwards are back on the configured single thread."""
-    import llama_cpp
-
     from realtime_agents.server.engines.llama import LlamaLanguageModel
 
     llm = embedded.llm
     assert isinstance(llm, LlamaLanguageModel)
-    ctx = llm._router._ctx.ctx
     seen: list[int] = []
     original_eval = llm._router.eval
 
     def watching_eval(tokens: Sequence[int]) -> None:
-        seen.append(llama_cpp.llama_n_threads_batch(ctx))
+        seen.append(llama_adapter.thread_counts(llm._router)[1])
         original_eval(tokens)
 
     llm._router.eval = watching_eval
@@ -345,4 +343,38 @@ def test_prepare_prefills_the_router_with_two_threads_then_restores_one(
     finally:
         del llm._router.eval
     assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
-    assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (1, 1)
+    assert llama_adapter.thread_counts(llm._router) == (1, 1)
+
+
+def test_replies_see_the_instructions_and_a_bounded_recent_view(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import HISTORY_TURNS, LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    conversation: list[ChatMessage] = [{"role": "system", "content": "Speak like a pirate."}]
+    starts = []
+    for number in range(20):
+        conversation.append({"role": "user", "content": f"Question {number}?"})
+        chat = llm._chat(conversation)
+        assert chat[0]["role"] == "system" and "Speak like a pirate." in chat[0]["content"]
+        assert chat[-1] == {"role": "user", "content": f"Question {number}?"}
+        if number >= 1:
+            assert chat[-3]["content"] == f"Question {number - 1}?"  # a follow-up has context
+        assert len(chat) - 1 <= min(2 * number + 1, HISTORY_TURNS + 3)
+        starts.append(chat[1]["content"])
+        conversation.append({"role": "assistant", "content": f"Answer {number}."})
+    # The view starts at the same turn for two questions at a time (its prefix stays cached).
+    assert len(set(starts)) <= len(starts) // 2 + 1
+    assert "Question 0?" not in starts[-1]
+
+
+def test_tool_arguments_come_from_the_words_and_are_needed_for_a_call(embedded: EngineSet) -> None:
+    tools = [*TOOLS, MUSIC]
+    cairo = _run(embedded, _ask("How hot is it in Cairo today?"), tools)
+    assert cairo[0].tool_call is not None and cairo[0].tool_call.name == "get_weather"
+    assert json.loads(cairo[0].tool_call.arguments) == {"city": "Cairo"}  # not "Egypt"
+    # No place for get_weather and no number for set_timer in the question: no call.
+    assert _text(_run(embedded, _ask("What's two plus two?"), TOOLS)).strip()
+    timer = _run(embedded, _ask("Wake me up in twenty minutes."), tools)
+    assert timer[0].tool_call is not None and timer[0].tool_call.name == "set_timer"
+    assert json.loads(timer[0].tool_call.arguments) == {"minutes": 20}

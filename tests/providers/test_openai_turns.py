@@ -105,7 +105,10 @@ async def test_function_call_round_trip(server: FakeRealtimeServer) -> None:
     await collector.wait_for("turn_ended", count=2)
 
     outputs = events_of(server.received, "conversation.item.create")[1:]
+    output_id = outputs[0]["item"]["id"]  # given by the client, to match the acknowledgement
+    assert output_id.startswith("item_c")
     assert outputs[0]["item"] == {
+        "id": output_id,
         "type": "function_call_output",
         "call_id": call.call_id,
         "output": '{"temp_c": 21}',

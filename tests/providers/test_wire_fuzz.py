@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from realtime_agents.events import RealtimeModelErrorEvent
 from realtime_agents.providers.openai import wire
-from realtime_agents.providers.openai.frames import KNOWN_SERVER_TYPES
+from realtime_agents.providers.openai.frames import KNOWN_SERVER_TYPES, MAX_NESTING, utf8_problem
 from realtime_agents.providers.openai.protocol import OpenAIRealtimeProtocol
 
 BASE = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0}
@@ -70,6 +70,14 @@ json_values = st.recursive(
 )
 
 
+def _not_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def _check(frame: str | bytes) -> None:
     events = wire.decode_to_model_events(frame)
     assert events, "every frame yields at least one event"
@@ -124,3 +132,32 @@ def test_valid_frames_decode_to_typed_events_not_errors() -> None:
     for frame in VALID_FRAMES:
         events = wire.decode_to_model_events(json.dumps(frame))
         assert not any(e.type == "error" and e.frame_type != "error" for e in events), frame
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(VALID_FRAMES),
+    st.integers(MAX_NESTING + 1, 3000),
+    st.sampled_from(["[", '{"a":']),
+)
+def test_valid_frames_with_a_value_nested_too_deep_are_errors(
+    frame: dict[str, Any], depth: int, opener: str
+) -> None:
+    closer = "]" if opener == "[" else "}"
+    deep = opener * depth + ("" if opener == "[" else "1") + closer * depth
+    text = json.dumps({**frame, "extra": "DEEP"}).replace('"DEEP"', deep)
+    for candidate in (text, text.encode()):
+        _check(candidate)
+        events = wire.decode_to_model_events(candidate)
+        assert [e.type for e in events] == ["error"]
+        assert f"nested deeper than {MAX_NESTING} levels" in events[0].error.message
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(VALID_FRAMES), st.binary(min_size=1, max_size=4).filter(_not_utf8))
+def test_valid_frames_with_invalid_utf8_are_errors(frame: dict[str, Any], junk: bytes) -> None:
+    data = json.dumps({**frame, "extra": "JUNK"}).encode().replace(b"JUNK", junk)
+    _check(data)
+    assert utf8_problem(data) is not None
+    events = wire.decode_to_model_events(data)
+    assert [e.type for e in events] == ["error"]

@@ -3,7 +3,9 @@
 Nothing outside this package touches them. `connection` holds the direct connections (data
 frames split, delivered and written here); `internals` the few accessors other modules need
 and `missing_internals`, which lists what a `websockets` release lacks of all this package
-uses. `SUPPORTED_WEBSOCKETS` is the range it is tested on; pyproject.toml pins the same.
+uses; `request_bodies` lets the server's handshake read a small POST body (checked by
+`missing_request_body_internals`). `SUPPORTED_WEBSOCKETS` is the range it is tested on;
+pyproject.toml pins the same.
 """
 
 from __future__ import annotations

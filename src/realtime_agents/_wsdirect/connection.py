@@ -19,7 +19,8 @@ small complete text frames (audio deltas or appends), so here:
 
 Back-pressure: when the sink has no room, messages are held here and the socket stops being
 read (`transport.pause_reading`); `release()` hands them over when there is room again and
-resumes reading. So at most one socket read's worth of messages is held.
+resumes reading. So at most one socket read's worth of messages is held. The write side's
+back-pressure, and failing a connection, are in `failure`.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.connection import Connection
 from websockets.asyncio.messages import Assembler
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, State
+
+from .failure import FailingConnection
 
 try:
     from websockets.speedups import apply_mask
@@ -46,7 +48,11 @@ except ImportError:  # pragma: no cover - websockets ships the C extension in it
 __all__ = ["DirectClientConnection", "DirectServerConnection", "Sink", "frame_head"]
 
 Sink = Callable[[bytes, bool], None]
-"""Receives each complete data message: `(payload, is_text)`. It must not raise."""
+"""Receives each complete data message: `(payload, is_text)`. It must not raise.
+
+Text payloads are not checked for UTF-8 here (the sink decodes them anyway, and knows which
+parts it can check cheaply): a sink that finds invalid UTF-8 calls the connection's
+`fail(1007, reason)`, as RFC 6455 requires."""
 
 _DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 _READ_SIZE = 256 * 1024  # what asyncio's socket transport reads at most at once
@@ -99,7 +105,7 @@ class _UnusedAssembler(Assembler):
 _UNUSED = _UnusedAssembler()
 
 
-class _DirectMessages(Connection):
+class _DirectMessages(FailingConnection):
     """The shared part of `DirectClientConnection` and `DirectServerConnection` (mixed in
     before `websockets`' client or server connection class)."""
 
@@ -111,7 +117,6 @@ class _DirectMessages(Connection):
     _fragments: list[bytes] | None = None
     _fragment_text = True
     _held: deque[tuple[bytes, bool]] | None = None
-    _paused = False
     _released: asyncio.Future[None] | None = None
     _mode = _HANDSHAKE
     _pending = b""
@@ -163,7 +168,7 @@ class _DirectMessages(Connection):
         if sink is None or has_room is None:
             return
         if held is not None:
-            while held:
+            while held and not self._failed:
                 if not has_room():
                     return
                 sink(*held.popleft())
@@ -194,10 +199,15 @@ class _DirectMessages(Connection):
             return None
         return sent.code, sent.reason
 
+    def fail(self, code: int, reason: str) -> None:
+        if not self._failed:
+            self._mode = _WEBSOCKETS  # later bytes: websockets discards them until the close
+        super().fail(code, reason)
+
     def _resume(self) -> None:
         if self._paused:
             self._paused = False
-            if not self.transport.is_closing():
+            if not self._write_paused and not self.transport.is_closing():
                 self.transport.resume_reading()
 
     # ------------------------------------------------------------------ writing
@@ -380,6 +390,8 @@ class _DirectMessages(Connection):
                 if mask_bit:
                     payload = apply_mask(payload, data[head - 4 : head])
                 self._deliver(payload, b0 == 0x81)
+                if self._failed:  # the sink failed the connection: the rest is not read
+                    return
             else:
                 # Control frames, fragments, RSV bits, unknown opcodes: websockets parses the
                 # whole frame (and answers pings, runs the close handshake, fails on errors).
@@ -434,6 +446,7 @@ class _DirectMessages(Connection):
             self.transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall_timer()
         super().connection_lost(exc)
         if self._held is None:
             self._wake_released()

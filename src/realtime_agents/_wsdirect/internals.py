@@ -52,8 +52,18 @@ _CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     "drain": (),
     "send": ("message", "text"),
     "close": ("code", "reason"),
+    "send_data": (),
+    "pause_writing": (),
+    "resume_writing": (),
 }
-_CONNECTION_ATTRIBUTES = ("protocol", "transport", "loop", "recv_messages", "send_in_progress")
+_CONNECTION_ATTRIBUTES = (
+    "protocol",
+    "transport",
+    "loop",
+    "recv_messages",
+    "send_in_progress",
+    "close_timeout",
+)
 _PROTOCOL_ATTRIBUTES = (
     "extensions",
     "expect_continuation_frame",
@@ -62,7 +72,9 @@ _PROTOCOL_ATTRIBUTES = (
     "close_sent",
     "close_rcvd",
     "close_rcvd_then_sent",
+    "state",
 )
+_PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {"fail": ("code", "reason")}
 _ASSEMBLER_METHODS: dict[str, tuple[str, ...]] = {"put": ("frame",), "close": ()}
 
 
@@ -89,6 +101,7 @@ def missing_internals(connection: Connection) -> list[str]:
     live, open `connection` (instance attributes exist only there): empty when all is there."""
     missing = _missing_parameters(Connection, _CONNECTION_METHODS)
     missing += _missing_parameters(Assembler, _ASSEMBLER_METHODS)
+    missing += _missing_parameters(Protocol, _PROTOCOL_METHODS)
     missing += [f"Connection.{n}" for n in _CONNECTION_ATTRIBUTES if not _has(connection, n)]
     protocol: Protocol = connection.protocol
     missing += [f"Protocol.{n}" for n in _PROTOCOL_ATTRIBUTES if not _has(protocol, n)]

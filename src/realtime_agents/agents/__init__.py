@@ -7,6 +7,14 @@ Needs pydantic (`pip install 'realtime-agents[agents]'`) for tool schemas. Every
 
 from __future__ import annotations
 
+try:
+    import pydantic  # noqa: F401  (tool schemas come from type hints through pydantic)
+except ModuleNotFoundError:
+    raise ImportError(
+        "realtime_agents.agents needs pydantic, which is not installed: install the [agents] "
+        "extra (pip install 'pydantic>=2.10,<3')"
+    ) from None
+
 from .agent import AgentHooks, Instructions, RealtimeAgent
 from .broadcast import Subscription
 from .config import RealtimeRunConfig

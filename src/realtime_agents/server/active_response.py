@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from ..audio import bytes_per_second
 from . import b64
 from .conversation import Conversation, ItemAudio, estimate_tokens
 from .engines.base import LlmToolCall
+from .errors import ProtocolError
 from .ids import new_id
 from .response_params import ResponseParams
 from .session_config import format_name
@@ -28,8 +30,12 @@ class ActiveResponse:
         params: ResponseParams,
         conversation: Conversation | None,
         conversation_id: str | None,
+        room: Callable[[], ProtocolError | None] | None = None,
     ) -> None:
+        """`room` says why the conversation can take no more items (None: it can); a new
+        output item then raises that `ProtocolError` before anything changes."""
         self.id = response_id
+        self.room = room
         self.params = params
         self.conversation = conversation
         self.conversation_id = conversation_id
@@ -124,6 +130,7 @@ class ActiveResponse:
     def _done_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         events = []
         if self.conversation is not None and item["id"] in self.conversation:
+            self.conversation.resize(item["id"])  # its text or arguments are in it now
             events.append(
                 event(
                     "conversation.item.done",
@@ -150,9 +157,16 @@ class ActiveResponse:
             "content_index": 0,
         }
 
+    def _check_room(self) -> None:
+        if self.conversation is not None and self.room is not None:
+            full = self.room()
+            if full is not None:
+                raise full
+
     def _open_message(self) -> list[dict[str, Any]]:
         if self._message is not None:
             return []
+        self._check_room()
         item: dict[str, Any] = {
             "id": new_id("item"),
             "type": "message",
@@ -236,6 +250,7 @@ class ActiveResponse:
 
     def tool_call(self, call: LlmToolCall) -> list[dict[str, Any]]:
         """A complete function call item (after the message so far, if any)."""
+        self._check_room()
         events = self.close_message("completed")
         item: dict[str, Any] = {
             "id": new_id("item"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import logging
 import os
@@ -16,49 +15,47 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from .._wsdirect import DirectServerConnection
-from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
-from .effects import Close, ProtocolLimits
+from .._wsdirect.request_bodies import BodyReadingConnection
+from ..web.routes import WebRoutes
+from .capacity import ResponseCapacity
+from .client_reader import ClientReader
+from .client_secrets import ClientSecretStore
+from .conversation import DEFAULT_MAX_CONVERSATION_BYTES, DEFAULT_MAX_RETAINED_AUDIO_BYTES
+from .effects import DEFAULT_MAX_OUT_OF_BAND_RESPONSES, ProtocolLimits
 from .engines.base import EngineSet
 from .errors import error_event
+from .flow_guard import (
+    DEFAULT_MAX_WRITE_BUFFER_BYTES,
+    DEFAULT_WRITE_TIMEOUT,
+    GuardedServerConnection,
+    guarded_connection_class,
+)
+from .handshake import (
+    malformed_upgrade_response,
+    presented_token,
+    query_parameters,
+    token_matches,
+)
+from .log_redaction import websockets_logger
 from .pipeline import SessionPipeline
 from .protocol import Intent, SessionProtocol
+from .usage import SessionUsage, session_usage
 
 logger = logging.getLogger(__name__)
 API_KEY_ENV = "REALTIME_AGENTS_API_KEY"
 PATHS = ("/v1/realtime", "/realtime")
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
-_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
-
-
-class _Append(
-    msgspec.Struct,
-    forbid_unknown_fields=True,
-    tag_field="type",
-    tag="input_audio_buffer.append",
-    gc=False,
-):
-    """The most frequent client event, read without building a dict (anything this does not
-    decode takes the generic path, which reports every error)."""
-
-    audio: str
-    event_id: str | None = None
-
-
-_append_decoder = msgspec.json.Decoder(_Append)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +73,24 @@ class ServerOptions:
     max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
     """User and assistant audio a session keeps for `conversation.item.retrieve` (16 MiB, about
     5.8 minutes of PCM16 at 24 kHz); the oldest items' audio is dropped first."""
+    max_conversation_bytes: int = DEFAULT_MAX_CONVERSATION_BYTES
+    """What a conversation's items may hold (32 MiB: their JSON plus 256 bytes per item and
+    content part; audio is `max_retained_audio_bytes`): `conversation_max_bytes_exceeded`, and
+    a response that needs another item then fails with it."""
+    max_out_of_band_responses: int = DEFAULT_MAX_OUT_OF_BAND_RESPONSES
+    """Out-of-band responses (`conversation: "none"`) a session may have in progress at once:
+    `out_of_band_response_limit_reached`."""
+    max_write_buffer_bytes: int = DEFAULT_MAX_WRITE_BUFFER_BYTES
+    """Unsent bytes for one client beyond which the server stops reading from it (a client
+    that pings and never reads cannot make pongs pile up)."""
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT
+    """A client that takes no data for this long while data waits for it is disconnected."""
     max_sessions: int = 256
     """Concurrent sessions per process: `session_limit_reached`, close 1013."""
+    max_concurrent_responses: int | None = None
+    """Responses in progress at once across a process's sessions (None: no limit). Past it a
+    turn is refused and told so (`server_at_capacity`) instead of queueing behind the others:
+    set it to what the engines answer at an acceptable latency (see `capacity.py`)."""
     max_session_seconds: float = 3600.0
     """Session lifetime: `session_expired`, close 1001."""
     ping_interval: float | None = 20.0
@@ -135,9 +148,15 @@ class RealtimeServer:
             max_workers=self.options.worker_threads, thread_name_prefix="realtime-engine"
         )
         self.sessions = 0
+        self.capacity = ResponseCapacity(self.options.max_concurrent_responses)
+        """Responses in progress across this server's sessions."""
         self._server: Server | None = None
-        self._pipelines: set[SessionPipeline] = set()
+        self._pipelines: dict[SessionPipeline, ServerConnection] = {}
+        """Open sessions and their connections."""
         self._ticker_task: asyncio.Task[None] | None = None
+        self.client_secrets = ClientSecretStore()
+        self.web = WebRoutes(self.options.api_key, self.client_secrets, time.time)
+        """The voice page, `/health` and `POST /v1/realtime/client_secrets`."""
 
     @property
     def port(self) -> int:
@@ -171,7 +190,12 @@ class RealtimeServer:
             ping_timeout=self.options.ping_interval,
             reuse_port=self.reuse_port or None,
             compression="deflate" if self.options.compression else None,
-            create_connection=DirectServerConnection,
+            create_connection=guarded_connection_class(
+                self.options.max_write_buffer_bytes,
+                self.options.write_timeout,
+                BodyReadingConnection,
+            ),
+            logger=websockets_logger([self.options.api_key or ""]),
         )
         self._ticker_task = asyncio.create_task(self._ticker())
 
@@ -188,6 +212,10 @@ class RealtimeServer:
             self._ticker_task = None
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def usage(self) -> list[SessionUsage]:
+        """What each open session holds now (items, bytes, responses, unsent bytes)."""
+        return [session_usage(pipeline, conn) for pipeline, conn in self._pipelines.items()]
+
     async def serve_forever(self) -> None:
         """Run until cancelled."""
         assert self._server is not None, "call start() first"
@@ -202,10 +230,16 @@ class RealtimeServer:
     # ------------------------------------------------------------------ handshake
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        malformed = malformed_upgrade_response(connection, request)
+        if malformed is not None:  # (a key subprotocol with raw bytes, for example)
+            return malformed
         path = urlsplit(request.path).path.rstrip("/")
-        if path not in PATHS:
-            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
-        return None
+        assert isinstance(connection, BodyReadingConnection)  # `start` makes them so
+        if path not in PATHS or connection.http_method != "GET":
+            return self.web.respond(
+                connection.http_method, request, connection.http_body, _presented_token(connection)
+            )
+        return self.web.refuse_upgrade(_presented_token(connection))
 
     def _authenticate(self, connection: ServerConnection) -> dict[str, Any] | None:
         """None when the client may proceed, else the `error` event to send before closing."""
@@ -215,7 +249,9 @@ class RealtimeServer:
         token = _presented_token(connection)
         if token is None:
             return error_event(None, "Missing bearer or basic authentication in header")
-        if not hmac.compare_digest(token.encode(), expected.encode()):
+        if self.web.accepts(token):
+            return None
+        if not token_matches(token, expected):
             return error_event(
                 "invalid_api_key", "Incorrect API key provided. Check the server's --api-key."
             )
@@ -226,13 +262,16 @@ class RealtimeServer:
     async def _connection(self, connection: ServerConnection) -> None:
         request = connection.request
         assert request is not None
-        query = parse_qs(urlsplit(request.path).query)
         auth_error = self._authenticate(connection)
         if auth_error is not None:
             code = auth_error["error"]["code"]
             await self._refuse(
                 connection, auth_error, 3000, "invalid_request_error" + (f".{code}" if code else "")
             )
+            return
+        query, query_error = query_parameters(request.path)
+        if query_error is not None:
+            await self._refuse(connection, query_error, 4000, "invalid_request_error.invalid_value")
             return
         model = (query.get("model") or [""])[0]
         intent = (query.get("intent") or ["realtime"])[0]
@@ -314,26 +353,35 @@ class RealtimeServer:
             max_conversation_items=options.max_conversation_items,
             max_session_seconds=options.max_session_seconds,
             max_retained_audio_bytes=options.max_retained_audio_bytes,
+            max_conversation_bytes=options.max_conversation_bytes,
+            max_out_of_band_responses=options.max_out_of_band_responses,
         )
         core = SessionProtocol(
-            model=model, now=time.monotonic(), limits=limits, created_at=time.time(), intent=intent
+            model=model,
+            now=time.monotonic(),
+            limits=limits,
+            created_at=time.time(),
+            intent=intent,
+            capacity=self.capacity,
         )
         pipeline = SessionPipeline(
             core, self.engines, executor=self.executor, speculate=options.speculation
         )
         await pipeline.start()
-        reader = _Reader(pipeline, options.max_frame_bytes)
-        assert isinstance(connection, DirectServerConnection)  # `start` makes them so
+        assert isinstance(connection, GuardedServerConnection)  # `start` makes them so
+        reader = ClientReader(
+            pipeline, options.max_frame_bytes, connection.can_write, options.max_write_buffer_bytes
+        )
         writer = asyncio.create_task(self._writer(connection, pipeline))
         connection.attach(reader.has_room, reader.sink)
         receiving = asyncio.create_task(connection.wait_closed())
         closing = asyncio.create_task(pipeline.closing.wait())
-        self._pipelines.add(pipeline)
+        self._pipelines[pipeline] = connection
         try:
-            ends: set[asyncio.Future[Any]] = {writer, receiving, closing, reader.failed}
+            ends: set[asyncio.Future[Any]] = {writer, receiving, closing}
             await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._pipelines.discard(pipeline)
+            self._pipelines.pop(pipeline, None)
             _discard(connection)  # keep reading, for the close handshake
             for task in (receiving, closing):
                 task.cancel()
@@ -345,6 +393,7 @@ class RealtimeServer:
                     await connection.close(request.code, request.reason)
             writer.cancel()
             await pipeline.aclose()
+            core.release_responses()
             for task in (receiving, closing, writer):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -367,87 +416,16 @@ class RealtimeServer:
                     logger.exception("session tick failed")
 
 
-class _Reader:
-    """Takes a session's client messages straight from the socket callback.
-
-    Each message is handled synchronously (parsing, the core, inline VAD); events go to the
-    pipeline's outgoing queue for the writer. While that queue is over its limit the
-    connection holds further messages and stops reading the socket (`has_room`)."""
-
-    def __init__(self, pipeline: SessionPipeline, max_frame_bytes: int) -> None:
-        self.pipeline = pipeline
-        self.core = pipeline.core
-        self.limit = max_frame_bytes
-        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        """Done when handling a message raised (a bug): the session ends."""
-        self.has_room = lambda: pipeline.has_room and not self.failed.done()
-
-    def sink(self, payload: bytes, is_text: bool) -> None:
-        """One complete client message (`is_text`: a text frame, UTF-8 not yet checked)."""
-        try:
-            self._receive(payload, is_text)
-        except Exception:
-            logger.exception("session failed on a client message")
-            if not self.failed.done():
-                self.failed.set_result(None)
-
-    def _receive(self, payload: bytes, is_text: bool) -> None:
-        pipeline = self.pipeline
-        if not is_text:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "invalid_event",
-                        "Expected a text WebSocket message; binary frames are not supported.",
-                    )
-                ]
-            )
-            return
-        limit = self.limit
-        if len(payload) > limit:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "message_too_large",
-                        f"The message of {len(payload)} bytes exceeds the server's limit of "
-                        f"{limit} bytes; send audio in smaller appends.",
-                    )
-                ]
-            )
-            return
-        try:
-            append = _append_decoder.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            pass  # another event, or an invalid one: the generic path says which
-        else:
-            pipeline.handle_nowait(self.core.append_audio(append.audio, append.event_id))
-            return
-        try:
-            payload.decode()
-        except UnicodeDecodeError as error:  # what websockets does with a bad text frame
-            pipeline.handle_nowait(
-                [Close(1007, f"invalid UTF-8 in a text message at position {error.start}")]
-            )
-            return
-        try:
-            parsed = _decoder.decode(payload)
-        except msgspec.DecodeError as error:
-            pipeline.handle_nowait(
-                [
-                    error_event(
-                        "invalid_json",
-                        f"Invalid event: failed to parse JSON value. {error}",
-                    )
-                ]
-            )
-            return
-        pipeline.receive_nowait(parsed)
-
-
 def _discard(connection: ServerConnection) -> None:
     """Stop handing messages over (and holding them): the session is over or never began."""
     if isinstance(connection, DirectServerConnection):
         connection.discard()
+
+
+def _presented_token(connection: ServerConnection) -> str | None:
+    request = connection.request
+    assert request is not None
+    return presented_token(request.headers)
 
 
 def _select_subprotocol(
@@ -455,23 +433,6 @@ def _select_subprotocol(
 ) -> Subprotocol | None:
     """Choose `realtime` when offered (the key subprotocol is only a carrier for the token)."""
     return Subprotocol("realtime") if "realtime" in subprotocols else None
-
-
-def _presented_token(connection: ServerConnection) -> str | None:
-    request = connection.request
-    assert request is not None
-    headers: Headers = request.headers
-    authorization = headers.get("Authorization")
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    if headers.get("api-key"):
-        return headers["api-key"]
-    for value in headers.get_all("Sec-WebSocket-Protocol"):
-        for protocol in value.split(","):
-            protocol = protocol.strip()
-            if protocol.startswith(_KEY_SUBPROTOCOL):
-                return protocol[len(_KEY_SUBPROTOCOL) :]
-    return None
 
 
 async def serve(

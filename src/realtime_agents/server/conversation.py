@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .b64 import decode_strict
 from .engines.base import ChatMessage
 from .errors import ProtocolError, invalid_value
@@ -41,6 +43,21 @@ def user_audio_item(item_id: str, transcript: str | None = None) -> dict[str, An
 DEFAULT_MAX_RETAINED_AUDIO_BYTES = 16 * 1024 * 1024
 """Audio a conversation keeps for `conversation.item.retrieve` (about 5.8 minutes of PCM16 at
 24 kHz); beyond it the oldest items' audio is dropped first."""
+DEFAULT_MAX_CONVERSATION_BYTES = 32 * 1024 * 1024
+"""What a conversation's items (their text, arguments, outputs, transcripts; not the audio,
+which `DEFAULT_MAX_RETAINED_AUDIO_BYTES` bounds) may hold, as `item_size` counts them."""
+ITEM_OVERHEAD_BYTES = 256
+"""What `item_size` adds per item and per content part for the objects around the text (so a
+flood of tiny parts counts for what it holds in memory, not for its short JSON)."""
+_size_encoder = msgspec.json.Encoder()
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """The bytes an item counts for against `max_conversation_bytes`: its JSON length plus
+    `ITEM_OVERHEAD_BYTES` for itself and for each content part."""
+    parts = item.get("content")
+    count = 1 + (len(parts) if isinstance(parts, list) else 0)
+    return len(_size_encoder.encode(item)) + ITEM_OVERHEAD_BYTES * count
 
 
 @dataclass(slots=True)
@@ -196,6 +213,9 @@ class Conversation:
         self.max_audio_bytes = max_audio_bytes
         self.audio_bytes = 0
         """Bytes of audio all items hold; at most `max_audio_bytes` between calls."""
+        self.item_bytes = 0
+        """What the items count for (`item_size` of each, as they are now)."""
+        self._sizes: dict[str, int] = {}
 
     # ------------------------------------------------------------------ audio
 
@@ -276,7 +296,17 @@ class Conversation:
             )
         self._items.insert(position, item)
         self._index[item["id"]] = item
+        size = self._sizes[item["id"]] = item_size(item)
+        self.item_bytes += size
         return self._items[position - 1]["id"] if position > 0 else None
+
+    def resize(self, item_id: str) -> None:
+        """Count an item again after it changed (a transcript, a finished message)."""
+        item = self._index.get(item_id)
+        if item is not None:
+            size = item_size(item)
+            self.item_bytes += size - self._sizes[item_id]
+            self._sizes[item_id] = size
 
     def previous_id(self, item_id: str) -> str | None:
         """The id of the item before `item_id`."""
@@ -287,6 +317,7 @@ class Conversation:
         """Remove an item (it must exist)."""
         item = self._index.pop(item_id)
         self._items.remove(item)
+        self.item_bytes -= self._sizes.pop(item_id)
         audio = self.audio.pop(item_id, None)
         self._holding.pop(item_id, None)
         if audio is not None:

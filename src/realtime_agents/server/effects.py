@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from ..audio import AudioFormatName
-from .conversation import DEFAULT_MAX_RETAINED_AUDIO_BYTES
+from .conversation import DEFAULT_MAX_CONVERSATION_BYTES, DEFAULT_MAX_RETAINED_AUDIO_BYTES
 from .engines.base import LlmRequest
+
+DEFAULT_MAX_OUT_OF_BAND_RESPONSES = 4
+"""Out-of-band responses one session may have in progress at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,11 @@ class ProtocolLimits:
     max_session_seconds: float = 3600.0
     max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
     """Audio kept for `conversation.item.retrieve` (user and assistant); oldest dropped first."""
+    max_conversation_bytes: int = DEFAULT_MAX_CONVERSATION_BYTES
+    """What the items may hold (`conversation.item_size`): `conversation_max_bytes_exceeded`."""
+    max_out_of_band_responses: int = DEFAULT_MAX_OUT_OF_BAND_RESPONSES
+    """Out-of-band responses (`conversation: "none"`) in progress at once:
+    `out_of_band_response_limit_reached`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import msgspec
 
 from ..audio import bytes_for_ms, bytes_per_second
 from .active_response import event
-from .conversation import ItemAudio, decode_base64, parse_client_item
+from .conversation import ItemAudio, decode_base64, item_size, parse_client_item
 from .effects import AnalyzeAudio, Close, Output
 from .errors import ProtocolError
 from .ids import new_id
@@ -131,8 +131,9 @@ def input_audio_buffer_commit(
             "Error committing input audio buffer: buffer too small. Expected at least 100ms of "
             f"audio, but buffer only has {buffered:.2f}ms of audio.",
         )
-    if len(core.conversation) >= core.limits.max_conversation_items:
-        raise core.too_many_items()
+    full = core.conversation_full()
+    if full is not None:
+        raise full
     item_id = core.speech_item_id or new_id("item")
     reset_turn(core)
     out = core.commit_audio(core.buffer.take_all(), item_id)
@@ -165,8 +166,9 @@ def conversation_item_create(
         raise ProtocolError(
             "invalid_value", f"Item with id '{item['id']}' already exists.", "item.id"
         )
-    if len(core.conversation) >= core.limits.max_conversation_items:
-        raise core.too_many_items()
+    full = core.conversation_full(item_size(item))
+    if full is not None:
+        raise full
     previous = core.conversation.insert(item, previous_id)
     out: list[Output] = [
         event("conversation.item.added", previous_item_id=previous, item=json_copy(item)),
@@ -247,6 +249,7 @@ def conversation_item_truncate(
     for part in item.get("content", []):
         if part.get("type") == "output_audio":
             part["transcript"] = transcript
+    core.conversation.resize(item["id"])
     return [
         event(
             "conversation.item.truncated",
@@ -302,6 +305,11 @@ def response_create(
             f"{core.default_response_id}. Wait until the response is finished before creating "
             "a new one.",
         )
+    full = core.out_of_band_full() if params.out_of_band else core.conversation_full()
+    if full is not None:  # (an in-band response could not add its output)
+        raise full
+    if core.capacity.full:
+        raise core.capacity.refusal()
     return core.create_response(params, input_items)
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import ProtocolError, invalid_type, invalid_value, missing_parameter, unknown_parameter
+from .errors import (
+    ProtocolError,
+    invalid_type,
+    invalid_value,
+    missing_parameter,
+    preview,
+    unknown_parameter,
+)
 
 
 def join(prefix: str, key: str) -> str:
@@ -71,14 +78,14 @@ def expect_int(
         raise ProtocolError(
             "integer_below_min_value",
             f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, "
-            f"but got {value} instead.",
+            f"but got {preview(value)} instead.",
             param,
         )
     if maximum is not None and value > maximum:
         raise ProtocolError(
             "integer_above_max_value",
             f"Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, "
-            f"but got {value} instead.",
+            f"but got {preview(value)} instead.",
             param,
         )
     return value
@@ -90,22 +97,22 @@ def expect_number(
     """A JSON number within bounds (`decimal_below_min_value` / `decimal_above_max_value`)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid_type(param, "a decimal", value)
-    number = float(value)
+    number = value  # compared as it is: an integer too large for a float is still in order
     if minimum is not None and number < minimum:
         raise ProtocolError(
             "decimal_below_min_value",
             f"Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, "
-            f"but got {value} instead.",
+            f"but got {preview(value)} instead.",
             param,
         )
     if maximum is not None and number > maximum:
         raise ProtocolError(
             "decimal_above_max_value",
             f"Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, "
-            f"but got {value} instead.",
+            f"but got {preview(value)} instead.",
             param,
         )
-    return number
+    return float(number)
 
 
 def expect_enum(value: object, param: str, allowed: list[str]) -> str:

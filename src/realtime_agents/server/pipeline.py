@@ -103,9 +103,12 @@ class SessionPipeline:
         self.receive_nowait(message)
         await self.wait_for_room()
 
-    def receive_nowait(self, message: object) -> None:
-        """`receive` without waiting for room in the outgoing queue (see `has_room`)."""
-        self.handle_nowait(self.core.receive(message, self.clock()))
+    def receive_nowait(self, message: object) -> list[Output]:
+        """`receive` without waiting for room in the outgoing queue (see `has_room`); the
+        outputs it handled."""
+        outputs = self.core.receive(message, self.clock())
+        self.handle_nowait(outputs)
+        return outputs
 
     async def tick(self) -> None:
         """Let time pass in the core (idle timeout, session expiry)."""
@@ -172,6 +175,11 @@ class SessionPipeline:
     def has_room(self) -> bool:
         """Whether the outgoing queue is within its limit (producers wait while it is not)."""
         return len(self._outgoing) <= self._max_queued
+
+    @property
+    def queued_events(self) -> int:
+        """Events waiting for the socket writer."""
+        return len(self._outgoing)
 
     async def wait_for_room(self) -> None:
         """Wait until the socket writer took the queued events, if the queue is over its limit."""

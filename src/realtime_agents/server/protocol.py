@@ -12,11 +12,13 @@ a response: the events that would need one are refused (`TRANSCRIPTION_UNSUPPORT
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..audio import AudioFormatName
 from .active_response import ActiveResponse, event
+from .capacity import ResponseCapacity
 from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
 from .effects import (
     AnalyzeAudio,
@@ -29,7 +31,7 @@ from .effects import (
     Transcribe,
 )
 from .engines.base import LlmToolCall
-from .errors import ProtocolError, error_event, invalid_value
+from .errors import SERVER_ERROR, ProtocolError, error_event, invalid_value
 from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
 from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
@@ -54,6 +56,7 @@ TRANSCRIPTION_UNSUPPORTED = {
 }
 """Client events a transcription session refuses, and why (the `error` message says it)."""
 Intent = Literal["realtime", "transcription"]
+logger = logging.getLogger(__name__)
 
 
 class SessionProtocol:
@@ -67,11 +70,14 @@ class SessionProtocol:
         limits: ProtocolLimits | None = None,
         created_at: float | None = None,
         intent: Intent = "realtime",
+        capacity: ResponseCapacity | None = None,
     ) -> None:
         """`now` is the shell's monotonic time; `created_at` the Unix time (default: `now`).
 
         `intent="transcription"` makes a transcription session (`model` is then unused).
+        `capacity` counts responses in progress across the server's sessions (None: no limit).
         """
+        self.capacity = capacity or ResponseCapacity(None)
         self.limits = limits or ProtocolLimits()
         created = now if created_at is None else created_at
         self.transcription_only = intent == "transcription"
@@ -166,6 +172,17 @@ class SessionProtocol:
             return handler(self, message, now, client_event_id)
         except ProtocolError as error:
             return [error.to_event(client_event_id)]
+        except Exception:  # a bug: the client is told, the session goes on
+            logger.exception("a client event handler failed")
+            return [
+                error_event(
+                    None,
+                    "The server had an error while processing this event; it may have been "
+                    "applied in part. The session goes on.",
+                    client_event_id=client_event_id,
+                    error_type=SERVER_ERROR,
+                )
+            ]
 
     def append_audio(self, audio: str, client_event_id: str | None = None) -> list[Output]:
         """`input_audio_buffer.append` with its fields already read (the shell's fast path for
@@ -249,6 +266,7 @@ class SessionProtocol:
             for part in item["content"]:
                 if part["type"] == "input_audio":
                     part["transcript"] = transcript
+            self.conversation.resize(item_id)
             audio = self.conversation.audio.get(item_id)
             if audio is not None:
                 seconds = audio.input_bytes / (48000 if audio.input_format == "pcm16" else 8000)
@@ -294,7 +312,10 @@ class SessionProtocol:
         if response is None:
             return []
         self.turns.assistant_text(delta)
-        return list(response.text(delta))
+        try:
+            return list(response.text(delta))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
 
     def response_audio(self, response_id: str, chunk: bytes) -> list[Output]:
         """An audio chunk already in the response's output format."""
@@ -303,19 +324,40 @@ class SessionProtocol:
         response = self._live(response_id)
         if response is None:
             return []
+        try:
+            events: list[Output] = list(response.audio(chunk))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
         if chunk:
             self.voice_locked = True
             self.turns.sent_audio(
                 chunk, format_name(response.params.output_format), self.buffer.end_ms
             )
-        return list(response.audio(chunk))
+        return events
 
     def response_tool_call(self, response_id: str, call: LlmToolCall) -> list[Output]:
         """A complete tool call decided by the LLM."""
         if self.turns.holds(response_id):
             return self.turns.hold("tool", call)
         response = self._live(response_id)
-        return list(response.tool_call(call)) if response else []
+        if response is None:
+            return []
+        try:
+            return list(response.tool_call(call))
+        except ProtocolError as full:
+            return self._conversation_full(response, full)
+
+    def _conversation_full(self, response: ActiveResponse, full: ProtocolError) -> list[Output]:
+        """A response that needs another item in a full conversation fails with the limit's
+        error (its engines are stopped)."""
+        details = {
+            "type": "failed",
+            "error": {"type": full.error_type, "code": full.code, "message": full.message},
+        }
+        out = self.end_response(response, "failed", details)
+        if response.started:
+            out.append(CancelResponse(response.id))
+        return out
 
     def response_finished(
         self, response_id: str, now: float, error: str | None = None
@@ -433,8 +475,9 @@ class SessionProtocol:
 
     def commit_audio(self, audio: bytes, item_id: str) -> list[Output]:
         """Turn committed audio into a user item (and transcribe it)."""
-        if len(self.conversation) >= self.limits.max_conversation_items:
-            return [self.too_many_items().to_event(None)]
+        full = self.conversation_full()
+        if full is not None:
+            return [full.to_event(None)]
         item = user_audio_item(item_id)
         previous = self.conversation.insert(item)
         self.conversation.add_audio(
@@ -464,11 +507,40 @@ class SessionProtocol:
             )
         ]
 
-    def too_many_items(self) -> ProtocolError:
+    def conversation_full(self, adding_bytes: int = 0) -> ProtocolError | None:
+        """Why the conversation cannot take another item (of `adding_bytes`), or None."""
+        limits = self.limits
+        if len(self.conversation) >= limits.max_conversation_items:
+            return ProtocolError(
+                "conversation_max_items_exceeded",
+                f"The conversation already holds the maximum of {limits.max_conversation_items}"
+                " items; delete items with conversation.item.delete before adding more.",
+            )
+        held = self.conversation.item_bytes
+        if held + adding_bytes > limits.max_conversation_bytes or (
+            not adding_bytes and held >= limits.max_conversation_bytes
+        ):
+            return ProtocolError(
+                "conversation_max_bytes_exceeded",
+                f"The conversation's items would hold more than the maximum of "
+                f"{limits.max_conversation_bytes} bytes (they hold {held}; the item adds "
+                f"{adding_bytes}); delete items with conversation.item.delete before adding "
+                "more.",
+            )
+        return None
+
+    def out_of_band_full(self) -> ProtocolError | None:
+        """Why another out-of-band response cannot start now, or None."""
+        limit = self.limits.max_out_of_band_responses
+        running = sum(1 for response in self.responses.values() if response.params.out_of_band)
+        if running < limit:
+            return None
         return ProtocolError(
-            "conversation_max_items_exceeded",
-            f"The conversation already holds the maximum of {self.limits.max_conversation_items} "
-            "items; delete items with conversation.item.delete before adding more.",
+            "out_of_band_response_limit_reached",
+            f"This session already has {running} out-of-band responses (conversation: "
+            f'"none") in progress, the server\'s limit of {limit} per session; wait for a '
+            "response.done before creating another.",
+            "response.conversation",
         )
 
     # ------------------------------------------------------------------ responses
@@ -477,9 +549,15 @@ class SessionProtocol:
         self, params: ResponseParams, input_items: list[dict[str, Any]] | None
     ) -> list[Output]:
         response_id = new_id("resp")
+        if not self.capacity.take():
+            return self._refused(response_id, params, self.capacity.refusal())
         conversation = None if params.out_of_band else self.conversation
         response = ActiveResponse(
-            response_id, params, conversation, None if params.out_of_band else self.conversation.id
+            response_id,
+            params,
+            conversation,
+            None if params.out_of_band else self.conversation.id,
+            self.conversation_full,
         )
         self.responses[response_id] = response
         if not params.out_of_band:
@@ -497,6 +575,25 @@ class SessionProtocol:
         if not response.waiting_for:
             out.append(self._start(response))
         return out
+
+    def _refused(
+        self, response_id: str, params: ResponseParams, error: ProtocolError
+    ) -> list[Output]:
+        """A response the server started itself, ended at once: `failed` with `error`."""
+        conversation_id = None if params.out_of_band else self.conversation.id
+        response = ActiveResponse(response_id, params, None, conversation_id)
+        details = {
+            "type": "failed",
+            "error": {"type": error.error_type, "code": error.code, "message": error.message},
+        }
+        return [response.created_event(), *response.finish("failed", details)]
+
+    def release_responses(self) -> None:
+        """The session is over: give back the capacity its unfinished responses held."""
+        for _ in self.responses:
+            self.capacity.give_back()
+        self.responses.clear()
+        self.default_response_id = None
 
     def _start(self, response: ActiveResponse) -> StartResponse:
         if response.input_items is not None:
@@ -528,6 +625,7 @@ class SessionProtocol:
         out: list[Output] = list(response.finish(status, details))
         del self.responses[response.id]
         self.turns.response_ended(response.id)
+        self.capacity.give_back()
         if self.default_response_id == response.id:
             self.default_response_id = None
         if status == "cancelled" and response.started:

@@ -13,6 +13,7 @@ from .json_validators import (
     expect_list,
     expect_number,
     expect_object,
+    expect_optional_str,
     expect_str,
     join,
 )
@@ -64,6 +65,8 @@ def parse_tracing(value: object, param: str) -> object:
         return value
     obj = expect_object(value, param)
     check_keys(obj, ["workflow_name", "group_id", "metadata"], param)
+    for key in ("workflow_name", "group_id"):
+        expect_optional_str(obj.get(key), join(param, key))
     return obj
 
 
@@ -71,18 +74,56 @@ def parse_truncation(value: object, param: str) -> object:
     if isinstance(value, str):
         return expect_enum(value, param, ["auto", "disabled"])
     obj = expect_object(value, param)
-    check_keys(obj, ["type", "retention_ratio", "token_limits"], param, required=["type"])
+    check_keys(
+        obj,
+        ["type", "retention_ratio", "token_limits"],
+        param,
+        required=["type", "retention_ratio"],
+    )
     expect_enum(obj["type"], join(param, "type"), ["retention_ratio"])
-    if "retention_ratio" in obj:
-        expect_number(obj["retention_ratio"], join(param, "retention_ratio"), minimum=0, maximum=1)
+    expect_number(obj["retention_ratio"], join(param, "retention_ratio"), minimum=0, maximum=1)
+    if "token_limits" in obj and obj["token_limits"] is not None:
+        limits_param = join(param, "token_limits")
+        limits = expect_object(obj["token_limits"], limits_param)
+        check_keys(limits, ["post_instructions"], limits_param)
+        if limits.get("post_instructions") is not None:
+            expect_int(
+                limits["post_instructions"], join(limits_param, "post_instructions"), minimum=0
+            )
     return obj
+
+
+_PROMPT_VARIABLE_PARTS = {
+    "input_text": (["type", "text"], ["text"]),
+    "input_image": (["type", "image_url", "file_id", "detail"], ["detail"]),
+    "input_file": (["type", "file_id", "file_data", "file_url", "filename"], []),
+}
+"""What a prompt variable that is not a string may be: keys allowed and required."""
 
 
 def parse_prompt(value: object, param: str) -> dict[str, Any]:
     obj = expect_object(value, param)
     check_keys(obj, ["id", "version", "variables"], param, required=["id"])
     expect_str(obj["id"], join(param, "id"))
+    expect_optional_str(obj.get("version"), join(param, "version"))
+    if obj.get("variables") is not None:
+        variables_param = join(param, "variables")
+        for name, variable in expect_object(obj["variables"], variables_param).items():
+            if not isinstance(variable, str):
+                _check_prompt_part(variable, join(variables_param, name))
     return obj
+
+
+def _check_prompt_part(value: object, param: str) -> None:
+    part = expect_object(value, param)
+    kind = expect_enum(part.get("type"), join(param, "type"), list(_PROMPT_VARIABLE_PARTS))
+    allowed, required = _PROMPT_VARIABLE_PARTS[kind]
+    check_keys(part, allowed, param, required=required)
+    for key in allowed[1:]:
+        if key == "detail":
+            expect_enum(part[key], join(param, key), ["low", "high", "auto"])
+        else:
+            expect_optional_str(part.get(key), join(param, key))
 
 
 def parse_include(value: object, param: str) -> list[str] | None:

@@ -88,7 +88,7 @@ def speculate(core: SessionProtocol) -> Speculate | None:
         or core.default_response_id is not None
         or core.pending_transcriptions
         or item_id is None
-        or len(core.conversation) >= core.limits.max_conversation_items
+        or core.conversation_full() is not None
     ):
         return None
     buffer = core.buffer

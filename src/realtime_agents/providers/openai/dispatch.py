@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
-from ...events import RealtimeModelEvent, RealtimeModelExceptionEvent
+from msgspec.structs import replace
+
+from ...events import (
+    RealtimeModelConnectionStatusEvent,
+    RealtimeModelEndOfStreamEvent,
+    RealtimeModelEvent,
+    RealtimeModelExceptionEvent,
+)
 from ...model import RealtimeModelListener
 
 logger = logging.getLogger("realtime_agents.providers.openai")
@@ -108,6 +115,20 @@ class BoundedEventQueue:
             self._getter = None
             if not getter.done():
                 getter.set_result(None)
+
+    def discard_undelivered(self) -> list[RealtimeModelEvent]:
+        """Take every event not yet taken (spilled ones too) out of the queue, in order."""
+        dropped = [e for e in self._items[self._head :] if e is not None]
+        dropped.extend(self._spill or ())
+        self._items.clear()
+        self._head = 0
+        self._spill = None
+        self._blocked = False
+        putters, self._putters = self._putters, None
+        for waiter in putters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        return dropped
 
     def wake(self) -> None:
         """Wake the consumer waiting in `wait` even though nothing was pushed."""
@@ -300,6 +321,18 @@ class Dispatcher:
             except Exception as exc:
                 await self._report(listener, exc, event)
 
+    def cut_short(self, describe: Callable[[int], str]) -> str | None:
+        """End the stream after the event being delivered: drop the queued events but the
+        final `disconnected` and `end_of_stream`, whose reason becomes `describe(dropped)`
+        (returned) when any was dropped, so nothing is lost silently."""
+        taken = self.queue.discard_undelivered()
+        finals = [e for e in taken if _is_final(e)]
+        dropped = len(taken) - len(finals)
+        reason = describe(dropped) if dropped else None
+        for event in finals:
+            self.queue.put_final(event if reason is None else replace(event, reason=reason))
+        return reason
+
     def in_listener(self) -> bool:
         """True when called from a listener (an eager delivery, or the dispatcher's task)."""
         return self._eager or (self._task is not None and asyncio.current_task() is self._task)
@@ -349,3 +382,10 @@ class Dispatcher:
                 await listener.on_event(report)
             except Exception:
                 logger.exception("realtime listener %s raised on an exception event", listener)
+
+
+def _is_final(event: RealtimeModelEvent) -> bool:
+    """`disconnected` or `end_of_stream`: the events that end a stream."""
+    if type(event) is RealtimeModelConnectionStatusEvent:
+        return event.status == "disconnected"
+    return type(event) is RealtimeModelEndOfStreamEvent

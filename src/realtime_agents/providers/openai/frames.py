@@ -10,6 +10,7 @@ from the network.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeAlias, get_args
 
 import msgspec
@@ -351,13 +352,69 @@ class DecodeFailure(msgspec.Struct, frozen=True, gc=False):
 def _frame_type(frame: str | bytes) -> str | None:
     try:
         probed = _TYPE_PROBE.decode(frame).type
-    except (msgspec.DecodeError, TypeError):
+    except (msgspec.DecodeError, TypeError, ValueError, RecursionError):
         return None
     return probed if isinstance(probed, str) else None
 
 
+MAX_NESTING = 128
+"""Deepest nesting of arrays and objects a server frame may have (msgspec's decoder
+recurses; OpenAI's frames, tool schemas included, stay far below this)."""
+
+_NESTING_TOKENS = re.compile(rb'[\[\]{}]|"(?:[^"\\]|\\.)*"')
+_NESTING_TOKENS_TEXT = re.compile(r'[\[\]{}]|"(?:[^"\\]|\\.)*"')
+
+
+def nesting_within(frame: str | bytes, limit: int = MAX_NESTING) -> bool:
+    """True if arrays and objects in the JSON `frame` nest at most `limit` deep.
+
+    Counting brackets settles almost every frame; only a frame with more than `limit` of
+    them is scanned (brackets inside strings do not count), stopping past the limit.
+    """
+    if isinstance(frame, bytes):
+        if frame.count(b"[") + frame.count(b"{") <= limit:
+            return True
+        tokens = _NESTING_TOKENS.finditer(frame)
+        opening: tuple[object, ...] = (b"[", b"{")
+        closing: tuple[object, ...] = (b"]", b"}")
+    else:
+        if frame.count("[") + frame.count("{") <= limit:
+            return True
+        tokens = _NESTING_TOKENS_TEXT.finditer(frame)  # type: ignore[assignment]
+        opening, closing = ("[", "{"), ("]", "}")
+    depth = 0
+    for match in tokens:
+        token = match.group()
+        if token in opening:
+            depth += 1
+            if depth > limit:
+                return False
+        elif token in closing:
+            depth -= 1
+    return True
+
+
+def utf8_problem(payload: bytes) -> str | None:
+    """Why `payload` is not valid UTF-8 (as `websockets` words it), or None if it is."""
+    if payload.isascii():
+        return None
+    try:
+        payload.decode()
+    except UnicodeDecodeError as exc:
+        return f"{exc.reason} at position {exc.start}"
+    return None
+
+
 def decode_server_frame(frame: str | bytes) -> ServerEvent | DecodeFailure:
     """Decode one server frame; never raises on any input."""
+    if isinstance(frame, bytes):  # (msgspec checks only the strings it keeps)
+        problem = utf8_problem(frame)
+        if problem is not None:
+            return DecodeFailure(_malformed(None, f"not valid UTF-8: {problem}"))
+    if not nesting_within(frame):
+        return DecodeFailure(
+            _malformed(None, f"invalid JSON: nested deeper than {MAX_NESTING} levels")
+        )
     try:
         return _SERVER_DECODER.decode(frame)
     except msgspec.ValidationError as exc:
@@ -367,11 +424,21 @@ def decode_server_frame(frame: str | bytes) -> ServerEvent | DecodeFailure:
                 return DecodeFailure(RealtimeModelOtherEvent(data=_GENERIC_DECODER.decode(frame)))
             except msgspec.DecodeError as generic_exc:
                 return DecodeFailure(_malformed(frame_type, f"invalid JSON: {generic_exc}"))
+            except UnicodeDecodeError as generic_exc:
+                return DecodeFailure(_malformed(frame_type, _not_utf8(generic_exc)))
         return DecodeFailure(_malformed(frame_type, f"invalid {frame_type or 'frame'}: {exc}"))
     except msgspec.DecodeError as exc:
         return DecodeFailure(_malformed(None, f"invalid JSON: {exc}"))
+    except UnicodeDecodeError as exc:  # (a binary frame: text frames are checked before)
+        return DecodeFailure(_malformed(None, _not_utf8(exc)))
+    except RecursionError:  # within MAX_NESTING, but the stack was already deep
+        return DecodeFailure(_malformed(None, "invalid JSON: nested too deep to decode"))
     except TypeError as exc:  # not str/bytes at all
         return DecodeFailure(_malformed(None, f"unexpected frame of type {type(exc).__name__}"))
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8: {exc.reason} at position {exc.start}"
 
 
 def _malformed(frame_type: str | None, reason: str) -> RealtimeModelErrorEvent:

@@ -43,6 +43,7 @@ from ...inputs import (
 from ...model import RealtimePlaybackTracker
 from ...settings import merge_settings
 from . import frames, wire
+from .inflight import DEFAULT_MAX_IN_FLIGHT_BYTES, InFlightItems, create_event_id, with_ids
 from .replay import (
     DEFAULT_MAX_HISTORY_ITEMS,
     DEFAULT_MAX_UNSENT_AUDIO_BYTES,
@@ -51,8 +52,10 @@ from .replay import (
 )
 from .turns import CANCEL_EVENT_PREFIX, Interruption, PlaybackState, ResponseSequencer
 
-FrameKind: TypeAlias = Literal["audio", "item", "create", "other"]
-"""`item` frames survive a reconnect; the rest are rebuilt (audio, creates) or moot."""
+FrameKind: TypeAlias = Literal["audio", "commit", "item", "in_flight", "create", "other"]
+"""Unsent `item` frames survive a reconnect; the rest are rebuilt from a record (audio and
+commits from `unsent_audio`, `in_flight` item creates from `in_flight`, creates from the
+sequencer) or moot."""
 
 _GENERIC = msgspec.json.Decoder()
 
@@ -84,6 +87,7 @@ class OpenAIRealtimeProtocol:
         playback_tracker: RealtimePlaybackTracker | None = None,
         max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS,
         max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         emit_raw_events: bool = False,
     ) -> None:
         self.settings: dict[str, Any] = dict(merge_settings({}, initial_settings or {}))
@@ -91,6 +95,7 @@ class OpenAIRealtimeProtocol:
         self.playback = PlaybackState(tracker=playback_tracker)
         self.history = ReplayHistory(max_history_items)
         self.unsent_audio = UnsentAudio(max_unsent_audio_bytes)
+        self.in_flight = InFlightItems(max_in_flight_bytes)
         self.outbox: list[tuple[FrameKind, bytes]] = []
         """Frames to send, oldest first (a list: an idle session keeps no buffer)."""
         self.emit_raw_events = emit_raw_events
@@ -135,8 +140,8 @@ class OpenAIRealtimeProtocol:
     def receive_other(self, frame: str | bytes, now: float) -> list[RealtimeModelEvent]:
         """`receive` for a frame `receive_audio` did not take."""
         events = self._receive_decoded(frames.decode_server_frame(frame), now)
-        if self.emit_raw_events:
-            with contextlib.suppress(msgspec.DecodeError):
+        if self.emit_raw_events and frames.nesting_within(frame):
+            with contextlib.suppress(msgspec.DecodeError, ValueError, RecursionError):
                 events.insert(0, RealtimeModelRawServerEvent(data=_GENERIC.decode(frame)))
         return events
 
@@ -189,6 +194,8 @@ class OpenAIRealtimeProtocol:
         return wire.to_model_events(decoded)
 
     def _on_item(self, frame: frames.ItemAdded) -> list[RealtimeModelEvent]:
+        if frame.item.id:
+            self.in_flight.acknowledge(frame.item.id)
         item = wire.wire_item_to_item(frame.item, frame.previous_item_id)
         if item is None:
             return [RealtimeModelOtherEvent(data=frame)]
@@ -201,6 +208,7 @@ class OpenAIRealtimeProtocol:
         self.last_error = frame.error.to_info()
         if code == "session_expired":
             self.session_expired = True
+        self.in_flight.rejected(event_id)
         if (
             event_id
             and event_id.startswith(CANCEL_EVENT_PREFIX)
@@ -289,9 +297,13 @@ class OpenAIRealtimeProtocol:
         self._resuming = True
         self.session_expired = False
         kept = [entry for entry in self.outbox if entry[0] == "item"]
-        self.outbox = [("audio", f) for f in self.unsent_audio.replay_frames()]
+        self.outbox = [
+            ("commit" if f is wire.INPUT_AUDIO_COMMIT else "audio", f)
+            for f in self.unsent_audio.replay_frames()
+        ]
         self.unsent_audio.reconnected()
         self._speech_end_ms = None
+        self.outbox.extend(("in_flight", f) for f in self.in_flight.replay_frames())
         self.outbox.extend(kept)
         self._withheld_audio_bytes = sum(len(frame) for _, frame in self.outbox)
         cut = self.sequencer.on_disconnect()
@@ -309,17 +321,25 @@ class OpenAIRealtimeProtocol:
         if isinstance(event, RealtimeModelSendAudio):
             return self._send_audio(event.audio, event.commit)
         if isinstance(event, RealtimeModelSendUserInput):
-            self._send_user_input(event)
-        elif isinstance(event, RealtimeModelSendToolOutput):
+            return self._send_user_input(event)
+        if isinstance(event, RealtimeModelSendToolOutput):
             output_item = {
                 "type": "function_call_output",
                 "call_id": event.tool_call.call_id,
                 "output": event.output,
             }
-            self._push("item", [wire.encode_item_create(output_item)])
+            overflow = self._create_item(output_item)
             if event.start_response:
                 self._push("create", self.sequencer.request())
-        elif isinstance(event, RealtimeModelSendCreateResponse):
+            return overflow
+        if isinstance(event, RealtimeModelSendConversationItem):
+            previous = event.previous_item_id
+            overflows: list[RealtimeModelEvent] = []
+            for wire_item in wire.item_to_wire(event.item):
+                overflows += self._create_item(wire_item, previous)
+                previous = None
+            return overflows
+        if isinstance(event, RealtimeModelSendCreateResponse):
             params = {
                 f: v
                 for f in event.__struct_fields__
@@ -334,13 +354,9 @@ class OpenAIRealtimeProtocol:
         elif isinstance(event, RealtimeModelSendClearAudio):
             self.unsent_audio.clear()
             self._push("other", [wire.INPUT_AUDIO_CLEAR])
-        elif isinstance(event, RealtimeModelSendConversationItem):
-            previous = event.previous_item_id
-            for wire_item in wire.item_to_wire(event.item):
-                self._push("item", [wire.encode_item_create(wire_item, previous)])
-                previous = None
         elif isinstance(event, RealtimeModelSendDeleteItem):
             self.history.delete(event.item_id)  # not replayed after a reconnect either
+            self.in_flight.acknowledge(event.item_id)
             delete = {"type": "conversation.item.delete", "item_id": event.item_id}
             self._push("item", [wire.encode(delete)])
         elif isinstance(event, RealtimeModelSendRawMessage):
@@ -357,7 +373,7 @@ class OpenAIRealtimeProtocol:
             self._withhold(len(frame))
         if commit:
             self.unsent_audio.commit_sent()
-            self.outbox.append(("item", wire.INPUT_AUDIO_COMMIT))
+            self.outbox.append(("commit", wire.INPUT_AUDIO_COMMIT))
         return [] if overflow is None else [overflow]
 
     def _withhold(self, size: int) -> None:
@@ -374,7 +390,7 @@ class OpenAIRealtimeProtocol:
                 kept.append((kind, frame))
         self.outbox = kept
 
-    def _send_user_input(self, event: RealtimeModelSendUserInput) -> None:
+    def _send_user_input(self, event: RealtimeModelSendUserInput) -> list[RealtimeModelEvent]:
         user_input = event.user_input
         if isinstance(user_input, str):
             item: Mapping[str, Any] = {
@@ -384,9 +400,21 @@ class OpenAIRealtimeProtocol:
             }
         else:
             item = user_input
-        self._push("item", [wire.encode_item_create(item)])
+        overflow = self._create_item(item)
         if event.start_response:
             self._push("create", self.sequencer.request())
+        return overflow
+
+    def _create_item(
+        self, item: Mapping[str, Any], previous_item_id: str | None = None
+    ) -> list[RealtimeModelEvent]:
+        """Queue a `conversation.item.create` and keep it in flight until acknowledged."""
+        item, item_id = with_ids(item)
+        event_id = create_event_id(item_id)
+        frame = wire.encode_item_create(item, previous_item_id, event_id)
+        self.outbox.append(("in_flight", frame))
+        overflow = self.in_flight.add(item_id, event_id, frame)
+        return [] if overflow is None else [overflow]
 
     def _send_interrupt(
         self, event: RealtimeModelSendInterrupt, now: float
@@ -429,8 +457,21 @@ class OpenAIRealtimeProtocol:
                     return [] if overflow is None else [overflow]
         if kind == "input_audio_buffer.commit":
             self.unsent_audio.commit_sent()
-        item_kinds = ("conversation.item.create", "input_audio_buffer.commit")
-        self._push("item" if kind in item_kinds else "other", [wire.encode(message)])
+            self._push("commit", [wire.encode(message)])
+            return []
+        item = message.get("item")
+        if kind == "conversation.item.create" and isinstance(item, Mapping):
+            item, item_id = with_ids(item)
+            event_id = message.get("event_id")
+            if not isinstance(event_id, str) or not event_id:
+                event_id = create_event_id(item_id)
+            frame = wire.encode({**message, "item": item, "event_id": event_id})
+            self.outbox.append(("in_flight", frame))
+            overflow = self.in_flight.add(item_id, event_id, frame)
+            return [] if overflow is None else [overflow]
+        self._push(
+            "item" if kind == "conversation.item.create" else "other", [wire.encode(message)]
+        )
         return []
 
     def _push(self, kind: FrameKind, frames: list[bytes]) -> None:

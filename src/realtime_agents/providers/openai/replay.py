@@ -278,10 +278,28 @@ class UnsentAudio:
         self._commit_marks = None
 
     def reconnected(self) -> None:
-        """A new connection's server counts audio from the first chunk replayed to it."""
+        """A new connection's server counts audio from the first chunk replayed to it, and
+        will acknowledge the commits `replay_frames` sends again."""
         self._connection_start = self._chunks[0][0] if self._chunks else self._appended
-        self._commit_marks = None
+        marks = self._replayed_marks()
+        self._commit_marks = deque(marks) if marks else None
+
+    def _replayed_marks(self) -> list[int]:
+        """The unacknowledged commits of audio still held (a commit of audio no longer held,
+        committed by server VAD or forgotten past the bound, would commit nothing)."""
+        if not self._chunks or not self._commit_marks:
+            return []
+        start = self._chunks[0][0]
+        return [mark for mark in self._commit_marks if mark > start]
 
     def replay_frames(self) -> list[bytes]:
-        """`input_audio_buffer.append` frames for the audio held."""
-        return [wire.encode_append_audio(chunk) for _, chunk in self._chunks or ()]
+        """`input_audio_buffer.append` frames for the audio held, each commit sent and not
+        acknowledged again after the audio it committed (`wire.INPUT_AUDIO_COMMIT` itself)."""
+        marks = deque(self._replayed_marks())
+        frames: list[bytes] = []
+        for offset, chunk in self._chunks or ():
+            frames.append(wire.encode_append_audio(chunk))
+            while marks and marks[0] <= offset + len(chunk):
+                marks.popleft()
+                frames.append(wire.INPUT_AUDIO_COMMIT)
+        return frames

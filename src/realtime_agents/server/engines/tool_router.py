@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -62,11 +61,6 @@ class RouterPrompt:
             messages.append({"role": "assistant", "content": answer})
         messages.append({"role": "user", "content": user_text})
         return messages
-
-
-def new_call_id() -> str:
-    """A fresh tool call id in OpenAI's style."""
-    return "call_" + secrets.token_hex(12)
 
 
 def parse_tools(tools: Sequence[Mapping[str, Any]]) -> list[FunctionTool]:
@@ -123,7 +117,7 @@ def _words(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
 
 
-def _kind(name: str, schema: Mapping[str, Any]) -> str:
+def parameter_kind(name: str, schema: Mapping[str, Any]) -> str:
     """A coarse kind for a parameter: enum, location, number, boolean, person or text."""
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return "enum"
@@ -141,7 +135,7 @@ def _kind(name: str, schema: Mapping[str, Any]) -> str:
 
 def _example_value(name: str, schema: Mapping[str, Any], index: int) -> Any:
     """A plausible value for a parameter, varied by `index`."""
-    kind = _kind(name, schema)
+    kind = parameter_kind(name, schema)
     if kind == "enum":
         options = schema["enum"]
         return options[index % len(options)]
@@ -180,7 +174,7 @@ def example_queries(tool: FunctionTool) -> list[tuple[str, dict[str, Any]]]:
         else:
             first = params[0]
             value = _spoken(args[first])
-            kind = _kind(first, tool.properties[first])
+            kind = parameter_kind(first, tool.properties[first])
             unit = first.replace("_", " ")
             if kind == "location":
                 text = (
@@ -220,7 +214,7 @@ def example_queries(tool: FunctionTool) -> list[tuple[str, dict[str, Any]]]:
     return examples
 
 
-def _argument_schema(tool: FunctionTool) -> dict[str, Any]:
+def argument_schema(tool: FunctionTool) -> dict[str, Any]:
     """A grammar-friendly JSON schema for a tool's arguments (primitive types only)."""
     properties: dict[str, Any] = {}
     for name, schema in tool.properties.items():
@@ -243,7 +237,7 @@ def router_schema(tools: Sequence[FunctionTool], allow_none: bool) -> dict[str, 
     options: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": _argument_schema(tool)},
+            "properties": {"name": {"const": tool.name}, "arguments": argument_schema(tool)},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }

