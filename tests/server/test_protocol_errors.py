@@ -11,6 +11,7 @@ from server_helpers import Harness, types
 
 from realtime_agents.server.effects import ProtocolLimits
 from realtime_agents.server.protocol import CLIENT_EVENT_TYPES
+from realtime_agents.server.turns.semantic import EAGERNESS, SemanticTurnDetector
 
 
 def update(session: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +115,8 @@ def test_valid_update_returns_full_effective_session() -> None:
         "speed": 1.0,
     }
     assert harness.core.buffer.format == "g711_ulaw"
-    assert harness.core.detector.silence_duration_ms == 350
+    assert isinstance(harness.core.detector, SemanticTurnDetector)
+    assert harness.core.detector.eagerness == EAGERNESS["high"]
 
 
 def test_session_created_has_ga_defaults() -> None:

@@ -83,5 +83,6 @@ def test_the_device_port_plays_the_queue_and_delivers_microphone_blocks(tmp_path
         assert report["played_bytes"] == 24_000
         assert report["items"] == ["item_1"]
         assert report["first_played"] == ["00010203"]
-    else:
-        assert report["played_bytes"] < 24_000
+    else:  # the dropped blocks may be ones that played only silence after the queue ran dry
+        assert report["played_bytes"] <= 24_000
+        assert report["items"] in ([], ["item_1"])

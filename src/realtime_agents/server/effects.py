@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from ..audio import AudioFormatName
 from .conversation import DEFAULT_MAX_CONVERSATION_BYTES, DEFAULT_MAX_RETAINED_AUDIO_BYTES
@@ -105,6 +105,20 @@ class CancelSpeculation:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscribeTurn:
+    """Transcribe the speech so far (`audio`) to decide the turn (`turns` package); report it
+    with `turn_transcript(request, text)`. A speculative transcript of the same speech item
+    may stand in for it."""
+
+    request: int
+    purpose: Literal["end_of_turn", "interruption"]
+    item_id: str
+    audio: bytes
+    audio_format: AudioFormatName
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PrepareLlm:
     """The session's tools or instructions changed: the LLM may fill its prompt caches for
     them now, before the first turn needs them (nothing is reported back).
@@ -125,6 +139,7 @@ Effect: TypeAlias = (
     | Close
     | Speculate
     | CancelSpeculation
+    | TranscribeTurn
     | PrepareLlm
 )
 Output: TypeAlias = dict[str, Any] | Effect

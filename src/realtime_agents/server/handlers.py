@@ -19,7 +19,8 @@ from .ids import new_id
 from .json_validators import check_keys, expect_int, expect_object, expect_str
 from .llm_prepare import llm_setup, prepare_effect
 from .response_params import parse_response_params
-from .session_config import apply_session_update, vad_parameters
+from .session_config import apply_session_update
+from .turns.session_turns import detector_for
 
 if TYPE_CHECKING:
     from .protocol import SessionProtocol
@@ -49,11 +50,12 @@ def session_update(
     )
     core.buffer.set_format(core.input_format)
     detection = core.turn_detection
+    core.turns.configure(detection)
     if detection is None:
         reset_turn(core)
         core.idle_deadline = None
     else:
-        core.detector.configure(*vad_parameters(detection))
+        core.detector = detector_for(detection, core.detector)
         if detection.get("idle_timeout_ms") is None:
             core.idle_deadline = None  # a timeout armed before the update no longer applies
     out: list[Output] = [event("session.updated", session=json_copy(core.session))]

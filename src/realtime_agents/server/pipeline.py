@@ -36,6 +36,7 @@ from .effects import (
     Speculate,
     StartResponse,
     Transcribe,
+    TranscribeTurn,
 )
 from .engine_runner import EngineRunner
 from .engines.base import (
@@ -45,10 +46,12 @@ from .engines.base import (
     VoiceActivityDetector,
     runs_inline,
 )
+from .errors import error_event
 from .llm_prepare import prepare_job
 from .protocol import SessionProtocol
 from .response_generation import generate_response, transcribe_audio
 from .speculation_shell import SessionShell, Speculations
+from .turns.session_turns import TurnTaking
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ class SessionPipeline:
         self._drained.set()
         self._responses: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._vad = _VadRunner(engines, inline=runs_inline(engines.vad))
+        self._vad = _VadRunner(engines, inline=runs_inline(engines.vad), turns=core.turns)
         self._vad_lock = asyncio.Lock()
         self._speculations = Speculations(
             SessionShell(core, engines, self.runner, self.handle, clock, self.transcribe)
@@ -210,6 +213,8 @@ class SessionPipeline:
             self._speculations.begin(effect)
         elif isinstance(effect, CancelSpeculation):
             self._speculations.discard()
+        elif isinstance(effect, TranscribeTurn):
+            self._spawn(self._transcribe_turn(effect))
         elif isinstance(effect, PrepareLlm):
             job = prepare_job(self.engines.llm, effect)
             if job is not None:
@@ -250,6 +255,25 @@ class SessionPipeline:
         await self.handle(self.core.transcription_delta(effect.item_id, text))
         await self.handle(self.core.transcription_completed(effect.item_id, text))
 
+    async def _transcribe_turn(self, effect: TranscribeTurn) -> None:
+        """The transcript a turn decision waits for (a speculative one of the same speech item
+        when there is one: it transcribed the same audio at the same pause)."""
+        text = await self._speculations.transcript_of(effect.item_id)
+        if text is None:
+            stt = self.engines.stt
+
+            def transcribe() -> str:
+                return transcribe_audio(
+                    stt, effect.audio, effect.audio_format, effect.language, None
+                )
+
+            try:
+                text = await self.runner.in_thread(transcribe)
+            except Exception:  # no words to judge: the detector waits for the unsure silence
+                logger.exception("transcription for the turn decision failed")
+                text = ""
+        await self.handle(self.core.turn_transcript(effect.request, text.strip(), self.clock()))
+
     # ------------------------------------------------------------------ responses
 
     async def _run_response(self, effect: StartResponse) -> None:
@@ -262,6 +286,8 @@ class SessionPipeline:
             raise
         except Exception as error:
             logger.exception("response %s failed", response_id)
+            message = f"response {response_id} failed: {error}"
+            await self.handle([error_event("engine_error", message, error_type="server_error")])
             await self.handle(self.core.response_finished(response_id, self.clock(), str(error)))
             return
         finally:
@@ -293,8 +319,12 @@ class _VadRunner:
     resampling, int16 frames); others get float32 frames resampled to their own rate.
     """
 
-    def __init__(self, engines: EngineSet, *, inline: bool) -> None:
+    def __init__(
+        self, engines: EngineSet, *, inline: bool, turns: TurnTaking | None = None
+    ) -> None:
         self.inline = inline
+        self.turns = turns
+        """Its `echo_gate` (when set) zeroes the frames that hold only the assistant's echo."""
         self.base_detector = engines.vad.create_detector()
         self.detector: VoiceActivityDetector = self.base_detector
         self.fast: Pcm16RateDetector | None = None
@@ -351,6 +381,9 @@ class _VadRunner:
         floats = None if fast is not None else samples.astype(np.float32) / np.float32(32768.0)
         frames = []
         origin, consumed = self._origin_ms, self._consumed
+        gate = None if self.turns is None else self.turns.echo_gate
+        if gate is not None:
+            gate.add_input(samples, rate, origin + consumed * 1000 / rate)
         for index in range(0, count * frame, frame):
             if fast is not None:
                 probability = fast.pcm16_probability(samples[index : index + frame])
@@ -359,6 +392,8 @@ class _VadRunner:
                 probability = float(detector.speech_probability(floats[index : index + frame]))
             start = origin + (consumed + index) * 1000 / rate
             end = origin + (consumed + index + frame) * 1000 / rate
+            if gate is not None and probability >= 0.2 and gate.is_echo(end):
+                probability = 0.0  # the assistant's own voice coming back
             frames.append((start, end, probability))
         self._consumed = consumed + count * frame
         return frames

@@ -41,9 +41,10 @@ from .session_config import (
     default_session,
     default_transcription_session,
     format_name,
-    vad_parameters,
 )
 from .speculation_core import Speculator, start_effect
+from .turns.semantic import SemanticTurnDetector, TranscriptWanted
+from .turns.session_turns import TurnTaking, detector_for
 
 CLIENT_EVENT_TYPES = list(HANDLERS)
 """Every client event type the core handles (the keys of its handler table)."""
@@ -88,9 +89,13 @@ class SessionProtocol:
         self.expires_at = now + self.limits.max_session_seconds
         self.conversation = Conversation(self.limits.max_retained_audio_bytes)
         self.buffer = InputAudioBuffer(self.input_format)
-        self.detector = TurnDetector(
-            *vad_parameters(self.session["audio"]["input"]["turn_detection"])
+        detection = self.session["audio"]["input"]["turn_detection"]
+        self.detector: TurnDetector | SemanticTurnDetector = (
+            TurnDetector(0.5, 300, 200) if detection is None else detector_for(detection, None)
         )
+        self.turns = TurnTaking()
+        """Semantic turn ends, false interruptions and echo gating (`turns` package)."""
+        self.turns.configure(detection)
         self.responses: dict[str, ActiveResponse] = {}
         self.default_response_id: str | None = None
         self.pending_transcriptions: dict[str, bool] = {}
@@ -216,16 +221,21 @@ class SessionProtocol:
             return out
         detector = self.detector
         speculator = self.speculator if self.speculator.enabled else None
+        turns = self.turns
         for start_ms, end_ms, probability in frames:
             change = detector.frame(start_ms, end_ms, probability)
-            if change is not None:
-                if isinstance(change, SpeechStarted):
-                    out += self._speech_started(change.audio_start_ms)
-                else:
-                    out += self._speech_stopped(change.audio_end_ms, now)
+            if isinstance(change, SpeechStarted):
+                out += self._speech_started(change, start_ms)
+            elif isinstance(change, SpeechStopped):
+                out += self._speech_stopped(change, now)
+            elif turns.arbiter.holding and probability >= detector.threshold:
+                turns.speech_resumed()
+                out += turns.held_frame(self, end_ms, now)
             if speculator is not None:
                 stopped = isinstance(change, SpeechStopped)
                 out += speculator.frame(self, end_ms, probability, stopped)
+            if isinstance(change, TranscriptWanted):  # after `Speculate`, whose transcript it uses
+                out += turns.transcript_wanted(self, change)
         if not detector.in_speech:
             self.buffer.trim_before(frames[-1][1] - detector.prefix_padding_ms)
         return out
@@ -298,9 +308,12 @@ class SessionProtocol:
 
     def response_text(self, response_id: str, delta: str) -> list[Output]:
         """Text (text mode) or the transcript of the audio about to follow (audio mode)."""
+        if self.turns.holds(response_id):
+            return self.turns.hold("text", delta)
         response = self._live(response_id)
         if response is None:
             return []
+        self.turns.assistant_text(delta)
         try:
             return list(response.text(delta))
         except ProtocolError as full:
@@ -308,6 +321,8 @@ class SessionProtocol:
 
     def response_audio(self, response_id: str, chunk: bytes) -> list[Output]:
         """An audio chunk already in the response's output format."""
+        if self.turns.holds(response_id):
+            return self.turns.hold("audio", chunk)
         response = self._live(response_id)
         if response is None:
             return []
@@ -317,10 +332,15 @@ class SessionProtocol:
             return self._conversation_full(response, full)
         if chunk:
             self.voice_locked = True
+            self.turns.sent_audio(
+                chunk, format_name(response.params.output_format), self.buffer.end_ms
+            )
         return events
 
     def response_tool_call(self, response_id: str, call: LlmToolCall) -> list[Output]:
         """A complete tool call decided by the LLM."""
+        if self.turns.holds(response_id):
+            return self.turns.hold("tool", call)
         response = self._live(response_id)
         if response is None:
             return []
@@ -345,6 +365,8 @@ class SessionProtocol:
         self, response_id: str, now: float, error: str | None = None
     ) -> list[Output]:
         """The engines finished a response (or failed with `error`)."""
+        if self.turns.holds(response_id):
+            return self.turns.hold("finish", (now, error))
         response = self._live(response_id)
         if response is None:
             return []
@@ -373,15 +395,22 @@ class SessionProtocol:
 
     # ------------------------------------------------------------------ turn taking
 
-    def _speech_started(self, audio_start_ms: int) -> list[Output]:
+    def _speech_started(self, change: SpeechStarted, onset_ms: float) -> list[Output]:
         self.idle_deadline = None
-        self.buffer.trim_before(audio_start_ms)
+        self.buffer.trim_before(change.audio_start_ms)
         self.speech_item_id = new_id("item")
+        if self.turns.speech_started(self, change, onset_ms, self.speech_item_id):
+            return []  # held while the assistant speaks: a backchannel or a noise resumes it
+        self.turns.playback_cut(onset_ms)  # clients stop playing on `speech_started`
+        return self.announce_speech(change.audio_start_ms, self.speech_item_id)
+
+    def announce_speech(self, audio_start_ms: int, item_id: str) -> list[Output]:
+        """`speech_started` for `item_id`, and the interruption of the response it causes."""
         out: list[Output] = [
             event(
                 "input_audio_buffer.speech_started",
                 audio_start_ms=audio_start_ms,
-                item_id=self.speech_item_id,
+                item_id=item_id,
             )
         ]
         detection = self.turn_detection
@@ -392,7 +421,22 @@ class SessionProtocol:
             )
         return out
 
-    def _speech_stopped(self, audio_end_ms: int, now: float) -> list[Output]:
+    def _speech_stopped(self, change: SpeechStopped, now: float) -> list[Output]:
+        held = self.turns.speech_stopped(self, change)
+        if held is not None:
+            return held
+        return self.end_turn(change.audio_end_ms, now)
+
+    def turn_transcript(self, request: int, text: str, now: float) -> list[Output]:
+        """The transcript a `TranscribeTurn` asked for (the speech so far at a pause)."""
+        in_speech = self.detector.in_speech
+        out = self.turns.transcript(self, request, text, now)
+        if in_speech and not self.detector.in_speech:
+            self.speculator.active = False  # the turn ended here, as a silent frame would end it
+        return out
+
+    def end_turn(self, audio_end_ms: int, now: float) -> list[Output]:
+        """`speech_stopped`, the commit and (if configured) the response of a user turn."""
         item_id = self.speech_item_id or new_id("item")
         self.speech_item_id = None
         out: list[Output] = [
@@ -596,6 +640,7 @@ class SessionProtocol:
     ) -> list[Output]:
         out: list[Output] = list(response.finish(status, details))
         del self.responses[response.id]
+        self.turns.response_ended(response.id)
         self.capacity.give_back()
         if self.default_response_id == response.id:
             self.default_response_id = None

@@ -36,6 +36,7 @@ from .shared_field_parsers import (
     parse_tracing,
     parse_truncation,
 )
+from .turns.options import EXTENSION_KEYS, parse_extensions
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant running on a local server. "
@@ -427,6 +428,7 @@ def parse_turn_detection(
                 "idle_timeout_ms",
                 "create_response",
                 "interrupt_response",
+                *EXTENSION_KEYS,
             ],
             param,
         )
@@ -445,7 +447,11 @@ def parse_turn_detection(
                 else expect_int(idle, join(param, "idle_timeout_ms"), minimum=1, maximum=600_000)
             )
     else:
-        check_keys(obj, ["type", "eagerness", "create_response", "interrupt_response"], param)
+        check_keys(
+            obj,
+            ["type", "eagerness", "create_response", "interrupt_response", *EXTENSION_KEYS],
+            param,
+        )
         if "eagerness" in obj:
             base["eagerness"] = expect_enum(
                 obj["eagerness"], join(param, "eagerness"), ["low", "medium", "high", "auto"]
@@ -453,6 +459,7 @@ def parse_turn_detection(
     for key in ("create_response", "interrupt_response"):
         if key in obj:
             base[key] = expect_bool(obj[key], join(param, key))
+    parse_extensions(obj, base, param)  # the local server's turn-taking options
     return base
 
 

@@ -276,6 +276,14 @@ class Speculations:
         await shell.handle(shell.core.transcription_delta(effect.item_id, text))
         await shell.handle(shell.core.transcription_completed(effect.item_id, text))
 
+    async def transcript_of(self, item_id: str) -> str | None:
+        """The current run's transcript if it is of `item_id` (None: no such run, or it failed)."""
+        run = self.current
+        if run is None or run.effect.item_id != item_id:
+            return None
+        await run.transcribed.wait()
+        return run.transcript
+
     def adopt(self, effect: StartResponse) -> asyncio.Task[None] | None:
         """A task running `effect` from the run's recording, if the run predicted it."""
         run = self.current

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from realtime_agents.audio import float32_to_pcm16
+from realtime_agents.errors import RealtimeAgentsError
 from realtime_agents.server.engines.base import (
     ChatMessage,
     Float32Array,
@@ -103,6 +104,24 @@ def chat_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return converted
 
 
+class HttpEngineError(RealtimeAgentsError):
+    """An OpenAI-compatible server failed or went away; the message names the server."""
+
+    def __init__(self, endpoint: HttpEndpoint, error: BaseException) -> None:
+        """Describe `error` (and its cause, e.g. the peer closing mid-body) at `endpoint`."""
+        cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
+        where = endpoint.base_url or "the OpenAI API"
+        super().__init__(f"the server at {where} failed: {error}{cause}")
+
+
+def _failures_named(stream: Any, endpoint: HttpEndpoint) -> Iterator[Any]:
+    """The stream's chunks; a failure while reading becomes an `HttpEngineError`."""
+    try:
+        yield from stream
+    except Exception as error:
+        raise HttpEngineError(endpoint, error) from error
+
+
 class HttpLanguageModel:
     """Streams chat completions, with tool calls, from an OpenAI-compatible server."""
 
@@ -141,9 +160,12 @@ class HttpLanguageModel:
         if self._temperature is not None:
             params["temperature"] = self._temperature
         calls: dict[int, dict[str, str]] = {}
-        stream = self._client.chat.completions.create(**params)
         try:
-            for chunk in stream:
+            stream = self._client.chat.completions.create(**params)
+        except Exception as error:
+            raise HttpEngineError(self._endpoint, error) from error
+        try:
+            for chunk in _failures_named(stream, self._endpoint):
                 if cancel.is_set():
                     return
                 if not chunk.choices:
@@ -156,7 +178,9 @@ class HttpLanguageModel:
                     if call.id:
                         slot["id"] = call.id
                     if call.function is not None:
-                        slot["name"] += call.function.name or ""
+                        name = call.function.name or ""
+                        if name != slot["name"]:  # llama.cpp's server repeats the whole name
+                            slot["name"] += name
                         slot["arguments"] += call.function.arguments or ""
         finally:
             stream.close()
@@ -214,7 +238,10 @@ class HttpSpeechToText:
             params["language"] = language
         if prompt:
             params["prompt"] = prompt
-        result = self._client.audio.transcriptions.create(**params)
+        try:
+            result = self._client.audio.transcriptions.create(**params)
+        except Exception as error:
+            raise HttpEngineError(self._endpoint, error) from error
         text = result if isinstance(result, str) else getattr(result, "text", "")
         return str(text).strip()
 
@@ -253,12 +280,15 @@ class HttpTextToSpeech:
         if speed and speed != 1.0:
             params["speed"] = speed
         pending = b""
-        with self._client.audio.speech.with_streaming_response.create(**params) as response:
-            for data in response.iter_bytes(_SPEECH_CHUNK_BYTES):
-                if cancel.is_set():
-                    return
-                data = pending + data
-                whole = len(data) - len(data) % 2
-                pending = data[whole:]
-                if whole:
-                    yield data[:whole]
+        try:
+            with self._client.audio.speech.with_streaming_response.create(**params) as response:
+                for data in response.iter_bytes(_SPEECH_CHUNK_BYTES):
+                    if cancel.is_set():
+                        return
+                    data = pending + data
+                    whole = len(data) - len(data) % 2
+                    pending = data[whole:]
+                    if whole:
+                        yield data[:whole]
+        except Exception as error:  # the server failed or went away: say which one
+            raise HttpEngineError(self._endpoint, error) from error

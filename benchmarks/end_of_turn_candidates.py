@@ -1,0 +1,127 @@
+"""Offline comparison of end-of-turn methods on the turn-taking set (no server).
+
+    python benchmarks/end_of_turn_candidates.py [--smart-turn PATH.onnx]
+
+For every paused utterance, the audio up to the mid-sentence pause (plus 200 ms of its silence)
+is judged; for every complete one, the whole utterance (plus 200 ms of trailing silence). A
+method is right when it calls the paused heads unfinished and the complete ones finished.
+
+- `silence`: what `server_vad` does: any silence of 200 ms ends the turn (every head is "finished").
+- `stt+words`: whisper tiny.en transcript -> `turns.completion.completion_probability` >= 0.5.
+- `smart-turn`: Smart Turn v3.2 ONNX (audio only), when `--smart-turn` gives the model file
+  (it ships in the `pipecat-ai` wheel; extract it from the wheel, the package is not needed).
+
+Prints per-method false end-of-turn on paused heads, missed ends on complete utterances and the
+time per call (distorted by whatever else runs on the 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turn_taking_set import PAUSED, SAMPLE_RATE, build_set, espeak
+
+from realtime_agents.server.turns.completion import completion_probability
+from realtime_agents.server.turns.semantic import EAGERNESS, SemanticTurnDetector
+
+
+def heads() -> list[tuple[str, np.ndarray, bool, int]]:
+    """(text, 16 kHz float32 audio, finished?, pause ms) for paused heads and complete ones."""
+    cases: list[tuple[str, np.ndarray, bool, int]] = []
+    tail = np.zeros(SAMPLE_RATE // 5, dtype=np.int16)
+    clips = build_set()
+    pauses = [clip.pause_ms for clip in clips if clip.kind == "paused"]
+    for index, (head, _) in enumerate(PAUSED):
+        rate, voice = (135, 165, 195)[(index + 1) % 3], ("en-us", "en-gb")[(index + 1) % 2]
+        audio = np.concatenate([espeak(head, rate, voice), tail])
+        cases.append((head, audio.astype(np.float32) / 32768, False, pauses[index]))
+    for clip in clips:
+        if clip.kind == "complete":
+            samples = np.frombuffer(clip.pcm, dtype="<i2")
+            end = int((clip.speech_end_ms + 200) * SAMPLE_RATE / 1000)
+            cases.append((clip.text, samples[:end].astype(np.float32) / 32768, True, 0))
+    return cases
+
+
+def smart_turn(path: str) -> object:
+    import onnxruntime
+
+    sys.path.insert(0, str(Path(path).resolve().parent))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(path, sess_options=options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smart-turn", help="smart-turn-v3.2-cpu.onnx (from the pipecat-ai wheel)")
+    parser.add_argument(
+        "--features", help="directory holding pipecat's _whisper_features.py (with --smart-turn)"
+    )
+    arguments = parser.parse_args()
+    from realtime_agents.server.engines.whisper import WhisperSpeechToText
+
+    stt = WhisperSpeechToText()
+    cases = heads()
+    results: dict[str, list[tuple[bool, bool, float]]] = {"silence": [], "stt+words": []}
+    detector = SemanticTurnDetector()
+    waits: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in EAGERNESS}
+    for _text, audio, finished, pause in cases:
+        results["silence"].append((finished, True, 0.0))
+        began = time.perf_counter()
+        transcript = stt.transcribe(audio)
+        probability = completion_probability(transcript)
+        elapsed = time.perf_counter() - began
+        called = probability is not None and probability >= 0.5
+        results["stt+words"].append((finished, called, elapsed))
+        for name in EAGERNESS:
+            detector.configure(name)
+            waits[name].append((finished, pause, detector.silence_for(probability)))
+        print(f"  {'done' if finished else 'head'} {probability!s:>5} {transcript!r}")
+    if arguments.smart_turn:
+        sys.path.insert(0, arguments.features or str(Path(arguments.smart_turn).parent.parent))
+        from _whisper_features import compute_whisper_log_mel_features  # type: ignore[import-not-found]
+
+        session = smart_turn(arguments.smart_turn)
+        results["smart-turn"] = []
+        for _text, audio, finished, _pause in cases:
+            began = time.perf_counter()
+            window = audio[-8 * SAMPLE_RATE :]
+            window = np.pad(window, (8 * SAMPLE_RATE - len(window), 0))
+            features = compute_whisper_log_mel_features(window, do_normalize=True)[None]
+            probability = float(session.run(None, {"input_features": features})[0][0].item())  # type: ignore[attr-defined]
+            results["smart-turn"].append((finished, probability > 0.5, time.perf_counter() - began))
+    print("semantic_vad by eagerness (a head's turn ends if its pause outlasts the silence its")
+    print("words call for; complete ones: the silence they wait):")
+    for name, rows in waits.items():
+        false_ends = sum(1 for done, pause, wait in rows if not done and pause >= wait)
+        heads_count = sum(1 for done, _, _ in rows if not done)
+        complete = [wait for done, _, wait in rows if done]
+        print(
+            f"  {name:<7} false EOT {false_ends}/{heads_count}"
+            f"  complete: median wait {np.median(complete):.0f} ms, max {max(complete):.0f} ms"
+        )
+    print(f"{'method':<12} {'false EOT on heads':>20} {'missed ends':>12} {'ms per call':>12}")
+    for method, rows in results.items():
+        heads_called = [called for finished, called, _ in rows if not finished]
+        ends_missed = [not called for finished, called, _ in rows if finished]
+        median = 1000 * float(np.median([elapsed for *_, elapsed in rows]))
+        print(
+            f"{method:<12} {sum(heads_called):>3}/{len(heads_called):<3} "
+            f"({100 * sum(heads_called) / len(heads_called):4.0f} %)   "
+            f"{sum(ends_missed):>3}/{len(ends_missed):<3} {median:>10.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The sans-I/O core under semantic_vad: the words at a pause decide whether the turn ends."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from realtime_agents.server.effects import Output, TranscribeTurn
+from realtime_agents.server.protocol import SessionProtocol
+
+
+def frames(start_ms: float, count: int, probability: float) -> list[tuple[float, float, float]]:
+    return [(start_ms + 32 * i, start_ms + 32 * (i + 1), probability) for i in range(count)]
+
+
+def kinds(outputs: list[Output]) -> list[str]:
+    return [o["type"] if isinstance(o, dict) else type(o).__name__ for o in outputs]
+
+
+def speak(core: SessionProtocol, head_words: str) -> list[Output]:
+    """700 ms of speech, a 960 ms pause (its transcript: `head_words`), 600 ms more, silence."""
+    audio = base64.b64encode(bytes(2 * 24 * 4000)).decode()
+    core.receive({"type": "input_audio_buffer.append", "audio": audio}, 0.0)
+    out: list[Output] = []
+    for start, count, probability, words in (
+        (0.0, 22, 0.9, None),
+        (704.0, 30, 0.05, head_words),
+        (1664.0, 19, 0.9, None),
+        (2272.0, 30, 0.05, "I'd like to set a timer for ten minutes."),
+    ):
+        for frame in frames(start, count, probability):
+            step = core.vad_frames([frame], 0.0)
+            out += step
+            for effect in step:
+                if isinstance(effect, TranscribeTurn) and words is not None:
+                    out += core.turn_transcript(effect.request, words, 0.0)
+    return out
+
+
+def semantic_core() -> SessionProtocol:
+    core = SessionProtocol(model="test", now=0.0)
+    update = {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}}
+    core.receive({"type": "session.update", "session": update}, 0.0)
+    return core
+
+
+def test_unfinished_words_at_a_pause_keep_the_turn_open() -> None:
+    out = speak(semantic_core(), "I'd like to set a timer for")
+    assert kinds(out).count("input_audio_buffer.committed") == 1
+    stopped = [o for o in out if isinstance(o, dict) and o["type"].endswith("speech_stopped")]
+    assert stopped[0]["audio_end_ms"] > 2272
+
+
+@pytest.mark.parametrize("words", ["What's the weather in Paris?", "Set a timer for ten minutes."])
+def test_finished_words_at_the_same_pause_end_the_turn_there(words: str) -> None:
+    out = speak(semantic_core(), words)
+    stopped = [o for o in out if isinstance(o, dict) and o["type"].endswith("speech_stopped")]
+    assert stopped[0]["audio_end_ms"] < 1664  # ended in the pause
+    assert kinds(out).count("input_audio_buffer.committed") == 2
+
+
+def test_server_vad_ends_the_turn_at_any_pause() -> None:
+    core = SessionProtocol(model="test", now=0.0)  # server_vad, 200 ms of silence
+    out = speak(core, "I'd like to set a timer for")
+    assert kinds(out).count("input_audio_buffer.committed") == 2
+    assert "TranscribeTurn" not in kinds(out)
