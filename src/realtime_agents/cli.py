@@ -37,6 +37,7 @@ from .preflight import (
     report,
 )
 from .server.app import API_KEY_ENV, ServerOptions, is_loopback
+from .server.capacity import EMBEDDED_CONCURRENT_RESPONSES, default_limit
 from .server.engines.base import EngineSet
 from .web import page_line
 
@@ -132,10 +133,11 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--max-concurrent-responses",
-        type=positive_int,
-        default=defaults.max_concurrent_responses,
+        type=non_negative_int,
+        default=None,
         help="responses in progress across sessions; past it turns get server_at_capacity "
-        "(default: no limit)",
+        f"(default: {EMBEDDED_CONCURRENT_RESPONSES} when every engine is embedded, else no "
+        "limit; 0: no limit)",
     )
     serve.add_argument(
         "--max-write-buffer-bytes",
@@ -268,8 +270,18 @@ def load_engine_set(kind: str, config: Mapping[str, Any], quiet: bool = False) -
     return engine_set
 
 
-def server_options(args: argparse.Namespace, api_key: str | None) -> ServerOptions:
-    """The `ServerOptions` the flags describe."""
+def non_negative_int(text: str) -> int:
+    """An argparse type: 0 or a whole number above it."""
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def server_options(
+    args: argparse.Namespace, api_key: str | None, plan: EnginePlan | None = None
+) -> ServerOptions:
+    """The `ServerOptions` the flags describe (`plan`: the engines, for the default capacity)."""
+    capacity = args.max_concurrent_responses
+    if capacity is None and plan is not None:
+        capacity = default_limit([str(role["kind"]) for role in plan.roles.values()])
     return ServerOptions(
         api_key=api_key,
         max_frame_bytes=args.max_frame_bytes,
@@ -280,7 +292,7 @@ def server_options(args: argparse.Namespace, api_key: str | None) -> ServerOptio
         max_session_seconds=args.max_session_seconds,
         max_conversation_bytes=args.max_conversation_bytes,
         max_out_of_band_responses=args.max_out_of_band_responses,
-        max_concurrent_responses=args.max_concurrent_responses,
+        max_concurrent_responses=capacity or None,
         max_write_buffer_bytes=args.max_write_buffer_bytes,
         write_timeout=args.write_timeout,
         worker_threads=args.worker_threads,
@@ -316,7 +328,7 @@ async def run_server(args: argparse.Namespace, plan: EnginePlan, api_key: str | 
     """Load engines, serve until SIGINT/SIGTERM, then shut down gracefully; the exit code."""
     from .server.app import serve
 
-    options = server_options(args, api_key)
+    options = server_options(args, api_key, plan)
     quiet = args.log_level not in ("debug", "info")
     if args.workers > 1:
         return await run_workers(args, plan, options)

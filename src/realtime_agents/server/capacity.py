@@ -9,7 +9,27 @@ timeout) ends at once as `failed` with that error in `response.done`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .errors import SERVER_ERROR, ProtocolError
+
+EMBEDDED_CONCURRENT_RESPONSES = 4
+"""`serve`'s limit when every engine is embedded and `--max-concurrent-responses` is not
+given. `benchmarks/speaking_capacity.py` on 2 shared cores: 10 sessions speaking with pauses
+(20 when the cores were quieter) kept every turn detected and p50 end of speech -> first audio
+under 1 s, with at most 3-5 responses in progress at once. With 4, such loads are rarely
+refused, and past them the extra turns are told `server_at_capacity` instead of arriving late
+(the answered ones' tail shrinks: 24 sessions, p95 4.8 s against 6.7 s). A process with more
+cores answers more: raise it."""
+
+
+def default_limit(engine_kinds: Collection[str]) -> int | None:
+    """The limit for a server whose roles run engines of `engine_kinds` ("embedded", "http"):
+    `EMBEDDED_CONCURRENT_RESPONSES` when every one is embedded (they share this machine's
+    cores), None otherwise (an HTTP engine's capacity is its own server's)."""
+    if engine_kinds and all(kind == "embedded" for kind in engine_kinds):
+        return EMBEDDED_CONCURRENT_RESPONSES
+    return None
 
 
 class ResponseCapacity:

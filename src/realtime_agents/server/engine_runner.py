@@ -5,6 +5,13 @@ server's shared executor; `EngineRunner.stream` runs a blocking iterator (LLM to
 audio) in a worker thread and yields its items on the loop through a bounded channel that
 wakes the loop once per batch. The pipeline, the response generation and the speculative
 runs of a session share one runner.
+
+Voice activity detection has its own lane (`EngineRunner.in_vad_lane`): a thread that runs
+nothing else, shared by every session of the process. In the shared executor a VAD call
+queued behind model work (a stream holds its worker thread for a whole reply, a speculative
+one even while it is paused): with every worker busy, no turn end was seen until one freed
+(`tests/server/test_vad_lane.py`). A VAD call is short (~0.15 ms per 32 ms frame for
+Silero), so one thread serves many sessions.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -21,15 +28,43 @@ CHANNEL_SLOTS = 32
 """Items a producer thread may queue ahead of the consumer before it waits."""
 
 
-class EngineRunner:
-    """Runs engine calls in `executor`'s worker threads (None: the loop's default executor)."""
+VAD_LANE_THREADS = 1
+"""Threads of the process-wide VAD lane (a VAD call takes well under a millisecond)."""
+_vad_lane: ThreadPoolExecutor | None = None
+_vad_lane_lock = threading.Lock()
 
-    def __init__(self, executor: Executor | None = None) -> None:
+
+def shared_vad_lane() -> ThreadPoolExecutor:
+    """The process's VAD lane: `VAD_LANE_THREADS` threads that run only VAD calls (created on
+    first use, shared by every session and server of the process, never shut down)."""
+    global _vad_lane
+    with _vad_lane_lock:
+        if _vad_lane is None:
+            _vad_lane = ThreadPoolExecutor(
+                max_workers=VAD_LANE_THREADS, thread_name_prefix="realtime-vad"
+            )
+        return _vad_lane
+
+
+class EngineRunner:
+    """Runs engine calls in `executor`'s worker threads (None: the loop's default executor),
+    and VAD calls in `vad_executor` (None: the process's `shared_vad_lane`)."""
+
+    def __init__(
+        self, executor: Executor | None = None, vad_executor: Executor | None = None
+    ) -> None:
         self.executor = executor
+        self.vad_executor = vad_executor
 
     async def in_thread(self, function: Callable[[], T]) -> T:
         """The result of `function()`, called in a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, function)
+
+    async def in_vad_lane(self, function: Callable[[], T]) -> T:
+        """The result of `function()`, called in the VAD lane: never queued behind model work,
+        however busy the engine executor is. Give it only short calls."""
+        lane = self.vad_executor or shared_vad_lane()
+        return await asyncio.get_running_loop().run_in_executor(lane, function)
 
     async def stream(
         self,

@@ -232,7 +232,7 @@ class SessionPipeline:
 
     async def _analyze_in_thread(self, effect: AnalyzeAudio) -> None:
         async with self._vad_lock:  # frames must reach the core in order
-            frames = await self.runner.in_thread(lambda: self._vad.analyze(effect))
+            frames = await self.runner.in_vad_lane(lambda: self._vad.analyze(effect))
             await self.handle(self.core.vad_frames(frames, self.clock()))
             self._speculations.warm()
 

@@ -283,7 +283,9 @@ class SessionProtocol:
             )
         return out + self.release_waiting(item_id)
 
-    def transcription_failed(self, item_id: str, message: str) -> list[Output]:
+    def transcription_failed(
+        self, item_id: str, message: str, code: str = "transcription_failed"
+    ) -> list[Output]:
         """Transcription failed; the item keeps a null transcript."""
         if item_id not in self.pending_transcriptions:
             return []
@@ -296,7 +298,7 @@ class SessionProtocol:
                     content_index=0,
                     error={
                         "type": "server_error",
-                        "code": "transcription_failed",
+                        "code": code,
                         "message": message,
                         "param": None,
                     },
@@ -441,12 +443,18 @@ class SessionProtocol:
             event("input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id)
         ]
         audio = self.buffer.take_until(self.buffer.start_ms, audio_end_ms)
-        out += self.commit_audio(audio, item_id)
+        detection = self.turn_detection
+        responds = bool(
+            detection and detection.get("create_response") and self.default_response_id is None
+        )
+        # At capacity this turn's response is refused: its speech-to-text would only slow the
+        # turns in progress, so it is refused too (issue 14 item 10).
+        refused = self.capacity.full and responds and not self.transcription_only
+        out += self.commit_audio(audio, item_id, refused=refused)
         if self.transcription_only:
             self.arm_idle_timeout(now)
             return out
-        detection = self.turn_detection
-        if detection and detection.get("create_response") and self.default_response_id is None:
+        if responds:
             out += self.create_response(parse_response_params(None, self.session), None)
         return out
 
@@ -473,8 +481,9 @@ class SessionProtocol:
             out += self.create_response(parse_response_params(None, self.session), None)
         return out
 
-    def commit_audio(self, audio: bytes, item_id: str) -> list[Output]:
-        """Turn committed audio into a user item (and transcribe it)."""
+    def commit_audio(self, audio: bytes, item_id: str, *, refused: bool = False) -> list[Output]:
+        """Turn committed audio into a user item (and transcribe it, unless `refused`: the
+        server is at capacity, and a configured transcription fails saying so)."""
         full = self.conversation_full()
         if full is not None:
             return [full.to_event(None)]
@@ -488,6 +497,13 @@ class SessionProtocol:
             event("conversation.item.added", previous_item_id=previous, item=json_copy(item)),
             event("conversation.item.done", previous_item_id=previous, item=json_copy(item)),
         ]
+        if refused:
+            self.pending_transcriptions[item_id] = (
+                self.session["audio"]["input"]["transcription"] is not None
+            )
+            return out + self.transcription_failed(
+                item_id, self.capacity.refusal().message, code="server_at_capacity"
+            )
         out += self.transcribe(item_id, audio)
         return out
 

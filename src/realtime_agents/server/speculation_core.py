@@ -2,8 +2,9 @@
 
 At the first silent frame after speech, the end of the turn is only a candidate: the turn
 ends when `silence_duration_ms` of silence has passed. `Speculator` emits a `Speculate`
-effect at that first silent frame (only when the turn's end would create a response by itself)
-and `CancelSpeculation` when speech resumes first. The events the core sends never depend on
+effect at that first silent frame (only when the turn's end would create a response by itself,
+and the server has room for one: `capacity.py`) and `CancelSpeculation` when speech resumes
+first. The events the core sends never depend on
 it: the shell uses a speculative result only where the core later asks for exactly the same
 work (the same audio to transcribe, an equal `StartResponse`).
 """
@@ -89,6 +90,7 @@ def speculate(core: SessionProtocol) -> Speculate | None:
         or core.pending_transcriptions
         or item_id is None
         or core.conversation_full() is not None
+        or core.capacity.full  # the turn would be refused: no work for it (issue 14 item 10)
     ):
         return None
     buffer = core.buffer
