@@ -15,6 +15,7 @@ from server_helpers import make_engines
 from socket_client import receive
 
 from realtime_agents.server import RealtimeServer, ServerOptions, serve
+from realtime_agents.server.log_redaction import websockets_logger
 
 KEY = "sk-test-3f9a2c7d"
 
@@ -163,3 +164,56 @@ async def test_debug_logging_never_shows_the_key(
     assert any(line.startswith("< Authorization: ") for line in lines)  # the lines are there
     assert any("openai-insecure-api-key." in line for line in lines)
     assert not [line for line in lines if KEY in line or "sk-wrong-key-1234" in line]
+
+
+async def test_a_malformed_request_is_one_info_line_not_an_error_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An HTTP/1.0 request (HAProxy's default health check, a port scanner) is dropped and
+    logged as one info line, without a traceback and without the request's query."""
+    server = await serve("127.0.0.1", 0, make_engines(), ServerOptions())
+    logged = asyncio.Event()
+    signal = logging.Handler()
+    signal.emit = lambda record: logged.set()  # type: ignore[method-assign]
+    logger = logging.getLogger("websockets.server")
+    logger.addHandler(signal)
+    try:
+        with caplog.at_level(logging.INFO, logger="websockets.server"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /health?key=secret HTTP/1.0\r\n\r\n")
+            async with asyncio.timeout(10):
+                reply = await reader.read()
+                writer.close()
+                await logged.wait()  # websockets gives up once the client has gone
+    finally:
+        logger.removeHandler(signal)
+        await server.close()
+    assert reply == b""
+    failed = [r for r in caplog.records if "handshake failed" in r.getMessage()]
+    assert len(failed) == 1, failed
+    assert failed[0].levelno == logging.INFO and not failed[0].exc_info
+    assert "secret" not in failed[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_refused_handshake_keeps_its_traceback_at_debug_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = websockets_logger(["sk-secret"])
+    for level, traceback_expected in ((logging.INFO, False), (logging.DEBUG, True)):
+        caplog.clear()
+        with caplog.at_level(level, logger="websockets.server"):
+            try:
+                try:
+                    raise ValueError("unsupported protocol; expected HTTP/1.1: GET /?k=sk-secret")
+                except ValueError as cause:
+                    raise EOFError("did not receive a valid HTTP request") from cause
+            except EOFError:
+                logger.error("opening handshake failed", exc_info=True)
+        (record,) = caplog.records
+        assert record.levelno == logging.INFO
+        assert record.getMessage() == (
+            "opening handshake failed: EOFError: did not receive a valid HTTP request "
+            "(unsupported protocol; expected HTTP/1.1)"
+        )
+        assert bool(record.exc_info) is traceback_expected

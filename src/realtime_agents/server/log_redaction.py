@@ -1,9 +1,12 @@
 """The logger the server hands to `websockets`: its debug lines (request headers, the key
-subprotocol, the request path) pass through `redaction` before they are written."""
+subprotocol, the request path) pass through `redaction` before they are written, and a
+refused handshake (a malformed request, an HTTP/1.0 health check, a port scanner) is one info
+line rather than an error with a traceback (the traceback only at debug level)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -25,6 +28,15 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if msg == "opening handshake failed" and kwargs.get("exc_info"):
+            # The client's mistake, already answered (400) by websockets: not a server error.
+            error = sys.exc_info()[1]
+            cause = error.__cause__ if error is not None else None
+            # The cause's text up to its first ": " (what follows quotes the request itself).
+            reason = f" ({str(cause).split(': ', 1)[0]})" if cause is not None else ""
+            level = logging.INFO
+            msg = f"opening handshake failed: {type(error).__name__}: {error}{reason}"
+            kwargs["exc_info"] = self.isEnabledFor(logging.DEBUG)
         if not self.isEnabledFor(level):
             return
         values = tuple(
