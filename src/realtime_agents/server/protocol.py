@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..audio import AudioFormatName
+from . import session_limits, user_turns
 from .active_response import ActiveResponse, event
 from .capacity import ResponseCapacity
-from .conversation import Conversation, ItemAudio, decode_base64, user_audio_item
+from .conversation import Conversation, decode_base64
 from .effects import (
     AnalyzeAudio,
     CancelResponse,
@@ -34,16 +35,16 @@ from .engines.base import LlmToolCall
 from .errors import SERVER_ERROR, ProtocolError, error_event, invalid_value
 from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
-from .input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
+from .input_audio import InputAudioBuffer, TurnDetector
 from .json_validators import expect_str
-from .response_params import ResponseParams, parse_response_params
+from .response_params import ResponseParams
 from .session_config import (
     default_session,
     default_transcription_session,
     format_name,
 )
 from .speculation_core import Speculator, start_effect
-from .turns.semantic import SemanticTurnDetector, TranscriptWanted
+from .turns.semantic import SemanticTurnDetector
 from .turns.session_turns import TurnTaking, detector_for
 
 CLIENT_EVENT_TYPES = list(HANDLERS)
@@ -209,102 +210,28 @@ class SessionProtocol:
         if self.idle_deadline is not None and now >= self.idle_deadline:
             self.idle_deadline = None
             if self.default_response_id is None and not self.detector.in_speech:
-                return self._idle_timeout(now)
+                return user_turns.idle_timeout(self)
         return []
 
     # ------------------------------------------------------------------ engine reports
 
     def vad_frames(self, frames: Sequence[tuple[float, float, float]], now: float) -> list[Output]:
         """Speech probabilities of consecutive frames: (start_ms, end_ms, probability)."""
-        out: list[Output] = []
-        if self._turn_detection is None or not frames:
-            return out
-        detector = self.detector
-        speculator = self.speculator if self.speculator.enabled else None
-        turns = self.turns
-        for start_ms, end_ms, probability in frames:
-            change = detector.frame(start_ms, end_ms, probability)
-            if isinstance(change, SpeechStarted):
-                out += self._speech_started(change, start_ms)
-            elif isinstance(change, SpeechStopped):
-                out += self._speech_stopped(change, now)
-            elif turns.arbiter.holding and probability >= detector.threshold:
-                turns.speech_resumed()
-                out += turns.held_frame(self, end_ms, now)
-            if speculator is not None:
-                stopped = isinstance(change, SpeechStopped)
-                out += speculator.frame(self, end_ms, probability, stopped)
-            if isinstance(change, TranscriptWanted):  # after `Speculate`, whose transcript it uses
-                out += turns.transcript_wanted(self, change)
-        if not detector.in_speech:
-            self.buffer.trim_before(frames[-1][1] - detector.prefix_padding_ms)
-        return out
+        return user_turns.vad_frames(self, frames, now)
 
     def transcription_delta(self, item_id: str, delta: str) -> list[Output]:
         """Partial transcript of a user audio item."""
-        if not delta or not self.pending_transcriptions.get(item_id):
-            return []
-        return [
-            event(
-                "conversation.item.input_audio_transcription.delta",
-                item_id=item_id,
-                content_index=0,
-                delta=delta,
-                logprobs=None,
-            )
-        ]
+        return user_turns.transcription_delta(self, item_id, delta)
 
     def transcription_completed(self, item_id: str, transcript: str) -> list[Output]:
         """Final transcript of a user audio item; held responses may start now."""
-        if item_id not in self.pending_transcriptions:
-            return []
-        send_events = self.pending_transcriptions.pop(item_id)
-        out: list[Output] = []
-        item = self.conversation.get(item_id)
-        seconds = 0.0
-        if item is not None:
-            for part in item["content"]:
-                if part["type"] == "input_audio":
-                    part["transcript"] = transcript
-            self.conversation.resize(item_id)
-            audio = self.conversation.audio.get(item_id)
-            if audio is not None:
-                seconds = audio.input_bytes / (48000 if audio.input_format == "pcm16" else 8000)
-        if send_events:
-            out.append(
-                event(
-                    "conversation.item.input_audio_transcription.completed",
-                    item_id=item_id,
-                    content_index=0,
-                    transcript=transcript,
-                    usage={"type": "duration", "seconds": round(seconds, 3)},
-                    logprobs=None,
-                )
-            )
-        return out + self.release_waiting(item_id)
+        return user_turns.transcription_completed(self, item_id, transcript)
 
     def transcription_failed(
         self, item_id: str, message: str, code: str = "transcription_failed"
     ) -> list[Output]:
         """Transcription failed; the item keeps a null transcript."""
-        if item_id not in self.pending_transcriptions:
-            return []
-        out: list[Output] = []
-        if self.pending_transcriptions.pop(item_id):
-            out.append(
-                event(
-                    "conversation.item.input_audio_transcription.failed",
-                    item_id=item_id,
-                    content_index=0,
-                    error={
-                        "type": "server_error",
-                        "code": code,
-                        "message": message,
-                        "param": None,
-                    },
-                )
-            )
-        return out + self.release_waiting(item_id)
+        return user_turns.transcription_failed(self, item_id, message, code)
 
     def response_text(self, response_id: str, delta: str) -> list[Output]:
         """Text (text mode) or the transcript of the audio about to follow (audio mode)."""
@@ -395,169 +322,37 @@ class SessionProtocol:
 
     # ------------------------------------------------------------------ turn taking
 
-    def _speech_started(self, change: SpeechStarted, onset_ms: float) -> list[Output]:
-        self.idle_deadline = None
-        self.buffer.trim_before(change.audio_start_ms)
-        self.speech_item_id = new_id("item")
-        if self.turns.speech_started(self, change, onset_ms, self.speech_item_id):
-            return []  # held while the assistant speaks: a backchannel or a noise resumes it
-        self.turns.playback_cut(onset_ms)  # clients stop playing on `speech_started`
-        return self.announce_speech(change.audio_start_ms, self.speech_item_id)
-
     def announce_speech(self, audio_start_ms: int, item_id: str) -> list[Output]:
         """`speech_started` for `item_id`, and the interruption of the response it causes."""
-        out: list[Output] = [
-            event(
-                "input_audio_buffer.speech_started",
-                audio_start_ms=audio_start_ms,
-                item_id=item_id,
-            )
-        ]
-        detection = self.turn_detection
-        if detection and detection.get("interrupt_response") and self.default_response_id:
-            response = self.responses[self.default_response_id]
-            out += self.end_response(
-                response, "cancelled", {"type": "cancelled", "reason": "turn_detected"}
-            )
-        return out
-
-    def _speech_stopped(self, change: SpeechStopped, now: float) -> list[Output]:
-        held = self.turns.speech_stopped(self, change)
-        if held is not None:
-            return held
-        return self.end_turn(change.audio_end_ms, now)
+        return user_turns.announce_speech(self, audio_start_ms, item_id)
 
     def turn_transcript(self, request: int, text: str, now: float) -> list[Output]:
         """The transcript a `TranscribeTurn` asked for (the speech so far at a pause)."""
-        in_speech = self.detector.in_speech
-        out = self.turns.transcript(self, request, text, now)
-        if in_speech and not self.detector.in_speech:
-            self.speculator.active = False  # the turn ended here, as a silent frame would end it
-        return out
+        return user_turns.turn_transcript(self, request, text, now)
 
     def end_turn(self, audio_end_ms: int, now: float) -> list[Output]:
         """`speech_stopped`, the commit and (if configured) the response of a user turn."""
-        item_id = self.speech_item_id or new_id("item")
-        self.speech_item_id = None
-        out: list[Output] = [
-            event("input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id)
-        ]
-        audio = self.buffer.take_until(self.buffer.start_ms, audio_end_ms)
-        detection = self.turn_detection
-        responds = bool(
-            detection and detection.get("create_response") and self.default_response_id is None
-        )
-        # At capacity this turn's response is refused: its speech-to-text would only slow the
-        # turns in progress, so it is refused too (issue 14 item 10).
-        refused = self.capacity.full and responds and not self.transcription_only
-        out += self.commit_audio(audio, item_id, refused=refused)
-        if self.transcription_only:
-            self.arm_idle_timeout(now)
-            return out
-        if responds:
-            out += self.create_response(parse_response_params(None, self.session), None)
-        return out
+        return user_turns.end_turn(self, audio_end_ms, now)
 
     def arm_idle_timeout(self, now: float) -> None:
-        """Start a transcription session's idle timeout at the end of a user turn (a realtime
-        session's starts when the last response's audio ends: see `response_finished`)."""
-        detection = self.turn_detection
-        if detection is not None and detection.get("idle_timeout_ms") is not None:
-            self.idle_deadline = now + detection["idle_timeout_ms"] / 1000
-
-    def _idle_timeout(self, now: float) -> list[Output]:
-        item_id = new_id("item")
-        position = int(self.buffer.end_ms)
-        out: list[Output] = [
-            event(
-                "input_audio_buffer.timeout_triggered",
-                audio_start_ms=position,
-                audio_end_ms=position,
-                item_id=item_id,
-            )
-        ]
-        out += self.commit_audio(self.buffer.take_all(), item_id)
-        if not self.transcription_only:
-            out += self.create_response(parse_response_params(None, self.session), None)
-        return out
+        """Start a transcription session's idle timeout at the end of a user turn."""
+        user_turns.arm_idle_timeout(self, now)
 
     def commit_audio(self, audio: bytes, item_id: str, *, refused: bool = False) -> list[Output]:
-        """Turn committed audio into a user item (and transcribe it, unless `refused`: the
-        server is at capacity, and a configured transcription fails saying so)."""
-        full = self.conversation_full()
-        if full is not None:
-            return [full.to_event(None)]
-        item = user_audio_item(item_id)
-        previous = self.conversation.insert(item)
-        self.conversation.add_audio(
-            item_id, ItemAudio(input_audio=audio, input_format=self.input_format)
-        )
-        out: list[Output] = [
-            event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id),
-            event("conversation.item.added", previous_item_id=previous, item=json_copy(item)),
-            event("conversation.item.done", previous_item_id=previous, item=json_copy(item)),
-        ]
-        if refused:
-            self.pending_transcriptions[item_id] = (
-                self.session["audio"]["input"]["transcription"] is not None
-            )
-            return out + self.transcription_failed(
-                item_id, self.capacity.refusal().message, code="server_at_capacity"
-            )
-        out += self.transcribe(item_id, audio)
-        return out
+        """Turn committed audio into a user item (transcribed unless `refused` at capacity)."""
+        return user_turns.commit_audio(self, audio, item_id, refused=refused)
 
     def transcribe(self, item_id: str, audio: bytes) -> list[Output]:
-        """Ask for the item's transcript; its events are sent if transcription is configured,
-        and always in a transcription session (null `transcription` there means the server's
-        own speech-to-text engine, which the shell uses whatever `model` names)."""
-        transcription = self.session["audio"]["input"]["transcription"]
-        self.pending_transcriptions[item_id] = transcription is not None or self.transcription_only
-        return [
-            Transcribe(
-                item_id,
-                audio,
-                self.input_format,
-                (transcription or {}).get("language"),
-                (transcription or {}).get("prompt"),
-            )
-        ]
+        """Ask for the item's transcript (`user_turns.transcribe`)."""
+        return user_turns.transcribe(self, item_id, audio)
 
     def conversation_full(self, adding_bytes: int = 0) -> ProtocolError | None:
         """Why the conversation cannot take another item (of `adding_bytes`), or None."""
-        limits = self.limits
-        if len(self.conversation) >= limits.max_conversation_items:
-            return ProtocolError(
-                "conversation_max_items_exceeded",
-                f"The conversation already holds the maximum of {limits.max_conversation_items}"
-                " items; delete items with conversation.item.delete before adding more.",
-            )
-        held = self.conversation.item_bytes
-        if held + adding_bytes > limits.max_conversation_bytes or (
-            not adding_bytes and held >= limits.max_conversation_bytes
-        ):
-            return ProtocolError(
-                "conversation_max_bytes_exceeded",
-                f"The conversation's items would hold more than the maximum of "
-                f"{limits.max_conversation_bytes} bytes (they hold {held}; the item adds "
-                f"{adding_bytes}); delete items with conversation.item.delete before adding "
-                "more.",
-            )
-        return None
+        return session_limits.conversation_full(self.limits, self.conversation, adding_bytes)
 
     def out_of_band_full(self) -> ProtocolError | None:
         """Why another out-of-band response cannot start now, or None."""
-        limit = self.limits.max_out_of_band_responses
-        running = sum(1 for response in self.responses.values() if response.params.out_of_band)
-        if running < limit:
-            return None
-        return ProtocolError(
-            "out_of_band_response_limit_reached",
-            f"This session already has {running} out-of-band responses (conversation: "
-            f'"none") in progress, the server\'s limit of {limit} per session; wait for a '
-            "response.done before creating another.",
-            "response.conversation",
-        )
+        return session_limits.out_of_band_full(self.limits, self.responses)
 
     # ------------------------------------------------------------------ responses
 
@@ -566,7 +361,10 @@ class SessionProtocol:
     ) -> list[Output]:
         response_id = new_id("resp")
         if not self.capacity.take():
-            return self._refused(response_id, params, self.capacity.refusal())
+            refusal = self.capacity.refusal()
+            return session_limits.refused_response(
+                response_id, params, self.conversation.id, refusal
+            )
         conversation = None if params.out_of_band else self.conversation
         response = ActiveResponse(
             response_id,
@@ -591,18 +389,6 @@ class SessionProtocol:
         if not response.waiting_for:
             out.append(self._start(response))
         return out
-
-    def _refused(
-        self, response_id: str, params: ResponseParams, error: ProtocolError
-    ) -> list[Output]:
-        """A response the server started itself, ended at once: `failed` with `error`."""
-        conversation_id = None if params.out_of_band else self.conversation.id
-        response = ActiveResponse(response_id, params, None, conversation_id)
-        details = {
-            "type": "failed",
-            "error": {"type": error.error_type, "code": error.code, "message": error.message},
-        }
-        return [response.created_event(), *response.finish("failed", details)]
 
     def release_responses(self) -> None:
         """The session is over: give back the capacity its unfinished responses held."""
