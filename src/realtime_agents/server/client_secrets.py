@@ -64,8 +64,13 @@ def looks_like_client_secret(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
+def _token_bytes(value: str) -> bytes:
+    """A presented token as bytes (header bytes that were not UTF-8 arrive as surrogates)."""
+    return value.encode("utf-8", "surrogatepass")
+
+
 def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+    return hashlib.sha256(_token_bytes(value)).digest()
 
 
 class ClientSecretStore:
@@ -110,7 +115,9 @@ class ClientSecretStore:
         """The live secret `token` names, or None (unknown or expired: refuse it)."""
         key = _digest(token)
         secret = self._secrets.get(key)
-        if secret is None or not hmac.compare_digest(secret.value.encode(), token.encode()):
+        if secret is None or not hmac.compare_digest(
+            _token_bytes(secret.value), _token_bytes(token)
+        ):
             return None
         if now >= secret.expires_at:
             del self._secrets[key]
