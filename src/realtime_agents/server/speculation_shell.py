@@ -26,9 +26,9 @@ from typing import Any
 
 from .effects import Output, Speculate, StartResponse, Transcribe
 from .engine_runner import EngineRunner
-from .engines.base import EngineSet, LlmToolCall, PrefillingLanguageModel
+from .engines.base import EngineSet, Hypothesis, LlmToolCall, PrefillingLanguageModel
 from .protocol import SessionProtocol
-from .response_generation import generate_response, transcribe_audio
+from .response_generation import generate_response, transcribe_audio, transcribe_hypotheses
 from .speculation_core import speculate
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class SpeculativeRun:
         self.effect = effect
         self.cancel = threading.Event()
         self.transcript: str | None = None
+        self.hypotheses: tuple[Hypothesis, ...] = ()
+        """The readings of the speech (best first; the best is `transcript`)."""
         self.transcribed = asyncio.Event()
         self.start: StartResponse | None = None
         self.outputs: list[tuple[str, Any]] = []
@@ -110,12 +112,21 @@ class SpeculativeRun:
         effect, shell = self.effect, self.shell
         stt = shell.engines.stt
         try:
-            text = await shell.runner.in_thread(
-                lambda: transcribe_audio(
-                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+            if effect.hypotheses:
+                found = await shell.runner.in_thread(
+                    lambda: transcribe_hypotheses(
+                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                    )
                 )
-            )
-            self.transcript = text.strip()
+            else:
+                text = await shell.runner.in_thread(
+                    lambda: transcribe_audio(
+                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                    )
+                )
+                found = (Hypothesis(text, 0.0),)
+            self.hypotheses = found
+            self.transcript = found[0].text.strip()
         except Exception:
             logger.debug("speculative transcription failed", exc_info=True)
             self.error = "transcription failed"
@@ -276,13 +287,14 @@ class Speculations:
         await shell.handle(shell.core.transcription_delta(effect.item_id, text))
         await shell.handle(shell.core.transcription_completed(effect.item_id, text))
 
-    async def transcript_of(self, item_id: str) -> str | None:
-        """The current run's transcript if it is of `item_id` (None: no such run, or it failed)."""
+    async def transcript_of(self, item_id: str) -> tuple[Hypothesis, ...] | None:
+        """The current run's readings if they are of `item_id`, best first (None: no such run,
+        or it failed)."""
         run = self.current
         if run is None or run.effect.item_id != item_id:
             return None
         await run.transcribed.wait()
-        return run.transcript
+        return run.hypotheses if run.transcript is not None else None
 
     def adopt(self, effect: StartResponse) -> asyncio.Task[None] | None:
         """A task running `effect` from the run's recording, if the run predicted it."""
