@@ -207,6 +207,9 @@ class Speculations:
         self._warm_cancel = threading.Event()
         self._warmed: tuple[str | None, float] = (None, 0.0)
         """(speech item, its audio length in ms) of the last prefill."""
+        self._stopping: set[asyncio.Task[None]] = set()
+        """Tasks of discarded runs, referenced until they end (the loop keeps only weak
+        references: a pending task nothing holds can be collected mid-await)."""
 
     def warm(self) -> None:
         """While the user speaks: prefill the LLM for the transcript so far, now and then.
@@ -268,6 +271,10 @@ class Speculations:
         if self.current is not None:
             logger.debug("speculation on %s discarded", self.current.effect.item_id)
             self.current.stop()
+            task = self.current.task
+            if not task.done():
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
             self.current = None
 
     def transcription(self, effect: Transcribe) -> Coroutine[Any, Any, None] | None:
@@ -316,8 +323,12 @@ class Speculations:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._warming
         run, self.current = self.current, None
+        tasks = list(self._stopping)
         if run is not None:
             run.stop()
-            run.task.cancel()
+            tasks.append(run.task)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await run.task
+                await task
