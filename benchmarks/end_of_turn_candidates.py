@@ -8,6 +8,9 @@ method is right when it calls the paused heads unfinished and the complete ones 
 
 - `silence`: what `server_vad` does: any silence of 200 ms ends the turn (every head is "finished").
 - `stt+words`: whisper tiny.en transcript -> `turns.completion.completion_probability` >= 0.5.
+- `stt+readings`: whisper tiny.en's four best readings (beam search) ->
+  `turns.completion.turn_completion` >= 0.9 (what `semantic_vad` does): a head read finished
+  whose other likely readings include an unfinished one is unsure, not finished.
 - `smart-turn`: Smart Turn v3.2 ONNX (audio only), when `--smart-turn` gives the model file
   (it ships in the `pipecat-ai` wheel; extract it from the wheel, the package is not needed).
 
@@ -30,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from turn_taking_set import PAUSED, SAMPLE_RATE, build_set, espeak
 
-from realtime_agents.server.turns.completion import completion_probability
+from realtime_agents.server.turns.completion import completion_probability, turn_completion
 from realtime_agents.server.turns.semantic import EAGERNESS, SemanticTurnDetector
 
 
@@ -73,7 +76,11 @@ def main() -> None:
 
     stt = WhisperSpeechToText()
     cases = heads()
-    results: dict[str, list[tuple[bool, bool, float]]] = {"silence": [], "stt+words": []}
+    results: dict[str, list[tuple[bool, bool, float]]] = {
+        "silence": [],
+        "stt+words": [],
+        "stt+readings": [],
+    }
     detector = SemanticTurnDetector()
     waits: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in EAGERNESS}
     for _text, audio, finished, pause in cases:
@@ -84,10 +91,18 @@ def main() -> None:
         elapsed = time.perf_counter() - began
         called = probability is not None and probability >= 0.5
         results["stt+words"].append((finished, called, elapsed))
+        began = time.perf_counter()
+        readings = stt.transcribe_hypotheses(audio)
+        judged = turn_completion(readings[0].text, readings)
+        elapsed = time.perf_counter() - began
+        results["stt+readings"].append((finished, judged is not None and judged >= 0.9, elapsed))
         for name in EAGERNESS:
             detector.configure(name)
-            waits[name].append((finished, pause, detector.silence_for(probability)))
-        print(f"  {'done' if finished else 'head'} {probability!s:>5} {transcript!r}")
+            waits[name].append((finished, pause, detector.silence_for(judged)))
+        print(
+            f"  {'done' if finished else 'head'} {probability!s:>5} {judged!s:>5} {transcript!r}"
+            f" | best of four: {readings[0].text!r}"
+        )
     if arguments.smart_turn:
         sys.path.insert(0, arguments.features or str(Path(arguments.smart_turn).parent.parent))
         from _whisper_features import compute_whisper_log_mel_features  # type: ignore[import-not-found]
@@ -101,8 +116,8 @@ def main() -> None:
             features = compute_whisper_log_mel_features(window, do_normalize=True)[None]
             probability = float(session.run(None, {"input_features": features})[0][0].item())  # type: ignore[attr-defined]
             results["smart-turn"].append((finished, probability > 0.5, time.perf_counter() - began))
-    print("semantic_vad by eagerness (a head's turn ends if its pause outlasts the silence its")
-    print("words call for; complete ones: the silence they wait):")
+    print("semantic_vad (four readings) by eagerness (a head's turn ends if its pause outlasts")
+    print("the silence its words call for; complete ones: the silence they wait):")
     for name, rows in waits.items():
         false_ends = sum(1 for done, pause, wait in rows if not done and pause >= wait)
         heads_count = sum(1 for done, _, _ in rows if not done)
