@@ -124,3 +124,8 @@ async def test_a_misheard_paused_head_is_one_turn_when_another_reading_is_unfini
     else:  # the best reading alone: the short silence ended the turn in the pause
         assert stopped[0]["audio_end_ms"] < 1700
     await ws.close()
+
+
+@pytest.mark.parametrize("text", ["Wake me up at 6.", "Set a timer for 10 minutes.", "It's 2024"])
+def test_a_number_is_a_word_that_can_end_a_sentence(text: str) -> None:
+    assert turn_completion(text) in (COMPLETE, LIKELY_COMPLETE)

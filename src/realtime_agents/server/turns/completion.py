@@ -42,7 +42,7 @@ TRAILING_OFF = 0.2
 UNFINISHED = 0.05
 """Probability for a transcript that ends on a word that cannot end a sentence."""
 
-_WORD = re.compile(r"[a-z][a-z']*")
+_WORD = re.compile(r"[a-z0-9][a-z0-9']*")
 
 
 def completion_probability(transcript: str) -> float | None:
