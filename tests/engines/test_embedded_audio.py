@@ -164,3 +164,30 @@ def test_silero_has_no_fast_path_for_odd_rates(embedded: EngineSet) -> None:
     assert isinstance(detector, SileroDetector)
     assert detector.at_rate(44_100) is None
     assert detector.at_rate(22_050) is None
+
+
+def test_whisper_hypotheses_start_with_the_transcript_and_differ(
+    embedded: EngineSet, question: QuestionLoader
+) -> None:
+    from realtime_agents.server.engines.base import HypothesesSpeechToText
+
+    stt = embedded.stt
+    assert isinstance(stt, HypothesesSpeechToText)
+    audio = question("weather", stt.sample_rate)
+    found = stt.transcribe_hypotheses(audio, count=4)
+    assert 1 <= len(found) <= 4
+    assert {"weather", "paris"} <= _words(found[0].text), found
+    assert len({reading.text for reading in found}) == len(found)  # no reading twice
+    scores = [reading.score for reading in found]
+    assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+    assert stt.transcribe_hypotheses(np.zeros(stt.sample_rate, dtype=np.float32))[0].text == ""
+
+
+def test_restarts_spots_a_decoder_that_started_over() -> None:
+    from realtime_agents.server.engines.whisper import restarts
+
+    assert restarts("What's the weather in Paris? What's the weather in Paris? What")
+    assert restarts("Tell me a joke Tell me a joke")
+    assert not restarts("What's the weather going to be in")
+    assert not restarts("Play it again, play it")  # the opening three words never return
+    assert not restarts("")

@@ -97,6 +97,8 @@ class Speculate:
     language: str | None
     prompt: str | None
     start: Callable[[str], StartResponse] = field(compare=False)
+    hypotheses: bool = False
+    """Transcribe several readings (the `semantic_vad` turn decision looks at them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +109,8 @@ class CancelSpeculation:
 @dataclass(frozen=True, slots=True)
 class TranscribeTurn:
     """Transcribe the speech so far (`audio`) to decide the turn (`turns` package); report it
-    with `turn_transcript(request, text)`. A speculative transcript of the same speech item
-    may stand in for it."""
+    with `turn_transcript(request, text, readings)`. A speculative transcript of the same
+    speech item may stand in for it."""
 
     request: int
     purpose: Literal["end_of_turn", "interruption"]

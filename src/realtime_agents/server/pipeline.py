@@ -41,6 +41,7 @@ from .effects import (
 from .engine_runner import EngineRunner
 from .engines.base import (
     EngineSet,
+    Hypothesis,
     LlmToolCall,
     Pcm16RateDetector,
     VoiceActivityDetector,
@@ -49,7 +50,7 @@ from .engines.base import (
 from .errors import error_event
 from .llm_prepare import prepare_job
 from .protocol import SessionProtocol
-from .response_generation import generate_response, transcribe_audio
+from .response_generation import generate_response, transcribe_audio, transcribe_hypotheses
 from .speculation_shell import SessionShell, Speculations
 from .turns.session_turns import TurnTaking
 
@@ -258,21 +259,22 @@ class SessionPipeline:
     async def _transcribe_turn(self, effect: TranscribeTurn) -> None:
         """The transcript a turn decision waits for (a speculative one of the same speech item
         when there is one: it transcribed the same audio at the same pause)."""
-        text = await self._speculations.transcript_of(effect.item_id)
-        if text is None:
+        found = await self._speculations.transcript_of(effect.item_id)
+        if found is None:
             stt = self.engines.stt
 
-            def transcribe() -> str:
-                return transcribe_audio(
+            def transcribe() -> tuple[Hypothesis, ...]:
+                return transcribe_hypotheses(
                     stt, effect.audio, effect.audio_format, effect.language, None
                 )
 
             try:
-                text = await self.runner.in_thread(transcribe)
+                found = await self.runner.in_thread(transcribe)
             except Exception:  # no words to judge: the detector waits for the unsure silence
                 logger.exception("transcription for the turn decision failed")
-                text = ""
-        await self.handle(self.core.turn_transcript(effect.request, text.strip(), self.clock()))
+                found = (Hypothesis("", 0.0),)
+        text, readings = found[0].text.strip(), found
+        await self.handle(self.core.turn_transcript(effect.request, text, self.clock(), readings))
 
     # ------------------------------------------------------------------ responses
 

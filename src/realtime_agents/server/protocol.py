@@ -31,7 +31,7 @@ from .effects import (
     StartResponse,
     Transcribe,
 )
-from .engines.base import LlmToolCall
+from .engines.base import Hypothesis, LlmToolCall
 from .errors import SERVER_ERROR, ProtocolError, error_event, invalid_value
 from .handlers import HANDLERS, append_audio, json_copy
 from .ids import new_id
@@ -326,9 +326,16 @@ class SessionProtocol:
         """`speech_started` for `item_id`, and the interruption of the response it causes."""
         return user_turns.announce_speech(self, audio_start_ms, item_id)
 
-    def turn_transcript(self, request: int, text: str, now: float) -> list[Output]:
-        """The transcript a `TranscribeTurn` asked for (the speech so far at a pause)."""
-        return user_turns.turn_transcript(self, request, text, now)
+    def turn_transcript(
+        self,
+        request: int,
+        text: str,
+        now: float,
+        readings: Sequence[Hypothesis] = (),
+    ) -> list[Output]:
+        """The transcript a `TranscribeTurn` asked for (the speech so far at a pause), and all
+        the speech recogniser's readings of it, best first, if it gave them."""
+        return user_turns.turn_transcript(self, request, text, now, readings)
 
     def end_turn(self, audio_end_ms: int, now: float) -> list[Output]:
         """`speech_stopped`, the commit and (if configured) the response of a user turn."""

@@ -25,7 +25,15 @@ from ..audio import (
 from .clauses import ClauseCutter
 from .effects import StartResponse
 from .engine_runner import EngineRunner
-from .engines.base import EngineSet, LlmChunk, LlmToolCall, SpeechToTextEngine, runs_inline
+from .engines.base import (
+    EngineSet,
+    HypothesesSpeechToText,
+    Hypothesis,
+    LlmChunk,
+    LlmToolCall,
+    SpeechToTextEngine,
+    runs_inline,
+)
 
 MAX_AUDIO_DELTA_MS = 100
 """Audio deltas are at most this long (TTS chunks are split)."""
@@ -58,6 +66,29 @@ def transcribe_audio(
     pcm, rate = decode_to_pcm16(audio, audio_format)
     samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
     return stt.transcribe(samples, language=language, prompt=prompt)
+
+
+TURN_HYPOTHESES = 4
+"""Readings of a paused utterance the turn decision looks at (engines that can give them)."""
+
+
+def transcribe_hypotheses(
+    stt: SpeechToTextEngine,
+    audio: bytes,
+    audio_format: AudioFormatName,
+    language: str | None,
+    prompt: str | None,
+) -> tuple[Hypothesis, ...]:
+    """Like `transcribe_audio`, with the engine's other likely readings after the best one
+    (just the one reading, scored 0, from an engine without `transcribe_hypotheses`)."""
+    if not isinstance(stt, HypothesesSpeechToText):
+        return (Hypothesis(transcribe_audio(stt, audio, audio_format, language, prompt), 0.0),)
+    pcm, rate = decode_to_pcm16(audio, audio_format)
+    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
+    found = stt.transcribe_hypotheses(
+        samples, language=language, prompt=prompt, count=TURN_HYPOTHESES
+    )
+    return tuple(found) or (Hypothesis("", 0.0),)
 
 
 async def generate_response(

@@ -118,4 +118,5 @@ def speculate(core: SessionProtocol) -> Speculate | None:
         transcription.get("language"),
         transcription.get("prompt"),
         start,
+        hypotheses=detection["type"] == "semantic_vad",
     )

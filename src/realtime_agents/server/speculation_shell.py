@@ -26,9 +26,9 @@ from typing import Any
 
 from .effects import Output, Speculate, StartResponse, Transcribe
 from .engine_runner import EngineRunner
-from .engines.base import EngineSet, LlmToolCall, PrefillingLanguageModel
+from .engines.base import EngineSet, Hypothesis, LlmToolCall, PrefillingLanguageModel
 from .protocol import SessionProtocol
-from .response_generation import generate_response, transcribe_audio
+from .response_generation import generate_response, transcribe_audio, transcribe_hypotheses
 from .speculation_core import speculate
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class SpeculativeRun:
         self.effect = effect
         self.cancel = threading.Event()
         self.transcript: str | None = None
+        self.hypotheses: tuple[Hypothesis, ...] = ()
+        """The readings of the speech (best first; the best is `transcript`)."""
         self.transcribed = asyncio.Event()
         self.start: StartResponse | None = None
         self.outputs: list[tuple[str, Any]] = []
@@ -110,12 +112,21 @@ class SpeculativeRun:
         effect, shell = self.effect, self.shell
         stt = shell.engines.stt
         try:
-            text = await shell.runner.in_thread(
-                lambda: transcribe_audio(
-                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+            if effect.hypotheses:
+                found = await shell.runner.in_thread(
+                    lambda: transcribe_hypotheses(
+                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                    )
                 )
-            )
-            self.transcript = text.strip()
+            else:
+                text = await shell.runner.in_thread(
+                    lambda: transcribe_audio(
+                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
+                    )
+                )
+                found = (Hypothesis(text, 0.0),)
+            self.hypotheses = found
+            self.transcript = found[0].text.strip()
         except Exception:
             logger.debug("speculative transcription failed", exc_info=True)
             self.error = "transcription failed"
@@ -196,6 +207,9 @@ class Speculations:
         self._warm_cancel = threading.Event()
         self._warmed: tuple[str | None, float] = (None, 0.0)
         """(speech item, its audio length in ms) of the last prefill."""
+        self._stopping: set[asyncio.Task[None]] = set()
+        """Tasks of discarded runs, referenced until they end (the loop keeps only weak
+        references: a pending task nothing holds can be collected mid-await)."""
 
     def warm(self) -> None:
         """While the user speaks: prefill the LLM for the transcript so far, now and then.
@@ -257,6 +271,10 @@ class Speculations:
         if self.current is not None:
             logger.debug("speculation on %s discarded", self.current.effect.item_id)
             self.current.stop()
+            task = self.current.task
+            if not task.done():
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
             self.current = None
 
     def transcription(self, effect: Transcribe) -> Coroutine[Any, Any, None] | None:
@@ -276,13 +294,14 @@ class Speculations:
         await shell.handle(shell.core.transcription_delta(effect.item_id, text))
         await shell.handle(shell.core.transcription_completed(effect.item_id, text))
 
-    async def transcript_of(self, item_id: str) -> str | None:
-        """The current run's transcript if it is of `item_id` (None: no such run, or it failed)."""
+    async def transcript_of(self, item_id: str) -> tuple[Hypothesis, ...] | None:
+        """The current run's readings if they are of `item_id`, best first (None: no such run,
+        or it failed)."""
         run = self.current
         if run is None or run.effect.item_id != item_id:
             return None
         await run.transcribed.wait()
-        return run.transcript
+        return run.hypotheses if run.transcript is not None else None
 
     def adopt(self, effect: StartResponse) -> asyncio.Task[None] | None:
         """A task running `effect` from the run's recording, if the run predicted it."""
@@ -304,8 +323,12 @@ class Speculations:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._warming
         run, self.current = self.current, None
+        tasks = list(self._stopping)
         if run is not None:
             run.stop()
-            run.task.cancel()
+            tasks.append(run.task)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await run.task
+                await task

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .active_response import event
 from .conversation import ItemAudio, user_audio_item
 from .effects import Output, Transcribe
+from .engines.base import Hypothesis
 from .handlers import json_copy
 from .ids import new_id
 from .input_audio import SpeechStarted, SpeechStopped
@@ -88,10 +89,16 @@ def speech_stopped(core: SessionProtocol, change: SpeechStopped, now: float) -> 
     return core.end_turn(change.audio_end_ms, now)
 
 
-def turn_transcript(core: SessionProtocol, request: int, text: str, now: float) -> list[Output]:
+def turn_transcript(
+    core: SessionProtocol,
+    request: int,
+    text: str,
+    now: float,
+    readings: Sequence[Hypothesis] = (),
+) -> list[Output]:
     """The transcript a `TranscribeTurn` asked for (the speech so far at a pause)."""
     in_speech = core.detector.in_speech
-    out = core.turns.transcript(core, request, text, now)
+    out = core.turns.transcript(core, request, text, now, readings)
     if in_speech and not core.detector.in_speech:
         core.speculator.active = False  # the turn ended here, as a silent frame would end it
     return out

@@ -75,6 +75,14 @@ class SpeechToTextEngine(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """One reading of an utterance and its score (mean log-probability per token)."""
+
+    text: str
+    score: float
+
+
 class ChatMessage(TypedDict, total=False):
     """An OpenAI-style chat message for the LLM engine."""
 
@@ -176,6 +184,23 @@ class PreparingLanguageModel(Protocol):
     ) -> None:
         """Prefill the prompt prefixes for `tools` (none: keep the current ones), `tool_choice`
         and `instructions` (blocking)."""
+        ...
+
+
+@runtime_checkable
+class HypothesesSpeechToText(Protocol):
+    """A speech-to-text engine that can give several readings of one utterance: the turn
+    detector treats a pause as unsure when a likely reading of it is unfinished."""
+
+    def transcribe_hypotheses(
+        self,
+        samples: Float32Array,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        count: int = 4,
+    ) -> list[Hypothesis]:
+        """Up to `count` readings, best first (at least one; `Hypothesis("", ...)` for silence)."""
         ...
 
 

@@ -19,6 +19,7 @@ from .base import (
     ChatMessage,
     EngineSet,
     Float32Array,
+    Hypothesis,
     LlmChunk,
     LlmRequest,
     LlmToolCall,
@@ -85,6 +86,9 @@ class ScriptedStt:
     """(max_seconds, transcript) pairs; the first whose bound covers the utterance wins."""
     sequence: Sequence[str] = ()
     """Transcripts returned in order for the first utterances."""
+    readings: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Other readings of a transcript, given after it by `transcribe_hypotheses` (each scored
+    0.1 below the one before)."""
     sample_rate: int = 24000
     """The PCM16 input rate, so the server need not resample utterances (only length counts)."""
     name: str = "scripted-stt"
@@ -105,6 +109,21 @@ class ScriptedStt:
             if seconds <= max_seconds:
                 return text
         return self.default
+
+    def transcribe_hypotheses(
+        self,
+        samples: Float32Array,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        count: int = 4,
+    ) -> list[Hypothesis]:
+        """The scripted transcript, then its configured `readings`."""
+        text = self.transcribe(samples, language=language, prompt=prompt)
+        others = self.readings.get(text, ())
+        found = [Hypothesis(text, 0.0)]
+        found += [Hypothesis(other, -0.1 * (index + 1)) for index, other in enumerate(others)]
+        return found[: max(1, count)]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from realtime_agents.server.engines.base import Float32Array
+from realtime_agents.server.engines.base import Float32Array, Hypothesis
 
 logger = logging.getLogger(__name__)
 SAMPLE_RATE: Final = 16_000
@@ -100,6 +100,14 @@ def collapse_repeats(text: str) -> str:
     return text
 
 
+def restarts(text: str) -> bool:
+    """Whether the decoder started the utterance over inside `text` ("What's the weather in
+    Paris? What's the weather in Paris? What"): its first three words come again later."""
+    keys = [word.strip(".,!?;:…-\"'").lower() for word in text.split()]
+    head = keys[:3]
+    return len(keys) >= 6 and any(keys[i : i + 3] == head for i in range(1, len(keys) - 2))
+
+
 class WhisperSpeechToText:
     """Whole-utterance transcription with faster-whisper (greedy, no timestamps)."""
 
@@ -157,14 +165,46 @@ class WhisperSpeechToText:
         audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if audio.size < _MIN_SAMPLES:
             return ""
+        if self._fits_window(audio):
+            found = self._transcribe_window(audio, language or self._language, prompt, 1)
+            if found is not None:
+                return found[0].text
+        return self._transcribe_chunked(audio, language or self._language, prompt)
+
+    def transcribe_hypotheses(
+        self,
+        samples: Float32Array,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        count: int = 4,
+    ) -> list[Hypothesis]:
+        """Up to `count` readings of one utterance, best first (beam search of width `count`).
+
+        A short utterance costs a few milliseconds more than `transcribe` (the encoder runs
+        once; only the decoder's beam widens). Long ones, and decodes that loop, fall back to
+        one reading from the chunked decoder.
+        """
+        audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        if audio.size < _MIN_SAMPLES:
+            return [Hypothesis("", 0.0)]
+        if self._fits_window(audio):
+            found = self._transcribe_window(
+                audio, language or self._language, prompt, max(1, count)
+            )
+            if found is not None:
+                return found
+        text = self._transcribe_chunked(audio, language or self._language, prompt)
+        return [Hypothesis(text, 0.0)]
+
+    def _fits_window(self, audio: Float32Array) -> bool:
         padded_samples = audio.size + int(_PAD_SECONDS * SAMPLE_RATE)
-        if self._short_window and padded_samples // _HOP_SAMPLES < _WINDOW_FRAMES:
-            text = self._transcribe_window(audio, language or self._language, prompt)
-            if text is not None:
-                return text
+        return self._short_window and padded_samples // _HOP_SAMPLES < _WINDOW_FRAMES
+
+    def _transcribe_chunked(self, audio: Float32Array, language: str, prompt: str | None) -> str:
         segments, _info = self._model.transcribe(
             audio,
-            language=language or self._language,
+            language=language,
             beam_size=self._beam_size,
             condition_on_previous_text=False,
             without_timestamps=True,
@@ -174,12 +214,13 @@ class WhisperSpeechToText:
         return " ".join(segment.text.strip() for segment in segments).strip()
 
     def _transcribe_window(
-        self, audio: Float32Array, language: str, prompt: str | None
-    ) -> str | None:
-        """Decode one utterance in a window just longer than it (greedy, no timestamps).
+        self, audio: Float32Array, language: str, prompt: str | None, hypotheses: int
+    ) -> list[Hypothesis] | None:
+        """Decode one utterance in a window just longer than it (no timestamps): the best
+        `hypotheses` readings (one: the engine's `beam_size`; more: a beam that wide).
 
-        None when the decoder looped until its token limit on something other than a plain
-        repeat of one phrase: the caller then decodes in the full 30 s window.
+        None when the best reading looped until its token limit on something other than a
+        plain repeat of one phrase: the caller then decodes in the full 30 s window.
         """
         from faster_whisper.tokenizer import Tokenizer
 
@@ -210,25 +251,33 @@ class WhisperSpeechToText:
         result = whisper.model.generate(
             ctranslate2.StorageView.from_array(features),
             [tokens],
-            beam_size=self._beam_size,
+            beam_size=max(self._beam_size, hypotheses) if hypotheses > 1 else self._beam_size,
+            num_hypotheses=hypotheses,
             max_length=min(int(whisper.max_length), len(tokens) + max_new_tokens),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[*tokenizer.non_speech_tokens, tokenizer.sot, tokenizer.no_speech],
         )[0]
-        ids = result.sequences_ids[0]
-        average_logprob = result.scores[0] * len(ids) / (len(ids) + 1) if ids else -10.0
-        if (
-            result.no_speech_prob > _NO_SPEECH_PROBABILITY
-            and average_logprob < _LOW_AVERAGE_LOGPROB
-        ):
-            return ""
-        text = str(tokenizer.decode(ids)).strip()
-        collapsed = collapse_repeats(text)
-        if len(ids) >= max_new_tokens - 1 and collapsed == text:
-            return None
-        return collapsed
+        readings: list[Hypothesis] = []
+        for index, (ids, score) in enumerate(zip(result.sequences_ids, result.scores, strict=True)):
+            average_logprob = score * len(ids) / (len(ids) + 1) if ids else -10.0
+            if (
+                index == 0
+                and result.no_speech_prob > _NO_SPEECH_PROBABILITY
+                and average_logprob < _LOW_AVERAGE_LOGPROB
+            ):
+                return [Hypothesis("", float(score))]
+            text = str(tokenizer.decode(ids)).strip()
+            collapsed = collapse_repeats(text)
+            looped = len(ids) >= max_new_tokens - 1
+            if index == 0 and looped and collapsed == text:
+                return None
+            if index > 0 and (looped or restarts(collapsed)):
+                continue  # a looping alternative, cut anywhere, says nothing of the ending
+            if all(collapsed != reading.text for reading in readings):
+                readings.append(Hypothesis(collapsed, float(score)))
+        return readings
 
     def warm_up(self) -> None:
         """Transcribe half a second of faint noise so the first real call is fast."""

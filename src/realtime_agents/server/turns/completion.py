@@ -10,6 +10,9 @@ speech recogniser's partial transcript is its input.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from ..engines.base import Hypothesis
 
 _UNFINISHED_WORDS = """
 a an the
@@ -39,7 +42,7 @@ TRAILING_OFF = 0.2
 UNFINISHED = 0.05
 """Probability for a transcript that ends on a word that cannot end a sentence."""
 
-_WORD = re.compile(r"[a-z][a-z']*")
+_WORD = re.compile(r"[a-z0-9][a-z0-9']*")
 
 
 def completion_probability(transcript: str) -> float | None:
@@ -64,3 +67,32 @@ def completion_probability(transcript: str) -> float | None:
     if text.endswith(("?", ".", "!")):
         return COMPLETE
     return LIKELY_COMPLETE
+
+
+AMBIGUOUS = 0.5
+"""Probability for a transcript that reads finished while another likely reading of the same
+audio does not ("going to begin?" / "going to be in"): the unsure silence decides."""
+MAX_SCORE_GAP = 0.5
+"""Readings scored this much below the best (mean log-probability per token) are ignored."""
+
+
+def turn_completion(text: str, readings: Sequence[Hypothesis] = ()) -> float | None:
+    """`completion_probability` of `text`, lowered to `AMBIGUOUS` when another likely reading of
+    the same audio is unfinished. `readings`: the recogniser's readings, best first (`text` is
+    the first's); those scored more than `MAX_SCORE_GAP` below the first are ignored.
+
+    A small speech recogniser often hears the function word before a pause as a content word
+    ("to be in" -> "to begin?", "about" -> "amount.", "the" -> "them."), and the sentence then
+    reads finished; its second or third reading usually keeps the function word.
+    """
+    probability = completion_probability(text)
+    if probability is None or probability <= AMBIGUOUS or len(readings) < 2:
+        return probability
+    best = readings[0].score
+    for reading in readings[1:]:
+        if best - reading.score > MAX_SCORE_GAP:
+            continue
+        other = completion_probability(reading.text)
+        if other is not None and other < AMBIGUOUS:
+            return AMBIGUOUS
+    return probability

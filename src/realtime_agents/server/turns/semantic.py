@@ -4,22 +4,29 @@ Like `input_audio.TurnDetector`, it turns per-frame speech probabilities into sp
 stop on the audio timeline, but at the first silent frame after speech it asks for the
 transcript of the speech so far (`TranscriptWanted`). Until the transcript is judged, and for
 as long as it reads unfinished ("I'd like to set a timer for"), silence does not end the turn;
-a finished one ("What's the weather in Paris?") ends it after a short silence. Eagerness sets
-the silences, and the maximum wait always ends a turn. The committed item keeps
-`COMMIT_TAIL_MS` of trailing silence whatever the wait was.
+a finished one ("What's the weather in Paris?") ends it after a short silence, one that ends
+on a content word without closing punctuation ("Play some jazz music") after a slightly longer
+one, and one the recogniser also read unfinished ("to begin?" / "to be in") only after the
+unsure silence. Eagerness sets the silences, and the maximum wait always ends a turn. The
+committed item keeps `COMMIT_TAIL_MS` of trailing silence whatever the wait was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..engines.base import Hypothesis
 from ..input_audio import SpeechStarted, SpeechStopped
-from .completion import completion_probability
+from .completion import LIKELY_COMPLETE, turn_completion
 
 COMMIT_TAIL_MS = 200
 """Trailing silence committed with a turn (the detector's `silence_duration_ms`)."""
 FINISHED = 0.9
 """Completion probability at and above which the short silence ends a turn."""
+LIKELY = LIKELY_COMPLETE
+"""Completion probability at and above which the likely silence ends a turn (words that end
+on a content word the recogniser did not punctuate: "Play some jazz music")."""
 UNSURE = 0.5
 """Completion probability at and above which the middle silence ends a turn (below it: the
 maximum wait)."""
@@ -30,15 +37,16 @@ class Eagerness:
     """Silences (ms after the last speech) that end a turn, by how finished the words read."""
 
     finished_ms: int
+    likely_ms: int
     unsure_ms: int
     max_wait_ms: int
 
 
 EAGERNESS = {
-    "high": Eagerness(finished_ms=200, unsure_ms=500, max_wait_ms=2000),
-    "medium": Eagerness(finished_ms=250, unsure_ms=900, max_wait_ms=4000),
-    "auto": Eagerness(finished_ms=250, unsure_ms=900, max_wait_ms=4000),
-    "low": Eagerness(finished_ms=500, unsure_ms=1800, max_wait_ms=8000),
+    "high": Eagerness(finished_ms=200, likely_ms=300, unsure_ms=500, max_wait_ms=2000),
+    "medium": Eagerness(finished_ms=250, likely_ms=400, unsure_ms=900, max_wait_ms=4000),
+    "auto": Eagerness(finished_ms=250, likely_ms=400, unsure_ms=900, max_wait_ms=4000),
+    "low": Eagerness(finished_ms=500, likely_ms=800, unsure_ms=1800, max_wait_ms=8000),
 }
 """By `eagerness`; the maximum waits are OpenAI's (8 s / 4 s / 2 s for low / medium / high)."""
 
@@ -88,12 +96,15 @@ class SemanticTurnDetector:
         self._asked_for_ms = None
         self._required_ms = None
 
-    def transcript(self, speech_end_ms: float, text: str) -> SpeechStopped | None:
-        """The transcript of the speech up to `speech_end_ms` (ignored if speech resumed since);
+    def transcript(
+        self, speech_end_ms: float, text: str, readings: Sequence[Hypothesis] = ()
+    ) -> SpeechStopped | None:
+        """The transcript of the speech up to `speech_end_ms` (ignored if speech resumed since)
+        and the recogniser's readings of it, best first, if it gave them (`turn_completion`);
         the turn ends at once if the silence seen so far is already long enough for it."""
         if not self.in_speech or speech_end_ms != self._last_speech_end_ms:
             return None
-        self.last_probability = completion_probability(text)
+        self.last_probability = turn_completion(text, readings)
         self._required_ms = self._required(self.last_probability)
         if self._last_frame_end_ms - self._last_speech_end_ms >= self._required_ms:
             return self._stop()
@@ -115,6 +126,8 @@ class SemanticTurnDetector:
             return eagerness.unsure_ms
         if probability >= FINISHED:
             return eagerness.finished_ms
+        if probability >= LIKELY:
+            return eagerness.likely_ms
         if probability >= UNSURE:
             return eagerness.unsure_ms
         return eagerness.max_wait_ms

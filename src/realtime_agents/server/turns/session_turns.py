@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ...audio import AudioFormatName, decode_to_pcm16, sample_rate_of
 from ..effects import Output, TranscribeTurn
-from ..engines.base import LlmToolCall
+from ..engines.base import Hypothesis, LlmToolCall
 from ..input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from ..session_config import vad_parameters
 from .echo import EchoGate
@@ -208,31 +209,45 @@ class TurnTaking:
 
     # ------------------------------------------------------------------ transcripts
 
-    def transcript(self, core: TurnCore, request: int, text: str, now: float) -> list[Output]:
-        """A requested transcript arrived."""
+    def transcript(
+        self,
+        core: TurnCore,
+        request: int,
+        text: str,
+        now: float,
+        readings: Sequence[Hypothesis] = (),
+    ) -> list[Output]:
+        """A requested transcript arrived (with all the recogniser's readings, best first)."""
         entry = self._requests.pop(request, None)
         if entry is None:
             return []
         purpose, speech_end_ms = entry
         detector = core.detector
         if purpose == "end_of_turn" or not self.arbiter.holding:
-            return self._judge(core, speech_end_ms, text, now)
+            return self._judge(core, speech_end_ms, text, now, readings)
         decision = self.arbiter.transcript(self.arbiter.request, text, frozenset(self.said))
         logger.debug("speech over the answer heard as %r: %s", text, decision)
         if decision == "resume":
             return self._resume(core)
         out = self._interrupt(core, now)
         if isinstance(detector, SemanticTurnDetector):
-            out += self._judge(core, speech_end_ms, text, now)
+            out += self._judge(core, speech_end_ms, text, now, readings)
         elif not detector.in_speech:  # server_vad already saw the speech end
             out += core.end_turn(int(speech_end_ms), now)
         return out
 
-    def _judge(self, core: TurnCore, speech_end_ms: float, text: str, now: float) -> list[Output]:
+    def _judge(
+        self,
+        core: TurnCore,
+        speech_end_ms: float,
+        text: str,
+        now: float,
+        readings: Sequence[Hypothesis] = (),
+    ) -> list[Output]:
         """Let the semantic detector judge the words (the turn may end at once)."""
         detector = core.detector
         if isinstance(detector, SemanticTurnDetector):
-            stopped = detector.transcript(speech_end_ms, text)
+            stopped = detector.transcript(speech_end_ms, text, readings)
             if stopped is not None:
                 return core.end_turn(stopped.audio_end_ms, now)
         return []
