@@ -191,6 +191,10 @@ class OpenAIRealtimeProtocol:
             self.history.set_transcript(decoded.item_id, decoded.content_index, decoded.transcript)
         elif isinstance(decoded, frames.ItemDeleted):
             self.history.delete(decoded.item_id)
+        elif isinstance(decoded, frames.TranscriptDelta | frames.TextDelta):
+            self.history.add_output_text(decoded.item_id, decoded.delta)
+        elif isinstance(decoded, frames.ItemTruncated):
+            self.history.truncated(decoded.item_id)
         return wire.to_model_events(decoded)
 
     def _on_item(self, frame: frames.ItemAdded) -> list[RealtimeModelEvent]:
@@ -271,6 +275,10 @@ class OpenAIRealtimeProtocol:
 
     def _interrupted(self, interruption: Interruption) -> list[RealtimeModelEvent]:
         if interruption.truncate_at_ms is not None:
+            if interruption.received_ms > 0:
+                self.history.heard(
+                    interruption.item_id, interruption.truncate_at_ms / interruption.received_ms
+                )
             self._push(
                 "other",
                 [

@@ -132,6 +132,8 @@ class Interruption:
     response_id: str
     truncate_at_ms: int | None
     """`audio_end_ms` for `conversation.item.truncate`, or None when nothing needs truncating."""
+    received_ms: float = 0.0
+    """The item's audio received by then."""
 
 
 @dataclass
@@ -205,7 +207,7 @@ class PlaybackState:
             clamped = math.floor(min(played, received) + 1e-6)  # 0.05 s is 49.99... ms
             truncate_at = clamped if clamped > 0 else None
         return Interruption(
-            current.item_id, current.content_index, current.response_id, truncate_at
+            current.item_id, current.content_index, current.response_id, truncate_at, received
         )
 
     def _played_ms(self, current: _AudioItem, now: float) -> float | None:
