@@ -23,7 +23,7 @@ from ...items import (
     RealtimeItem,
     UserMessageItem,
 )
-from . import wire
+from . import client_events, item_codec
 
 DEFAULT_MAX_HISTORY_ITEMS = 2_000
 DEFAULT_MAX_UNSENT_AUDIO_BYTES = 16 * 1024 * 1024
@@ -237,8 +237,8 @@ class ReplayHistory:
                 item = _with_audio(item, kept[item.item_id])
             elif isinstance(item, AssistantMessageItem):
                 item = self._as_received(item)
-            for wire_item in wire.item_to_wire(item):
-                frames.append(wire.encode_item_create(wire_item))
+            for wire_item in item_codec.item_to_wire(item):
+                frames.append(client_events.encode_item_create(wire_item))
         return frames
 
     def _as_received(self, item: AssistantMessageItem) -> AssistantMessageItem:
@@ -409,12 +409,12 @@ class UnsentAudio:
 
     def replay_frames(self) -> list[bytes]:
         """`input_audio_buffer.append` frames for the audio held, each commit sent and not
-        acknowledged again after the audio it committed (`wire.INPUT_AUDIO_COMMIT` itself)."""
+        acknowledged again after the audio it committed (`client_events.INPUT_AUDIO_COMMIT`)."""
         marks = deque(self._replayed_marks())
         frames: list[bytes] = []
         for offset, chunk in self._chunks or ():
-            frames.append(wire.encode_append_audio(chunk))
+            frames.append(client_events.encode_append_audio(chunk))
             while marks and marks[0] <= offset + len(chunk):
                 marks.popleft()
-                frames.append(wire.INPUT_AUDIO_COMMIT)
+                frames.append(client_events.INPUT_AUDIO_COMMIT)
         return frames

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...audio import AudioFormatName, duration_ms
 from ...model import RealtimePlaybackTracker
-from . import wire
+from . import client_events
 
 CREATE_EVENT_PREFIX = "ra_create_"
 CANCEL_EVENT_PREFIX = "ra_cancel_"
@@ -110,7 +110,7 @@ class ResponseSequencer:
         self._counter += 1
         event_id = f"{CREATE_EVENT_PREFIX}{self._counter}"
         self._in_flight = (event_id, pending)
-        return [wire.encode_response_create(pending.params, event_id)]
+        return [client_events.encode_response_create(pending.params, event_id)]
 
 
 @dataclass
