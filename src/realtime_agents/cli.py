@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from . import __version__
 from .preflight import (
+    ENGINE_KINDS,
     CommandLineParser,
     DefaultsHelpFormatter,
     PreflightError,
@@ -34,7 +35,6 @@ from .serving import EXIT_INTERRUPTED, serve_command
 from .serving import ready_message as ready_message
 from .serving import server_options as server_options
 
-ENGINE_KINDS: Final = ("embedded", "scripted", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 EXIT_USAGE: Final = 2
 HELP_FORMAT: Final = DefaultsHelpFormatter
