@@ -192,7 +192,8 @@ class OpenAIRealtimeProtocol:
         elif isinstance(decoded, frames.ItemDeleted):
             self.history.delete(decoded.item_id)
         elif isinstance(decoded, frames.TranscriptDelta | frames.TextDelta):
-            self.history.add_output_text(decoded.item_id, decoded.delta)
+            if not self.playback.is_dropped(decoded.response_id):  # not after an interrupt
+                self.history.add_output_text(decoded.item_id, decoded.delta)
         elif isinstance(decoded, frames.ItemTruncated):
             self.history.truncated(decoded.item_id)
         return wire.to_model_events(decoded)
