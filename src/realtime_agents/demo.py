@@ -38,6 +38,7 @@ from realtime_agents.preflight import (
     CommandLineParser,
     DefaultsHelpFormatter,
     PreflightError,
+    add_engine_arguments,
     check_engines,
     parse_config,
 )
@@ -353,13 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", default=os.path.join("out", "reply.wav"), help="where to write the replies"
     )
-    parser.add_argument(
-        "--engines",
-        default="embedded",
-        choices=("embedded", "http", "scripted"),
-        help="the server's engines (see `realtime-agents serve --help`)",
-    )
-    parser.add_argument("--engine-config", default="", help="engine config as a JSON object")
+    add_engine_arguments(parser, "the local server")
     parser.add_argument(
         "--silence-ms", type=int, default=200, help="server VAD silence_duration_ms"
     )

@@ -44,6 +44,8 @@ LLAMA_CMAKE_ARGS: Final = (
     "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 )
 """llama-cpp-python compiles from source; a native build crashes on CPUs with AMX."""
+ENGINE_KINDS: Final = ("embedded", "scripted", "http")
+"""The `--engines` choices."""
 ROLE_NAMES: Final = {
     "vad": "voice activity detection",
     "stt": "speech-to-text",
@@ -119,6 +121,23 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text} must be above 0")
     return value
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, server: str) -> None:
+    """`--engines` and `--engine-config`, for a command that starts the local server in its own
+    process (`demo`, `talk`); `server` names that server in the help."""
+    parser.add_argument(
+        "--engines",
+        choices=ENGINE_KINDS,
+        default="embedded",
+        help=f"engines of {server}, as for `realtime-agents serve` (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine-config",
+        default="",
+        metavar="JSON",
+        help="engine config as a JSON object (the keys of serve's --config file)",
+    )
 
 
 def read_config(path: str | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from cli_helpers import Running, run_cli
 import realtime_agents
 from realtime_agents.cli import build_parser, ready_message
 from realtime_agents.demo import build_parser as build_demo_parser
+from realtime_agents.talk.command import build_parser as build_talk_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,20 @@ def test_every_flag_has_help_and_its_default_shows(tmp_path: Path) -> None:
                 )
     help_run = run_cli("serve", "--help", tmp_path=tmp_path)
     assert help_run.returncode == 0 and "--max-sessions" in help_run.stdout
+
+
+def test_demo_and_talk_take_the_same_engine_flags_as_serve_engines() -> None:
+    serve = _subparsers(build_parser())["serve"]
+    (serve_engines,) = [a for a in serve._actions if "--engines" in a.option_strings]
+    for parser in (build_demo_parser(), build_talk_parser()):
+        flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
+        engines, config = flags["--engines"], flags["--engine-config"]
+        assert engines.choices == serve_engines.choices, parser.prog
+        assert engines.default == serve_engines.default == "embedded"
+        assert "(default: embedded)" in " ".join(parser.format_help().split()), parser.prog
+        assert config.default == "" and config.metavar == "JSON"
+        args = parser.parse_args(["--engines", "scripted", "--engine-config", '{"reply": "hi"}'])
+        assert (args.engines, args.engine_config) == ("scripted", '{"reply": "hi"}')
 
 
 def test_verbose_and_quiet_set_the_log_level() -> None:

@@ -175,6 +175,16 @@ async def test_killed_server_fails_over_with_history_and_user_audio(
             for item in assistant
             for part in item.get("content", [])
         ), "turn 1's answer was not re-seeded"
+        # Turn 2's answer, cut by the kill, as far as its transcript had arrived.
+        cut_item = recorder.raw("response.output_item.added", mark)[0]["item"]["id"]
+        heard = "".join(
+            event["delta"]
+            for event in recorder.raw("response.output_audio_transcript.delta", mark)
+            if event["item_id"] == cut_item
+        )
+        assert heard and scripted(carrier)["reply"].startswith(heard)  # type: ignore[union-attr]
+        reseeded = [item for item in assistant if item["id"] == cut_item]
+        assert [item["content"] for item in reseeded] == [[{"type": "output_text", "text": heard}]]
 
         # ...and every byte of user audio: sent before the kill, while down, and after.
         mark = len(recorder.events)

@@ -152,3 +152,18 @@ def test_deleting_an_item_while_its_audio_streams_keeps_the_budget_exact() -> No
     harness.check(core.response_audio(start.response_id, bytes(4800)))
     harness.check(core.response_finished(start.response_id, harness.now))
     assert core.conversation.audio_bytes == 0
+
+
+def test_the_default_budget_keeps_the_last_exchange() -> None:
+    """4 MiB (about 87 s of 24 kHz PCM16) by default: a minute-long user turn and a 25 s answer
+    are both retrievable; the next exchange pushes the first out."""
+    harness = Harness()
+    assert harness.core.conversation.max_audio_bytes == 4 * 1024 * 1024
+    turn = user_audio(harness, b"\x03\x00" * 24_000 * 60)  # 60 s
+    answer = spoken_response(harness, [bytes(48_000)] * 25)  # 25 s
+    assert retrieved_audio(harness, turn) == b"\x03\x00" * 24_000 * 60
+    assert retrieved_audio(harness, answer) == bytes(48_000 * 25)
+    next_turn = user_audio(harness, b"\x04\x00" * 24_000 * 10)  # 10 s more: the oldest goes
+    assert retrieved_audio(harness, turn) is None
+    assert retrieved_audio(harness, answer) == bytes(48_000 * 25)
+    assert retrieved_audio(harness, next_turn) == b"\x04\x00" * 24_000 * 10

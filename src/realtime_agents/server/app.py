@@ -71,8 +71,8 @@ class ServerOptions:
     max_conversation_items: int = 2000
     """Items per conversation: `conversation_max_items_exceeded`."""
     max_retained_audio_bytes: int = DEFAULT_MAX_RETAINED_AUDIO_BYTES
-    """User and assistant audio a session keeps for `conversation.item.retrieve` (16 MiB, about
-    5.8 minutes of PCM16 at 24 kHz); the oldest items' audio is dropped first."""
+    """User and assistant audio a session keeps for `conversation.item.retrieve` (4 MiB, about
+    87 s of PCM16 at 24 kHz); the oldest items' audio is dropped first."""
     max_conversation_bytes: int = DEFAULT_MAX_CONVERSATION_BYTES
     """What a conversation's items may hold (32 MiB: their JSON plus 256 bytes per item and
     content part; audio is `max_retained_audio_bytes`): `conversation_max_bytes_exceeded`, and

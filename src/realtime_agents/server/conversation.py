@@ -40,9 +40,10 @@ def user_audio_item(item_id: str, transcript: str | None = None) -> dict[str, An
     }
 
 
-DEFAULT_MAX_RETAINED_AUDIO_BYTES = 16 * 1024 * 1024
-"""Audio a conversation keeps for `conversation.item.retrieve` (about 5.8 minutes of PCM16 at
-24 kHz); beyond it the oldest items' audio is dropped first."""
+DEFAULT_MAX_RETAINED_AUDIO_BYTES = 4 * 1024 * 1024
+"""Audio a conversation keeps for `conversation.item.retrieve`, its only reader (about 87 s of
+PCM16 at 24 kHz, 8.7 minutes of G.711: the last user turn and the answer to it); beyond it the
+oldest items' audio is dropped first. Transcription, truncation and usage do not need it."""
 DEFAULT_MAX_CONVERSATION_BYTES = 32 * 1024 * 1024
 """What a conversation's items (their text, arguments, outputs, transcripts; not the audio,
 which `DEFAULT_MAX_RETAINED_AUDIO_BYTES` bounds) may hold, as `item_size` counts them."""

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..preflight import add_engine_arguments
 from .devices import DeviceAudioPort, NoAudioDeviceError
 from .display import Display
 from .echo import MissingTalkExtraError, make_echo_canceller
@@ -42,13 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", default=None, help="a realtime endpoint (default: local server)")
     parser.add_argument("--api-key", default=None, help="its key (default: $OPENAI_API_KEY)")
-    parser.add_argument(
-        "--engines",
-        default="embedded",
-        choices=("embedded", "http", "scripted"),
-        help="engines of the local server started without --url (default embedded)",
-    )
-    parser.add_argument("--engine-config", default="", help="engine config as a JSON object")
+    add_engine_arguments(parser, "the local server started without --url")
     parser.add_argument(
         "--no-aec", dest="aec", action="store_false", help="no echo cancellation (headsets)"
     )

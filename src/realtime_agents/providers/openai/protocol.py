@@ -42,7 +42,7 @@ from ...inputs import (
 )
 from ...model import RealtimePlaybackTracker
 from ...settings import merge_settings
-from . import frames, wire
+from . import client_events, frames, item_codec, wire
 from .inflight import DEFAULT_MAX_IN_FLIGHT_BYTES, InFlightItems, create_event_id, with_ids
 from .replay import (
     DEFAULT_MAX_HISTORY_ITEMS,
@@ -191,12 +191,17 @@ class OpenAIRealtimeProtocol:
             self.history.set_transcript(decoded.item_id, decoded.content_index, decoded.transcript)
         elif isinstance(decoded, frames.ItemDeleted):
             self.history.delete(decoded.item_id)
+        elif isinstance(decoded, frames.TranscriptDelta | frames.TextDelta):
+            if not self.playback.is_dropped(decoded.response_id):  # not after an interrupt
+                self.history.add_output_text(decoded.item_id, decoded.delta)
+        elif isinstance(decoded, frames.ItemTruncated):
+            self.history.truncated(decoded.item_id)
         return wire.to_model_events(decoded)
 
     def _on_item(self, frame: frames.ItemAdded) -> list[RealtimeModelEvent]:
         if frame.item.id:
             self.in_flight.acknowledge(frame.item.id)
-        item = wire.wire_item_to_item(frame.item, frame.previous_item_id)
+        item = item_codec.wire_item_to_item(frame.item, frame.previous_item_id)
         if item is None:
             return [RealtimeModelOtherEvent(data=frame)]
         item, overflow = self.history.observe(item)
@@ -250,7 +255,7 @@ class OpenAIRealtimeProtocol:
         """`session.created`: send the settings, and after a reconnect restore what was lost."""
         frames: list[tuple[FrameKind, bytes]] = []
         if self._initial_settings_given or self._resuming:
-            frames.append(("other", wire.encode_session_update(self.settings)))
+            frames.append(("other", client_events.encode_session_update(self.settings)))
         if self._resuming:
             frames.extend(("item", f) for f in self.history.replay_frames())
         frames.extend(self.outbox)  # uncommitted audio first (see on_connection_lost), then sends
@@ -271,10 +276,14 @@ class OpenAIRealtimeProtocol:
 
     def _interrupted(self, interruption: Interruption) -> list[RealtimeModelEvent]:
         if interruption.truncate_at_ms is not None:
+            if interruption.received_ms > 0:
+                self.history.heard(
+                    interruption.item_id, interruption.truncate_at_ms / interruption.received_ms
+                )
             self._push(
                 "other",
                 [
-                    wire.encode_truncate(
+                    client_events.encode_truncate(
                         interruption.item_id,
                         interruption.content_index,
                         interruption.truncate_at_ms,
@@ -298,7 +307,7 @@ class OpenAIRealtimeProtocol:
         self.session_expired = False
         kept = [entry for entry in self.outbox if entry[0] == "item"]
         self.outbox = [
-            ("commit" if f is wire.INPUT_AUDIO_COMMIT else "audio", f)
+            ("commit" if f is client_events.INPUT_AUDIO_COMMIT else "audio", f)
             for f in self.unsent_audio.replay_frames()
         ]
         self.unsent_audio.reconnected()
@@ -335,7 +344,7 @@ class OpenAIRealtimeProtocol:
         if isinstance(event, RealtimeModelSendConversationItem):
             previous = event.previous_item_id
             overflows: list[RealtimeModelEvent] = []
-            for wire_item in wire.item_to_wire(event.item):
+            for wire_item in item_codec.item_to_wire(event.item):
                 overflows += self._create_item(wire_item, previous)
                 previous = None
             return overflows
@@ -350,15 +359,15 @@ class OpenAIRealtimeProtocol:
             return self._send_interrupt(event, now)
         elif isinstance(event, RealtimeModelSendSessionUpdate):
             self.settings = dict(merge_settings(self.settings, event.session_settings))
-            self._push("other", [wire.encode_session_update(event.session_settings)])
+            self._push("other", [client_events.encode_session_update(event.session_settings)])
         elif isinstance(event, RealtimeModelSendClearAudio):
             self.unsent_audio.clear()
-            self._push("other", [wire.INPUT_AUDIO_CLEAR])
+            self._push("other", [client_events.INPUT_AUDIO_CLEAR])
         elif isinstance(event, RealtimeModelSendDeleteItem):
             self.history.delete(event.item_id)  # not replayed after a reconnect either
             self.in_flight.acknowledge(event.item_id)
             delete = {"type": "conversation.item.delete", "item_id": event.item_id}
-            self._push("item", [wire.encode(delete)])
+            self._push("item", [client_events.encode(delete)])
         elif isinstance(event, RealtimeModelSendRawMessage):
             return self._send_raw(event.message)
         else:  # pragma: no cover - exhaustive over RealtimeModelSendEvent
@@ -367,13 +376,13 @@ class OpenAIRealtimeProtocol:
 
     def _send_audio(self, audio: bytes, commit: bool) -> list[RealtimeModelEvent]:
         overflow = self.unsent_audio.append(audio)
-        frame = wire.encode_append_audio(audio)
+        frame = client_events.encode_append_audio(audio)
         self.outbox.append(("audio", frame))
         if not self.session_ready:
             self._withhold(len(frame))
         if commit:
             self.unsent_audio.commit_sent()
-            self.outbox.append(("commit", wire.INPUT_AUDIO_COMMIT))
+            self.outbox.append(("commit", client_events.INPUT_AUDIO_COMMIT))
         return [] if overflow is None else [overflow]
 
     def _withhold(self, size: int) -> None:
@@ -411,7 +420,7 @@ class OpenAIRealtimeProtocol:
         """Queue a `conversation.item.create` and keep it in flight until acknowledged."""
         item, item_id = with_ids(item)
         event_id = create_event_id(item_id)
-        frame = wire.encode_item_create(item, previous_item_id, event_id)
+        frame = client_events.encode_item_create(item, previous_item_id, event_id)
         self.outbox.append(("in_flight", frame))
         overflow = self.in_flight.add(item_id, event_id, frame)
         return [] if overflow is None else [overflow]
@@ -435,7 +444,7 @@ class OpenAIRealtimeProtocol:
                 self.playback.drop_response(response_id)
                 self._cancel_counter += 1
                 cancel_id = f"{CANCEL_EVENT_PREFIX}{self._cancel_counter}"
-                self._push("other", [wire.encode_response_cancel(response_id, cancel_id)])
+                self._push("other", [client_events.encode_response_cancel(response_id, cancel_id)])
         return events
 
     def _send_raw(self, message: Mapping[str, Any]) -> list[RealtimeModelEvent]:
@@ -453,11 +462,11 @@ class OpenAIRealtimeProtocol:
                     decoded = None
                 if decoded is not None:
                     overflow = self.unsent_audio.append(decoded)
-                    self._push("audio", [wire.encode(message)])
+                    self._push("audio", [client_events.encode(message)])
                     return [] if overflow is None else [overflow]
         if kind == "input_audio_buffer.commit":
             self.unsent_audio.commit_sent()
-            self._push("commit", [wire.encode(message)])
+            self._push("commit", [client_events.encode(message)])
             return []
         item = message.get("item")
         if kind == "conversation.item.create" and isinstance(item, Mapping):
@@ -465,13 +474,12 @@ class OpenAIRealtimeProtocol:
             event_id = message.get("event_id")
             if not isinstance(event_id, str) or not event_id:
                 event_id = create_event_id(item_id)
-            frame = wire.encode({**message, "item": item, "event_id": event_id})
+            frame = client_events.encode({**message, "item": item, "event_id": event_id})
             self.outbox.append(("in_flight", frame))
             overflow = self.in_flight.add(item_id, event_id, frame)
             return [] if overflow is None else [overflow]
-        self._push(
-            "item" if kind == "conversation.item.create" else "other", [wire.encode(message)]
-        )
+        kind_of_frame: FrameKind = "item" if kind == "conversation.item.create" else "other"
+        self._push(kind_of_frame, [client_events.encode(message)])
         return []
 
     def _push(self, kind: FrameKind, frames: list[bytes]) -> None:

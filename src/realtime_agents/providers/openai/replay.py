@@ -1,5 +1,9 @@
 """Sans-I/O record of what a reconnect must restore: the conversation and uncommitted user audio.
 
+An assistant answer cut short is restored as far as the user got it: cut by a dropped
+connection, as the text (or audio transcript) received so far; interrupted, as the part of its
+transcript in proportion to the audio heard. An answer with no text received is left out.
+
 Both are bounded. Going over a bound drops the oldest entries and reports it once per episode
 as an error event (`replay_history_overflow` / `replay_audio_overflow`): never a silent loss.
 """
@@ -11,14 +15,23 @@ from collections import deque
 import msgspec
 
 from ...events import RealtimeErrorInfo, RealtimeModelErrorEvent
-from ...items import FunctionCallItem, InputAudio, RealtimeItem, UserMessageItem
-from . import wire
+from ...items import (
+    AssistantMessageItem,
+    FunctionCallItem,
+    InputAudio,
+    OutputText,
+    RealtimeItem,
+    UserMessageItem,
+)
+from . import client_events, item_codec
 
 DEFAULT_MAX_HISTORY_ITEMS = 2_000
 DEFAULT_MAX_UNSENT_AUDIO_BYTES = 16 * 1024 * 1024
 """About 5.8 minutes of PCM16 at 24 kHz."""
 DEFAULT_MAX_HISTORY_AUDIO_BYTES = 16 * 1024 * 1024
 """User audio kept for messages that have no transcript (yet), to re-seed them as audio."""
+MAX_PARTIAL_TEXT_CHARS = 256 * 1024
+"""Text kept per assistant answer still streaming (far over a long spoken answer)."""
 
 
 def _overflow(code: str, message: str) -> RealtimeModelErrorEvent:
@@ -52,6 +65,10 @@ class ReplayHistory:
     """item id -> the user's committed audio, while the item has no transcript."""
     _audio_bytes = 0
     _audio_overflowing = False
+    _partial: dict[str, _PartialText] | None = None
+    """item id -> the text streamed so far, for an assistant answer not yet done."""
+    _heard: dict[str, _Heard] | None = None
+    """item id -> how much of an interrupted answer's audio the user heard."""
 
     def keep_user_audio(self, item_id: str, audio: bytes) -> RealtimeModelErrorEvent | None:
         """The audio committed as this user item: re-seeded as audio if no transcript comes.
@@ -110,6 +127,8 @@ class ReplayHistory:
                 item = msgspec.structs.replace(item, output=known.output)
         elif isinstance(item, UserMessageItem):
             item = self._keep_transcripts(item)
+        elif isinstance(item, AssistantMessageItem):
+            self._observe_answer(item)
         self._items[item.item_id] = item
         return item, self._trim()
 
@@ -140,10 +159,57 @@ class ReplayHistory:
             content[content_index] = msgspec.structs.replace(part, transcript=transcript)
             self._items[item_id] = msgspec.structs.replace(item, content=tuple(content))
 
+    def _observe_answer(self, item: AssistantMessageItem) -> None:
+        if self._partial is not None and _text_of(item):
+            self._partial.pop(item.item_id, None)  # the server's text replaces the streamed one
+        if self._heard is not None:
+            heard = self._heard.get(item.item_id)
+            if heard is not None and heard.acknowledged:
+                del self._heard[item.item_id]  # reported after the server cut it: already cut
+
+    def add_output_text(self, item_id: str, delta: str) -> None:
+        """Text (or audio transcript) of an assistant answer arrived, before its item is done:
+        kept so that an answer cut by a drop is restored as far as it was received."""
+        if not delta or not isinstance(self._items.get(item_id), AssistantMessageItem):
+            return
+        if self._partial is None:
+            self._partial = {}
+        partial = self._partial.setdefault(item_id, _PartialText())
+        if partial.chars + len(delta) <= MAX_PARTIAL_TEXT_CHARS:
+            partial.pieces.append(delta)
+            partial.chars += len(delta)
+
+    def heard(self, item_id: str, fraction: float) -> None:
+        """The user heard `fraction` of this answer's audio (the client truncated it there):
+        only that part of its transcript is restored."""
+        if item_id not in self._items:
+            return
+        if self._heard is None:
+            self._heard = {}
+        self._heard[item_id] = _Heard(min(1.0, max(0.0, fraction)))
+
+    def truncated(self, item_id: str) -> None:
+        """The server cut the item's transcript to what was heard (`conversation.item.truncated`):
+        a later report of the item holds the cut text."""
+        heard = self._heard.get(item_id) if self._heard is not None else None
+        if heard is not None:
+            heard.acknowledged = True
+
     def delete(self, item_id: str) -> None:
         """The server deleted the item."""
         self._items.pop(item_id, None)
+        self._forget(item_id)
+
+    def _forget(self, item_id: str) -> None:
         self._forget_audio(item_id)
+        if self._partial is not None:
+            self._partial.pop(item_id, None)
+            if not self._partial:
+                self._partial = None
+        if self._heard is not None:
+            self._heard.pop(item_id, None)
+            if not self._heard:
+                self._heard = None
 
     def _trim(self) -> RealtimeModelErrorEvent | None:
         if len(self._items) <= self._max_items:
@@ -152,7 +218,7 @@ class ReplayHistory:
         while len(self._items) > self._max_items:
             oldest = next(iter(self._items))
             del self._items[oldest]
-            self._forget_audio(oldest)
+            self._forget(oldest)
         if self._overflowing:
             return None
         self._overflowing = True
@@ -169,9 +235,58 @@ class ReplayHistory:
         for item in self._items.values():
             if isinstance(item, UserMessageItem) and item.item_id in kept:
                 item = _with_audio(item, kept[item.item_id])
-            for wire_item in wire.item_to_wire(item):
-                frames.append(wire.encode_item_create(wire_item))
+            elif isinstance(item, AssistantMessageItem):
+                item = self._as_received(item)
+            for wire_item in item_codec.item_to_wire(item):
+                frames.append(client_events.encode_item_create(wire_item))
         return frames
+
+    def _as_received(self, item: AssistantMessageItem) -> AssistantMessageItem:
+        """The answer as far as the user got it: its text, else the text streamed before a
+        drop, cut to the audio heard if it was interrupted (no content if none)."""
+        text = _text_of(item)
+        partial = self._partial.get(item.item_id) if self._partial is not None else None
+        if not text and partial is not None:
+            text = "".join(partial.pieces)
+        heard = self._heard.get(item.item_id) if self._heard is not None else None
+        if heard is not None:
+            text = heard_part(text, heard.fraction)
+        content = (OutputText(text=text),) if text else ()
+        return msgspec.structs.replace(item, content=content)
+
+
+class _PartialText:
+    __slots__ = ("chars", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.chars = 0
+
+
+class _Heard:
+    __slots__ = ("acknowledged", "fraction")
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+        self.acknowledged = False
+
+
+def _text_of(item: AssistantMessageItem) -> str:
+    """The answer's text: its text parts and audio transcripts, in order."""
+    return "".join(
+        (part.text if isinstance(part, OutputText) else part.transcript) or ""
+        for part in item.content
+    )
+
+
+def heard_part(text: str, fraction: float) -> str:
+    """The first `fraction` of `text`, without the word cut in half (all of it at 1)."""
+    if fraction >= 1.0:
+        return text
+    keep = int(len(text) * fraction)
+    if keep < len(text) and not text[keep].isspace():
+        keep = text.rfind(" ", 0, keep) + 1
+    return text[:keep].rstrip()
 
 
 def _with_audio(item: UserMessageItem, audio: bytes) -> UserMessageItem:
@@ -294,12 +409,12 @@ class UnsentAudio:
 
     def replay_frames(self) -> list[bytes]:
         """`input_audio_buffer.append` frames for the audio held, each commit sent and not
-        acknowledged again after the audio it committed (`wire.INPUT_AUDIO_COMMIT` itself)."""
+        acknowledged again after the audio it committed (`client_events.INPUT_AUDIO_COMMIT`)."""
         marks = deque(self._replayed_marks())
         frames: list[bytes] = []
         for offset, chunk in self._chunks or ():
-            frames.append(wire.encode_append_audio(chunk))
+            frames.append(client_events.encode_append_audio(chunk))
             while marks and marks[0] <= offset + len(chunk):
                 marks.popleft()
-                frames.append(wire.INPUT_AUDIO_COMMIT)
+                frames.append(client_events.INPUT_AUDIO_COMMIT)
         return frames

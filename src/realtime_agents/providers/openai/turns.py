@@ -12,7 +12,7 @@ from typing import Any
 
 from ...audio import AudioFormatName, duration_ms
 from ...model import RealtimePlaybackTracker
-from . import wire
+from . import client_events
 
 CREATE_EVENT_PREFIX = "ra_create_"
 CANCEL_EVENT_PREFIX = "ra_cancel_"
@@ -110,7 +110,7 @@ class ResponseSequencer:
         self._counter += 1
         event_id = f"{CREATE_EVENT_PREFIX}{self._counter}"
         self._in_flight = (event_id, pending)
-        return [wire.encode_response_create(pending.params, event_id)]
+        return [client_events.encode_response_create(pending.params, event_id)]
 
 
 @dataclass
@@ -132,6 +132,8 @@ class Interruption:
     response_id: str
     truncate_at_ms: int | None
     """`audio_end_ms` for `conversation.item.truncate`, or None when nothing needs truncating."""
+    received_ms: float = 0.0
+    """The item's audio received by then."""
 
 
 @dataclass
@@ -205,7 +207,7 @@ class PlaybackState:
             clamped = math.floor(min(played, received) + 1e-6)  # 0.05 s is 49.99... ms
             truncate_at = clamped if clamped > 0 else None
         return Interruption(
-            current.item_id, current.content_index, current.response_id, truncate_at
+            current.item_id, current.content_index, current.response_id, truncate_at, received
         )
 
     def _played_ms(self, current: _AudioItem, now: float) -> float | None:

@@ -1,8 +1,8 @@
-"""Sans-I/O wire codec for the OpenAI Realtime API: decoded frames to model events; client events.
+"""Sans-I/O wire codec for the OpenAI Realtime API: decoded frames to the model's typed events.
 
-Decoding lives in `frames` (one msgspec pass per frame); this module maps frames to the model's
-typed events, converts conversation items both ways, and encodes every client event, with the
-session settings translated to the GA `session.update` in one place (`session_payload`).
+Decoding lives in `frames` (one msgspec pass per frame), conversation items both ways in
+`item_codec`, and the client events' encoders in `client_events`; their names are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -41,22 +41,18 @@ from ...events import (
     RealtimeModelTurnStartedEvent,
     RealtimeModelUsageEvent,
 )
-from ...items import (
-    AssistantContent,
-    AssistantMessageItem,
-    FunctionCallItem,
-    InputAudio,
-    InputImage,
-    InputText,
-    ItemStatus,
-    OutputAudio,
-    OutputText,
-    RealtimeItem,
-    SystemMessageItem,
-    UserContent,
-    UserMessageItem,
+from .client_events import (
+    INPUT_AUDIO_CLEAR,
+    INPUT_AUDIO_COMMIT,
+    encode,
+    encode_append_audio,
+    encode_item_create,
+    encode_response_cancel,
+    encode_response_create,
+    encode_session_update,
+    encode_truncate,
+    session_payload,
 )
-from ...settings import normalize_settings
 from .frames import (
     AUDIO_DELTA_HEAD_DECODER,
     AUDIO_DELTA_PREFIXES,
@@ -86,145 +82,28 @@ from .frames import (
     TextDone,
     TranscriptDelta,
     TranscriptDone,
-    WireContent,
-    WireItem,
     decode_server_frame,
 )
+from .item_codec import item_to_wire, wire_item_to_item
 
-# --------------------------------------------------------------------------- items
-
-
-_STATUSES: frozenset[str] = frozenset({"in_progress", "completed", "incomplete"})
-
-
-def _status(value: str | None) -> ItemStatus:
-    return value if value in _STATUSES else "completed"  # type: ignore[return-value]
-
-
-def _user_content(parts: list[WireContent]) -> tuple[UserContent, ...]:
-    out: list[UserContent] = []
-    for part in parts:
-        if part.type in ("input_text", "text"):
-            out.append(InputText(text=part.text or ""))
-        elif part.type in ("input_audio", "audio"):
-            out.append(InputAudio(transcript=part.transcript))
-        elif part.type == "input_image":
-            detail = part.detail if part.detail in ("auto", "low", "high") else None
-            out.append(InputImage(image_url=part.image_url or "", detail=detail))  # type: ignore[arg-type]
-    return tuple(out)
-
-
-def _assistant_content(parts: list[WireContent]) -> tuple[AssistantContent, ...]:
-    out: list[AssistantContent] = []
-    for part in parts:
-        if part.type in ("output_text", "text"):
-            out.append(OutputText(text=part.text or ""))
-        elif part.type in ("output_audio", "audio"):
-            out.append(OutputAudio(transcript=part.transcript))
-    return tuple(out)
-
-
-def wire_item_to_item(item: WireItem, previous_item_id: str | None = None) -> RealtimeItem | None:
-    """Our item for a wire item; None for item types we do not model (MCP and the like).
-
-    A `function_call_output` becomes a `FunctionCallItem` with `output` set and an empty `name`
-    (the conversation history fills in the call it answers).
-    """
-    item_id = item.id or ""
-    status = _status(item.status)
-    if item.type == "message":
-        parts = item.content or []
-        if item.role == "user":
-            return UserMessageItem(
-                item_id=item_id,
-                content=_user_content(parts),
-                previous_item_id=previous_item_id,
-                status=status,
-            )
-        if item.role == "assistant":
-            return AssistantMessageItem(
-                item_id=item_id,
-                content=_assistant_content(parts),
-                previous_item_id=previous_item_id,
-                status=status,
-            )
-        if item.role == "system":
-            texts = tuple(InputText(text=p.text or "") for p in parts if p.text is not None)
-            return SystemMessageItem(
-                item_id=item_id, content=texts, previous_item_id=previous_item_id, status=status
-            )
-        return None
-    if item.type == "function_call":
-        return FunctionCallItem(
-            item_id=item_id,
-            call_id=item.call_id or "",
-            name=item.name or "",
-            arguments=item.arguments or "",
-            previous_item_id=previous_item_id,
-            status=status,
-        )
-    if item.type == "function_call_output":
-        return FunctionCallItem(
-            item_id=item_id,
-            call_id=item.call_id or "",
-            name="",
-            output=item.output or "",
-            previous_item_id=previous_item_id,
-            status="completed",
-        )
-    return None
-
-
-def item_to_wire(item: RealtimeItem, *, include_id: bool = True) -> list[dict[str, Any]]:
-    """GA `conversation.item.create` items for one of our items (a call with output gives two).
-
-    Audio content without bytes is sent as its transcript (as text), since the client cannot
-    create assistant audio and the server does not echo user audio.
-    """
-    head: dict[str, Any] = {"id": item.item_id} if include_id and item.item_id else {}
-    if isinstance(item, FunctionCallItem):
-        result: list[dict[str, Any]] = []
-        if item.name:
-            result.append(
-                {
-                    **head,
-                    "type": "function_call",
-                    "call_id": item.call_id,
-                    "name": item.name,
-                    "arguments": item.arguments,
-                }
-            )
-        if item.output is not None:
-            result.append(
-                {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
-            )
-        return result
-    content: list[dict[str, Any]] = []
-    if isinstance(item, AssistantMessageItem):
-        for out_part in item.content:
-            text = out_part.text if isinstance(out_part, OutputText) else out_part.transcript
-            if text:
-                content.append({"type": "output_text", "text": text})
-    else:
-        for in_part in item.content:
-            if isinstance(in_part, InputText):
-                content.append({"type": "input_text", "text": in_part.text})
-            elif isinstance(in_part, InputAudio):
-                if in_part.audio is not None:
-                    content.append({"type": "input_audio", "audio": in_part.audio})
-                elif in_part.transcript:
-                    content.append({"type": "input_text", "text": in_part.transcript})
-            else:
-                image: dict[str, Any] = {"type": "input_image", "image_url": in_part.image_url}
-                if in_part.detail is not None:
-                    image["detail"] = in_part.detail
-                content.append(image)
-    if not content:
-        return []
-    return [{**head, "type": "message", "role": item.role, "content": content}]
-
-
-# --------------------------------------------------------------------------- to model events
+__all__ = [
+    "INPUT_AUDIO_CLEAR",
+    "INPUT_AUDIO_COMMIT",
+    "audio_event",
+    "decode_to_model_events",
+    "encode",
+    "encode_append_audio",
+    "encode_item_create",
+    "encode_response_cancel",
+    "encode_response_create",
+    "encode_session_update",
+    "encode_truncate",
+    "fast_audio_event",
+    "item_to_wire",
+    "session_payload",
+    "to_model_events",
+    "wire_item_to_item",
+]
 
 
 def _turn_ended(frame: ResponseDone) -> list[RealtimeModelEvent]:
@@ -422,83 +301,3 @@ def decode_to_model_events(frame: str | bytes) -> list[RealtimeModelEvent]:
     if isinstance(decoded, DecodeFailure):
         return [decoded.event]
     return to_model_events(decoded)
-
-
-# --------------------------------------------------------------------------- client events
-
-_ENCODER = msgspec.json.Encoder()
-
-
-class _AppendAudio(msgspec.Struct, tag="input_audio_buffer.append", tag_field="type", gc=False):
-    audio: bytes
-
-
-INPUT_AUDIO_COMMIT = b'{"type":"input_audio_buffer.commit"}'
-INPUT_AUDIO_CLEAR = b'{"type":"input_audio_buffer.clear"}'
-
-
-def encode_append_audio(audio: bytes) -> bytes:
-    """`input_audio_buffer.append`; msgspec writes the base64 straight into the output."""
-    return _ENCODER.encode(_AppendAudio(audio))
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    """Any client event given as a mapping (a raw message)."""
-    return _ENCODER.encode(message)
-
-
-def session_payload(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The GA `session` object for settings in any accepted shape; the one place it is built."""
-    session: dict[str, Any] = {"type": "realtime"}
-    for key, value in normalize_settings(settings).items():
-        if key == "model_name":
-            session["model"] = value
-        elif key != "type":
-            session[key] = value
-    return session
-
-
-def encode_session_update(settings: Mapping[str, Any]) -> bytes:
-    """`session.update` with `type: "realtime"` always present."""
-    return _ENCODER.encode({"type": "session.update", "session": session_payload(settings)})
-
-
-def encode_item_create(
-    item: Mapping[str, Any], previous_item_id: str | None = None, event_id: str | None = None
-) -> bytes:
-    """`conversation.item.create` for one GA item (with our `event_id`, if given, so that a
-    rejection can be matched to it)."""
-    message: dict[str, Any] = {"type": "conversation.item.create", "item": item}
-    if event_id is not None:
-        message["event_id"] = event_id
-    if previous_item_id is not None:
-        message["previous_item_id"] = previous_item_id
-    return _ENCODER.encode(message)
-
-
-def encode_response_create(params: Mapping[str, Any] | None, event_id: str) -> bytes:
-    """`response.create` with our `event_id`, so a rejection can be matched to it."""
-    message: dict[str, Any] = {"type": "response.create", "event_id": event_id}
-    if params:
-        message["response"] = params
-    return _ENCODER.encode(message)
-
-
-def encode_response_cancel(response_id: str | None, event_id: str) -> bytes:
-    """`response.cancel`, for one response when its id is known."""
-    message: dict[str, Any] = {"type": "response.cancel", "event_id": event_id}
-    if response_id:
-        message["response_id"] = response_id
-    return _ENCODER.encode(message)
-
-
-def encode_truncate(item_id: str, content_index: int, audio_end_ms: int) -> bytes:
-    """`conversation.item.truncate` at what the user heard."""
-    return _ENCODER.encode(
-        {
-            "type": "conversation.item.truncate",
-            "item_id": item_id,
-            "content_index": content_index,
-            "audio_end_ms": audio_end_ms,
-        }
-    )
