@@ -210,6 +210,15 @@ def test_demo_with_bad_engine_config_and_flags(tmp_path: Path) -> None:
     assert_one_line_error(bad_flag, 2, hint="realtime-agents demo --help")
 
 
+def test_talk_with_bad_engine_config(tmp_path: Path) -> None:
+    bad_json = run_cli("talk", "--engine-config", "{x", "--input-wav", "in.wav", tmp_path=tmp_path)
+    assert "--engine-config, line 1 column 2" in assert_one_line_error(bad_json, 2)
+    unknown = run_cli(
+        "talk", "--engines", "scripted", "--engine-config", '{"zzz": 1}', tmp_path=tmp_path
+    )
+    assert "unknown scripted engine keys zzz" in assert_one_line_error(unknown, 2)
+
+
 def test_a_failure_while_loading_is_one_line_and_a_traceback_only_with_debug(
     tmp_path: Path,
 ) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import math
 import os
@@ -20,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..preflight import add_engine_arguments
+from ..preflight import add_engine_arguments, check_engines, parse_config
 from .devices import DeviceAudioPort, NoAudioDeviceError
 from .display import Display
 from .echo import MissingTalkExtraError, make_echo_canceller
@@ -157,7 +156,7 @@ async def run_talk(args: argparse.Namespace, out: Any) -> TalkResult:
             from ..demo import start_local_server
 
             display.notice(f"loading the {args.engines} engines (the first run takes a while)...")
-            config = json.loads(args.engine_config) if args.engine_config else {}
+            config = parse_config(args.engine_config or "{}", "--engine-config")
             handshake_logger.addFilter(_ignore_dropped_handshakes)
             server, _engines, seconds = await start_local_server(args.engines, config)
             url, api_key = server.url + "?model=local", "local"
@@ -181,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `talk`; 0 after a finished conversation, 130 on Ctrl-C, 1/2 on failures."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(list(argv) if argv is not None else None)
+    if args.url is None:  # a bad engine config is one line, before any device or model opens
+        check_engines(
+            args.engines, parse_config(args.engine_config or "{}", "--engine-config"), "talk"
+        )
     try:
         result = asyncio.run(run_talk(args, sys.stdout))
     except KeyboardInterrupt:
