@@ -11,7 +11,8 @@ question WAV (`--question`, default `capital`) at realtime pace in 20 ms appends
 microphone: the question, then silence while the reply arrives and "plays" (its audio length),
 then a pause (`--pause-s`), then the question again, for `--seconds`. Sessions start at
 staggered phases (seeded), so turns do not all land at once. Server VAD with
-`--silence-ms` (200) of silence, input transcription on, audio out.
+`--silence-ms` (200) of silence (or `--turn-detection semantic_vad`), input transcription on,
+audio out.
 
 Per spoken turn (one question sent whole within the window): detected (a `speech_stopped`
 arrived after it started and before the next), answered (an audio delta of the response that
@@ -79,8 +80,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def session_update(silence_ms: int) -> str:
-    turn_detection = {
+def session_update(silence_ms: int, kind: str = "server_vad") -> str:
+    turn_detection: dict[str, object] = {
         "type": "server_vad",
         "threshold": 0.5,
         "prefix_padding_ms": 300,
@@ -88,6 +89,8 @@ def session_update(silence_ms: int) -> str:
         "create_response": True,
         "interrupt_response": True,
     }
+    if kind == "semantic_vad":  # the words decide: a transcription at every pause
+        turn_detection = {"type": "semantic_vad", "eagerness": "auto"}
     audio_format = {"type": "audio/pcm", "rate": RATE}
     session = {
         "type": "realtime",
@@ -149,7 +152,7 @@ class Speaker:
         async with websockets.connect(
             self.url + "?model=local", additional_headers=headers, max_size=None
         ) as ws:
-            await ws.send(session_update(self.args.silence_ms))
+            await ws.send(session_update(self.args.silence_ms, self.args.turn_detection))
             receiver = asyncio.create_task(self._receive(ws))
             try:
                 await self._speak(ws, phase_s, window_end)
@@ -360,6 +363,12 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="speaking window per N")
     parser.add_argument("--question", default="capital", help="bundled question or a WAV path")
     parser.add_argument("--silence-ms", type=int, default=200, help="server VAD silence")
+    parser.add_argument(
+        "--turn-detection",
+        choices=["server_vad", "semantic_vad"],
+        default="server_vad",
+        help="semantic_vad transcribes at every pause to judge the words (auto eagerness)",
+    )
     parser.add_argument("--pause-s", type=float, default=1.0, help="pause after each reply")
     parser.add_argument("--turn-timeout", type=float, default=15.0, help="give up on a turn")
     parser.add_argument(

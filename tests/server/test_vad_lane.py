@@ -109,3 +109,57 @@ async def test_turn_ends_are_detected_while_the_model_holds_every_worker(
         for ws in (busy, speaker):
             done = (await asyncio.wait_for(until(ws, "response.done"), WAIT_S))[-1]
             assert done["response"]["status"] == "completed"
+
+
+async def test_semantic_turn_ends_are_judged_while_the_model_holds_every_worker(
+    one_engine_thread: RealtimeServer, blocking_llm: BlockingLlm
+) -> None:
+    """`semantic_vad` ends a turn only once the words are transcribed: that transcription runs
+    in the turn lane, so it is not queued behind the reply holding the only engine thread (the
+    800 ms of silence is far below the 4 s maximum wait that would end the turn anyway)."""
+    semantic = {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}},
+        },
+    }
+    async with (
+        await connect(one_engine_thread.url) as busy,
+        await connect(one_engine_thread.url) as speaker,
+    ):
+        for ws, update in ((busy, TEXT_ONLY), (speaker, semantic)):
+            await receive(ws)
+            await send(ws, update)
+            await until(ws, "session.updated")
+        await send(busy, user_message("hold the only engine thread"))
+        await send(busy, {"type": "response.create"})
+        await until(busy, "response.created")
+        assert await asyncio.to_thread(blocking_llm.entered.wait, WAIT_S)
+
+        for chunk in utterance_chunks():
+            await send(speaker, {"type": "input_audio_buffer.append", "audio": chunk})
+        seen = await asyncio.wait_for(until(speaker, "input_audio_buffer.speech_stopped"), WAIT_S)
+        assert "input_audio_buffer.speech_started" in kinds(seen)
+        assert not blocking_llm.release.is_set()  # judged while the model held the thread
+        blocking_llm.release.set()
+        done = (await asyncio.wait_for(until(speaker, "response.done"), WAIT_S))[-1]
+        assert done["response"]["status"] == "completed"
+
+
+async def test_the_turn_lane_runs_while_every_engine_thread_is_blocked() -> None:
+    engine_threads = ThreadPoolExecutor(max_workers=1)
+    runner = EngineRunner(engine_threads)
+    release = threading.Event()
+    try:
+        blocked = asyncio.ensure_future(runner.in_thread(release.wait))
+        name = await asyncio.wait_for(
+            runner.in_turn_lane(lambda: threading.current_thread().name), WAIT_S
+        )
+        assert name.startswith("realtime-turn") and not blocked.done()
+        release.set()
+        assert await blocked
+    finally:
+        release.set()
+        engine_threads.shutdown(wait=True)

@@ -12,6 +12,11 @@ queued behind model work (a stream holds its worker thread for a whole reply, a 
 one even while it is paused): with every worker busy, no turn end was seen until one freed
 (`tests/server/test_vad_lane.py`). A VAD call is short (~0.15 ms per 32 ms frame for
 Silero), so one thread serves many sessions.
+
+The transcriptions that decide a `semantic_vad` turn (the speculative transcript at a pause and
+the turn decision's own) have a lane of their own for the same reason (`in_turn_lane`): with
+every engine worker holding a reply, ten speaking sessions saw their turn ends wait behind
+model work. Two threads, as the embedded whisper keeps two replicas.
 """
 
 from __future__ import annotations
@@ -31,14 +36,31 @@ CHANNEL_SLOTS = 32
 VAD_LANE_THREADS = 1
 """Threads of the process-wide VAD lane (a VAD call takes well under a millisecond)."""
 _vad_lane: ThreadPoolExecutor | None = None
-_vad_lane_lock = threading.Lock()
+_lanes_lock = threading.Lock()
+
+
+TURN_LANE_THREADS = 2
+"""Threads of the process-wide turn lane (transcriptions of a few seconds of speech)."""
+_turn_lane: ThreadPoolExecutor | None = None
+
+
+def shared_turn_lane() -> ThreadPoolExecutor:
+    """The process's turn lane: `TURN_LANE_THREADS` threads that run only the transcriptions a
+    turn decision waits for (created on first use, shared, never shut down)."""
+    global _turn_lane
+    with _lanes_lock:
+        if _turn_lane is None:
+            _turn_lane = ThreadPoolExecutor(
+                max_workers=TURN_LANE_THREADS, thread_name_prefix="realtime-turn"
+            )
+        return _turn_lane
 
 
 def shared_vad_lane() -> ThreadPoolExecutor:
     """The process's VAD lane: `VAD_LANE_THREADS` threads that run only VAD calls (created on
     first use, shared by every session and server of the process, never shut down)."""
     global _vad_lane
-    with _vad_lane_lock:
+    with _lanes_lock:
         if _vad_lane is None:
             _vad_lane = ThreadPoolExecutor(
                 max_workers=VAD_LANE_THREADS, thread_name_prefix="realtime-vad"
@@ -48,13 +70,18 @@ def shared_vad_lane() -> ThreadPoolExecutor:
 
 class EngineRunner:
     """Runs engine calls in `executor`'s worker threads (None: the loop's default executor),
-    and VAD calls in `vad_executor` (None: the process's `shared_vad_lane`)."""
+    VAD calls in `vad_executor` (None: the process's `shared_vad_lane`) and the transcriptions
+    turn decisions wait for in `turn_executor` (None: the process's `shared_turn_lane`)."""
 
     def __init__(
-        self, executor: Executor | None = None, vad_executor: Executor | None = None
+        self,
+        executor: Executor | None = None,
+        vad_executor: Executor | None = None,
+        turn_executor: Executor | None = None,
     ) -> None:
         self.executor = executor
         self.vad_executor = vad_executor
+        self.turn_executor = turn_executor
 
     async def in_thread(self, function: Callable[[], T]) -> T:
         """The result of `function()`, called in a worker thread."""
@@ -64,6 +91,12 @@ class EngineRunner:
         """The result of `function()`, called in the VAD lane: never queued behind model work,
         however busy the engine executor is. Give it only short calls."""
         lane = self.vad_executor or shared_vad_lane()
+        return await asyncio.get_running_loop().run_in_executor(lane, function)
+
+    async def in_turn_lane(self, function: Callable[[], T]) -> T:
+        """The result of `function()`, called in the turn lane: a transcription a turn decision
+        waits for, never queued behind replies holding the engine executor's threads."""
+        lane = self.turn_executor or shared_turn_lane()
         return await asyncio.get_running_loop().run_in_executor(lane, function)
 
     async def stream(

@@ -269,7 +269,7 @@ class SessionPipeline:
                 )
 
             try:
-                found = await self.runner.in_thread(transcribe)
+                found = await self.runner.in_turn_lane(transcribe)
             except Exception:  # no words to judge: the detector waits for the unsure silence
                 logger.exception("transcription for the turn decision failed")
                 found = (Hypothesis("", 0.0),)

@@ -113,13 +113,13 @@ class SpeculativeRun:
         stt = shell.engines.stt
         try:
             if effect.hypotheses:
-                found = await shell.runner.in_thread(
+                found = await shell.runner.in_turn_lane(
                     lambda: transcribe_hypotheses(
                         stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                     )
                 )
             else:
-                text = await shell.runner.in_thread(
+                text = await shell.runner.in_turn_lane(
                     lambda: transcribe_audio(
                         stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                     )
