@@ -233,7 +233,7 @@ def main() -> None:
         names = {tool["name"] for tool in tool_set}
         chosen, allow_none = select_tools(parse_tools(tool_set), "auto")
         llm.prepare(tool_set)  # prefill the few-shot prefix, as a session does
-        llm._route("Hello.", chosen, allow_none, threading.Event())
+        llm.tool_router.route("Hello.", chosen, allow_none, threading.Event())
         label = "+".join(tool["name"] for tool in tool_set)
         print(label, flush=True)
         for set_name in sets:
@@ -247,7 +247,7 @@ def main() -> None:
                 expected = tool if tool in names else "none"
                 for _ in range(args.repeats):
                     start = time.perf_counter()
-                    call = llm._route(text, chosen, allow_none, threading.Event())
+                    call = llm.tool_router.route(text, chosen, allow_none, threading.Event())
                     elapsed = (time.perf_counter() - start) * 1000
                     times.append(elapsed)
                     (none_times if expected == "none" else tool_times).append(elapsed)

@@ -297,7 +297,10 @@ def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet
     assert isinstance(llm, LlamaLanguageModel)
     llm.prepare(TOOLS)
     tools = parse_tools(TOOLS)
-    setups = [llm._router_setup(tools, True), *(llm._router_setup([t], True) for t in tools)]
+    setups = [
+        llm.tool_router.setup(tools, True),
+        *(llm.tool_router.setup([t], True) for t in tools),
+    ]
     assert all(setup.snapshot is not None for setup in setups)  # all prefilled by `prepare`
     router = llm._router
     evaluated: list[int] = []
