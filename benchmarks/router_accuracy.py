@@ -8,9 +8,12 @@ the utterances that must give "none" and for those that must call a tool. The ro
 prefix is prefilled first (as `prepare()` does for a session), so times are those of a warm
 session.
 
-Three utterance sets: `dev` (30, the set the router is tuned on), `heldout` (33 others, never
-used for tuning: a change must help on both) and `general` (42 general questions and chit-chat
-that must all give "none", never used for tuning either). A query whose tool is not in the tool
+Five utterance sets: `dev` (30, the set the router is tuned on), `heldout` (33 others, never
+used for tuning: a change must help on both), `general` (42 general questions and chit-chat
+that must all give "none", never used for tuning either), and `general2` (40 more general
+questions, with places, times, people and songs in them) and `heldout2` (24 requests and near
+misses), both written before the second round of tuning (12.4) and never used for it: a change
+that helps the first sets and hurts these is overfitting. A query whose tool is not in the tool
 set must give "none" (a timer request with only get_weather, say). No asserts: it is a
 measurement.
 
@@ -23,10 +26,15 @@ Routed right with 1 / 2 / 3 tools (SmolLM2-135M, greedy: load changes the times,
     + place/number in the words, best summed log-odds   27/28/27   32/32/29   41/40/39 of 42
     + only tools likelier than none are scored further  27/28/27   32/32/29   41/40/39 of 42
 
+    the same router on the fresh sets                   general2         held-out 2
+    + only tools likelier than none are scored further  35/35/35 of 40   21/24/19 of 24
+
 With three tools the held-out set misses the 30/33 target by one and the general set the 95 %
 target by one question (39/42 = 93 %); the misses left are requests the model calls "none"
 ("Should I wear a jacket in Chicago today?", "Start playing the Rolling Stones.") and proper
-nouns taken for a place ("How far away is the Moon?").
+nouns taken for a place ("How far away is the Moon?"). The fresh general questions show the
+weakness more plainly: any question naming a place or a year goes to get_weather ("What is the
+population of Tokyo?", "When was the Eiffel Tower built?"), 35/40 = 88 % with any tool set.
 """
 
 from __future__ import annotations
@@ -210,7 +218,98 @@ GENERAL: list[Query] = [
 ]
 """General questions that must give "none", never used for tuning (the `general` set)."""
 
-SETS: dict[str, list[Query]] = {"dev": DEV, "heldout": HELDOUT, "general": GENERAL}
+HELDOUT2: list[Query] = [
+    # near misses: a tool's topic, but nothing to do
+    ("What's the rainiest city in the world?", "none", None),
+    ("How do weather forecasts work?", "none", None),
+    ("How long does it take to walk a mile?", "none", None),
+    ("What is a metronome used for?", "none", None),
+    ("Who is the most famous jazz pianist?", "none", None),
+    ("How many hours of sleep do adults need?", "none", None),
+    ("Why is the desert cold at night?", "none", None),
+    ("Can dogs hear music?", "none", None),
+    # weather
+    ("What's the weather like in Barcelona today?", "get_weather", {"city": "Barcelona"}),
+    ("Is it going to rain in Dublin tonight?", "get_weather", {"city": "Dublin"}),
+    ("How warm is it in Miami?", "get_weather", {"city": "Miami"}),
+    ("Any chance of snow in Toronto this week?", "get_weather", {"city": "Toronto"}),
+    ("Weather in Vienna, please.", "get_weather", {"city": "Vienna"}),
+    ("Is it foggy in San Francisco this morning?", "get_weather", {"city": "San Francisco"}),
+    # timer
+    ("Set a timer for twelve minutes.", "set_timer", {"minutes": 12}),
+    ("Start a timer for 6 minutes, please.", "set_timer", {"minutes": 6}),
+    ("Give me a 40 minute timer.", "set_timer", {"minutes": 40}),
+    ("Ping me in ten minutes.", "set_timer", {"minutes": 10}),
+    ("Count down ninety minutes.", "set_timer", {"minutes": 90}),
+    # music
+    ("Play some blues.", "play_music", None),
+    ("Put on a song by Adele.", "play_music", None),
+    ("Can you play relaxing piano music?", "play_music", None),
+    ("I want to hear some Queen.", "play_music", None),
+    ("Play the latest album by Coldplay.", "play_music", None),
+]
+"""A second held-out set, written after the first round of tuning and never used for it."""
+
+GENERAL2: list[Query] = [
+    (text, "none", None)
+    for text in (
+        # facts, with places, times, people and songs that still need no tool
+        "What's the tallest mountain in Europe?",
+        "Who wrote Pride and Prejudice?",
+        "What is the population of Tokyo?",
+        "What year did the Berlin Wall fall?",
+        "Which ocean lies between Africa and Australia?",
+        "What is the national dish of Italy?",
+        "Who sang Bohemian Rhapsody?",
+        "Who is the lead singer of Coldplay?",
+        "How many strings does a violin have?",
+        "What does a barometer measure?",
+        "Who was Cleopatra?",
+        "When was the Eiffel Tower built?",
+        "Where is Mount Kilimanjaro?",
+        "What time zone is New York in?",
+        "Who won the World Cup in 2018?",
+        "What songs did the Beatles write?",
+        "How old is the Great Wall of China?",
+        # science
+        "Why does ice float on water?",
+        "How many planets are in our solar system?",
+        "What is the freezing point of water in Fahrenheit?",
+        "How does a rainbow form?",
+        "What gas do plants absorb from the air?",
+        # math
+        "What is twelve divided by four?",
+        "What is 15 percent of 80?",
+        "How many minutes are in three hours?",
+        "Is 17 a prime number?",
+        # advice
+        "How can I sleep better at night?",
+        "What's a good way to learn Spanish?",
+        "How long should I rest between workouts?",
+        "Any tips for a job interview tomorrow?",
+        "How do I keep my houseplants alive in winter?",
+        "How many minutes should I steep green tea?",
+        "I'm going to London next week, any tips?",
+        # small talk
+        "Hi there, how's it going?",
+        "What's your favourite colour?",
+        "Can you tell me a story about a dragon?",
+        "Do you dream?",
+        "Sorry, I didn't catch that.",
+        "Okay, never mind.",
+        "You're really helpful, thank you!",
+    )
+]
+"""A second set of 40 general questions that must give "none", written before the second round
+of tuning and never used for it (the `general2` set)."""
+
+SETS: dict[str, list[Query]] = {
+    "dev": DEV,
+    "heldout": HELDOUT,
+    "general": GENERAL,
+    "general2": GENERAL2,
+    "heldout2": HELDOUT2,
+}
 
 
 def _percentile(values: list[float], q: float) -> float:
