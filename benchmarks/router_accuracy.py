@@ -317,66 +317,89 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class _Tally:
+    """One router variant's results on one utterance set."""
+
+    def __init__(self) -> None:
+        self.right = self.args_right = self.calls = 0
+        self.times: list[float] = []
+        self.none_times: list[float] = []
+        self.tool_times: list[float] = []
+        self.wrong: list[str] = []
+
+    def line(self, set_name: str, size: int) -> str:
+        p50, p90 = statistics.median(self.times), _percentile(self.times, 0.9)
+        none_p50 = statistics.median(self.none_times) if self.none_times else float("nan")
+        tool_p50 = statistics.median(self.tool_times) if self.tool_times else float("nan")
+        return (
+            f"{set_name:8s} routed {self.right:2d}/{size}  "
+            f"args {self.args_right:2d}/{self.calls:2d}  "
+            f"p50 {p50:4.0f} ms  p90 {p90:4.0f} ms  "
+            f"p50 none {none_p50:4.0f} ms  p50 tool {tool_p50:4.0f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong route")
     parser.add_argument("--repeats", type=int, default=1, help="route each query this often")
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="utterance set(s)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also route each query without the description evidence, in the same run",
+    )
     args = parser.parse_args()
     sets = list(SETS) if args.set == "all" else [args.set]
+    variants = {"without evidence": False, "": True} if args.compare else {"": True}
 
     llm = LlamaLanguageModel()
     llm.warm_up()
-    totals = dict.fromkeys(sets, 0)
+    router = llm.tool_router
+    totals = {(variant, set_name): 0 for variant in variants for set_name in sets}
     for tool_set in TOOL_SETS:
         names = {tool["name"] for tool in tool_set}
         chosen, allow_none = select_tools(parse_tools(tool_set), "auto")
         llm.prepare(tool_set)  # prefill the few-shot prefix, as a session does
-        llm.tool_router.route("Hello.", chosen, allow_none, threading.Event())
+        router.route("Hello.", chosen, allow_none, threading.Event())
         label = "+".join(tool["name"] for tool in tool_set)
         print(label, flush=True)
         for set_name in sets:
             queries = SETS[set_name]
-            right = args_right = calls = 0
-            times: list[float] = []
-            none_times: list[float] = []
-            tool_times: list[float] = []
-            wrong: list[str] = []
-            for text, tool, expected_args in queries:
-                expected = tool if tool in names else "none"
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    call = llm.tool_router.route(text, chosen, allow_none, threading.Event())
-                    elapsed = (time.perf_counter() - start) * 1000
-                    times.append(elapsed)
-                    (none_times if expected == "none" else tool_times).append(elapsed)
-                got = call.name if call is not None else "none"
-                if got == expected:
-                    right += 1
-                else:
-                    wrong.append(f"{text!r}: {got} (want {expected})")
-                if expected != "none" and expected_args is not None:
-                    calls += 1
-                    if got == expected and call is not None:
-                        args_right += json.loads(call.arguments) == expected_args
-            totals[set_name] += right
-            p50, p90 = statistics.median(times), _percentile(times, 0.9)
-            none_p50 = statistics.median(none_times) if none_times else float("nan")
-            tool_p50 = statistics.median(tool_times) if tool_times else float("nan")
-            print(
-                f"  {set_name:8s} routed {right:2d}/{len(queries)}  "
-                f"args {args_right:2d}/{calls:2d}  "
-                f"p50 {p50:4.0f} ms  p90 {p90:4.0f} ms  "
-                f"p50 none {none_p50:4.0f} ms  p50 tool {tool_p50:4.0f} ms",
-                flush=True,
-            )
-            if args.verbose:
-                for line in wrong:
-                    print("      wrong:", line)
-    for set_name in sets:
-        print(
-            f"total {set_name:8s} routed {totals[set_name]}/{len(SETS[set_name]) * len(TOOL_SETS)}"
-        )
+            tallies = {variant: _Tally() for variant in variants}
+            # One variant over the whole set, then the other: routing the same words twice in a
+            # row would find them in the cache.
+            for variant, evidence in variants.items():
+                router.description_evidence = evidence
+                tally = tallies[variant]
+                for text, tool, expected_args in queries:
+                    expected = tool if tool in names else "none"
+                    for _ in range(args.repeats):
+                        start = time.perf_counter()
+                        call = router.route(text, chosen, allow_none, threading.Event())
+                        elapsed = (time.perf_counter() - start) * 1000
+                        tally.times.append(elapsed)
+                        (tally.none_times if expected == "none" else tally.tool_times).append(
+                            elapsed
+                        )
+                    got = call.name if call is not None else "none"
+                    if got == expected:
+                        tally.right += 1
+                    else:
+                        tally.wrong.append(f"{text!r}: {got} (want {expected})")
+                    if expected != "none" and expected_args is not None:
+                        tally.calls += 1
+                        if got == expected and call is not None:
+                            tally.args_right += json.loads(call.arguments) == expected_args
+            for variant, tally in tallies.items():
+                totals[variant, set_name] += tally.right
+                print(f"  {tally.line(set_name, len(queries))}  {variant}".rstrip(), flush=True)
+                if args.verbose:
+                    for line in tally.wrong:
+                        print("      wrong:", line)
+    for (variant, set_name), right in totals.items():
+        size = len(SETS[set_name]) * len(TOOL_SETS)
+        print(f"total {set_name:8s} routed {right}/{size}  {variant}".rstrip())
     llm.close()
 
 

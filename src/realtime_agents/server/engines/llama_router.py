@@ -32,9 +32,11 @@ from realtime_agents.server.engines.llama_cache import (
 from realtime_agents.server.engines.llama_model_file import ChatTemplate
 from realtime_agents.server.engines.tool_arguments import argument_choices
 from realtime_agents.server.engines.tool_router import (
+    GENERAL_CONTEXT,
     NO_TOOL,
     FunctionTool,
     build_router_prompt,
+    request_context,
 )
 from realtime_agents.server.ids import new_call_id
 
@@ -42,6 +44,8 @@ _ROUTER_MAX_TOKENS: Final = 16
 _ARGUMENT_MAX_TOKENS: Final = 96
 _SETUPS_KEPT: Final = 32
 """Tool lists whose prompt and grammars are kept (a session rarely changes its tools)."""
+_CONTEXTS_KEPT: Final = 64
+"""Evidence contexts (`request_context`) whose evaluated prefix is kept in a KV snapshot."""
 PREPARE_BATCH_THREADS: Final = 2
 """Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
 one): 3 tools' prompts took 8.6 s on one thread and 4.5 s on two, measured on this 2-core VM."""
@@ -78,6 +82,9 @@ class LlamaToolRouter:
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch or n_threads
         self._setups: dict[str, RouterSetup] = {}
+        self._contexts: dict[str, KvSnapshot] = {}
+        self.description_evidence = True
+        """Add each candidate's description evidence (`request_context`) to its log-odds."""
 
     # ------------------------------------------------------------------ public API
 
@@ -104,12 +111,15 @@ class LlamaToolRouter:
     def prepare(self, tools: Sequence[FunctionTool], allow_none: bool) -> None:
         """Prefill a tool list's prompt (and, when a choice is checked, each tool's own prompt,
         kept in a snapshot) on `PREPARE_BATCH_THREADS` threads, leaving the list's in the cache."""
+        check = checks_choice(tools, allow_none)
+        evidence = allow_none and self.description_evidence
         with self._prefill_threads(PREPARE_BATCH_THREADS):
-            self.route("Hello.", tools, allow_none, threading.Event())
-            if checks_choice(tools, allow_none):
+            for tool in tools if check else []:
+                self._evaluate_prompt([tool], True, keep=True)
+            if evidence:
                 for tool in tools:
-                    self.route("Hello.", [tool], True, threading.Event(), keep=True)
-                self._evaluate_prompt(tools, allow_none)  # its cache back
+                    self.evidence(tool, "Hello.")
+            self._evaluate_prompt(tools, allow_none, keep=check or evidence)  # last: it stays
 
     def route(
         self,
@@ -137,7 +147,8 @@ class LlamaToolRouter:
         snapshot this tool list's evaluated prompt.
         """
         check = checks_choice(tools, allow_none)
-        setup = self.setup(tools, allow_none, keep or check)
+        evidence = allow_none and self.description_evidence
+        setup = self.setup(tools, allow_none, keep or check or evidence)
         if not acquire(self.lock, cancel):
             return None
         try:
@@ -148,18 +159,20 @@ class LlamaToolRouter:
                 chosen = self._decode_name(setup, prefix, cancel)
                 tool = next((t for t in tools if t.name == chosen), None)
             else:
-                logprobs = self._next_logprobs(setup, prefix, text)
-                odds = {
-                    t.name: float(logprobs[firsts[t.name]])
-                    - (float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0)
-                    for t in tools
-                }
                 if allow_none:
-                    tools = [
-                        t
-                        for t in tools
-                        if odds[t.name] > VERIFY_MARGIN and argument_choices(t, text) is not None
-                    ]
+                    tools = [t for t in tools if argument_choices(t, text) is not None]
+                    if not tools:
+                        return None  # no place or number any tool needs: nothing to ask the model
+                odds = dict.fromkeys((t.name for t in tools), 0.0)
+                if evidence:
+                    self._add_description_evidence(tools, odds, text)
+                logprobs = self._next_logprobs(setup, prefix, text)
+                for t in tools:
+                    odds[t.name] += float(logprobs[firsts[t.name]]) - (
+                        float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0
+                    )
+                if allow_none and not evidence:
+                    tools = [t for t in tools if odds[t.name] > VERIFY_MARGIN]
                 tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
                 if allow_none and (tool is None or odds[tool.name] <= VERIFY_MARGIN):
                     return None
@@ -190,11 +203,18 @@ class LlamaToolRouter:
         decoded = decoded if isinstance(decoded, dict) else {}
         return LlmToolCall(name=name, arguments=json.dumps(decoded), call_id=new_call_id())
 
+    def evidence(self, tool: FunctionTool, user_text: str) -> float:
+        """How much likelier (log ratio) `user_text` is from someone asking for `tool`
+        (`request_context`) than in general conversation (`GENERAL_CONTEXT`)."""
+        with self.lock:
+            general = self._text_logprob(GENERAL_CONTEXT, user_text)
+            return self._text_logprob(request_context(tool), user_text) - general
+
     # ------------------------------------------------------------------ scoring
 
-    def _evaluate_prompt(self, tools: Sequence[Any], allow_none: bool) -> None:
-        """Put a tool list's prompt (restored from its snapshot) back in the router's cache."""
-        setup = self.setup(tools, allow_none)
+    def _evaluate_prompt(self, tools: Sequence[Any], allow_none: bool, keep: bool) -> None:
+        """Evaluate a tool list's prompt (`keep`: and snapshot it) up to its user turn."""
+        setup = self.setup(tools, allow_none, keep)
         text = "Hello."
         with self.lock:
             self._next_logprobs(setup, self.prompt(setup, text) + NAME_PREFIX, text)
@@ -303,3 +323,50 @@ class LlamaToolRouter:
             if best.name != last:  # put its prompt back in the cache for the arguments
                 self._next_logprobs(setup, prefix, text)
         return best, setup, prefix
+
+    def _add_description_evidence(
+        self, candidates: Sequence[FunctionTool], odds: dict[str, float], text: str
+    ) -> None:
+        """Add to each candidate's log-odds how much likelier `text` is from someone asking
+        for the tool than in general conversation (router lock held)."""
+        general = self._text_logprob(GENERAL_CONTEXT, text)
+        for tool in candidates:
+            odds[tool.name] += self._text_logprob(request_context(tool), text) - general
+
+    def _text_logprob(self, system: str, text: str) -> float:
+        """The log-probability of `text` as the user's turn after the system message `system`
+        (router lock held). The prefix up to the text is kept in a KV snapshot per `system`."""
+        import numpy as np
+
+        model = self.model
+        rendered = self._template.render(
+            [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        )
+        end = rendered.rfind(text)
+        if end < 0:
+            return 0.0
+        tokens = model.tokenize(
+            rendered[: end + len(text)].encode("utf-8"), add_bos=False, special=True
+        )
+        head = model.tokenize(rendered[:end].encode("utf-8"), add_bos=False, special=True)
+        start = max(1, model.longest_token_prefix(head, tokens))
+        if start >= len(tokens):
+            return 0.0
+        snapshot = self._contexts.get(system)
+        restore_if_longer(model, snapshot, tokens)
+        done = min(
+            model.longest_token_prefix(llama_adapter.cached_tokens(model), tokens), start - 1
+        )
+        if snapshot is None or done < start - 1:
+            llama_adapter.evaluate_after(model, done, tokens[done : start - 1])
+            done = start - 1
+            if snapshot is None:
+                if len(self._contexts) >= _CONTEXTS_KEPT:
+                    self._contexts.clear()
+                self._contexts[system] = KvSnapshot(model)
+        logits = llama_adapter.evaluate_scoring(model, done, tokens[done:]).astype(np.float64)
+        rows = logits[start - 1 - done : len(tokens) - 1 - done]
+        top = rows.max(axis=1, keepdims=True)
+        normaliser = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+        chosen = rows[np.arange(len(rows)), tokens[start:]]
+        return float((chosen - normaliser).sum())
