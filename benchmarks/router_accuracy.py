@@ -343,14 +343,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong route")
     parser.add_argument("--repeats", type=int, default=1, help="route each query this often")
-    parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="utterance set(s)")
+    parser.add_argument(
+        "--set", nargs="+", choices=[*SETS, "all"], default=["all"], help="utterance set(s)"
+    )
     parser.add_argument(
         "--compare",
         action="store_true",
         help="also route each query without the description evidence, in the same run",
     )
     args = parser.parse_args()
-    sets = list(SETS) if args.set == "all" else [args.set]
+    sets = list(SETS) if "all" in args.set else args.set
     variants = {"without evidence": False, "": True} if args.compare else {"": True}
 
     llm = LlamaLanguageModel()

@@ -1,9 +1,12 @@
 """The embedded tool router: which tool (if any) a user's words call, on a llama.cpp instance.
 
-A few-shot prompt per tool list (`tool_router.py`) ends inside the answer, at `{"name": "`, and
-one evaluation gives the probability of each tool's name against "none". A tool is a candidate
-only when the place or number it needs is in the words (`tool_arguments.py`); with several tools
-each candidate is also scored in its own single-tool prompt, whose evaluated prefix is kept in a
+A tool is a candidate only when the place or number it needs is in the words
+(`tool_arguments.py`): without any, the model is not asked. A few-shot prompt per tool list
+(`tool_router.py`) ends inside the answer, at `{"name": "`, and one evaluation gives the
+probability of each tool's name against "none"; the tools it prefers to "none" get two more
+pieces of evidence: how much likelier the words are from someone asking for the tool (its
+description) than from someone asking a question (`request_context`), and, with several tools,
+the log-odds in the tool's own single-tool prompt. Each prompt's evaluated prefix is kept in a
 snapshot of the KV cache. The chosen tool's arguments are decoded under a grammar built from its
 JSON schema. The router owns no model: the llama.cpp instance, its lock and the chat template
 are passed in by the engine (`llama.py`).
@@ -15,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
@@ -30,7 +34,7 @@ from realtime_agents.server.engines.llama_cache import (
     restore_if_longer,
 )
 from realtime_agents.server.engines.llama_model_file import ChatTemplate
-from realtime_agents.server.engines.tool_arguments import argument_choices
+from realtime_agents.server.engines.tool_arguments import argument_choices, place_spans
 from realtime_agents.server.engines.tool_router import (
     GENERAL_CONTEXT,
     NO_TOOL,
@@ -136,12 +140,12 @@ class LlamaToolRouter:
         The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
         probabilities of each name's first token (when two names share a first token, the name
         is decoded under a grammar instead). Without "none" the likeliest tool is called. With
-        "none" allowed, only the tools likelier than "none" whose required places and numbers
-        appear in the text are candidates (`argument_choices`); with several tools each is scored
-        in its own single-tool prompt (restored from a snapshot of its evaluated prefix), and
-        the candidate with the largest sum of the two prompts' log-odds against "none" is
-        called when that sum exceeds `VERIFY_MARGIN` (one prompt's log-odds alone with a
-        single tool). Its arguments are then decoded under a grammar built from its JSON schema,
+        "none" allowed, only the tools whose required places and numbers appear in the text
+        (`argument_choices`) and that are likelier than "none" are candidates; each gets its
+        description evidence (`evidence`, unless `description_evidence` is off) and, with
+        several tools, its log-odds in its own single-tool prompt (restored from a snapshot of
+        its evaluated prefix) added, and the candidate with the largest sum is called when that
+        sum exceeds `VERIFY_MARGIN`. Its arguments are then decoded under a grammar built from its JSON schema,
         string values limited to words of the text, in the last prompt it was scored in.
         `on_tool` hears the chosen tool's name before its arguments are decoded. `keep`:
         snapshot this tool list's evaluated prompt.
@@ -163,17 +167,20 @@ class LlamaToolRouter:
                     tools = [t for t in tools if argument_choices(t, text) is not None]
                     if not tools:
                         return None  # no place or number any tool needs: nothing to ask the model
-                odds = dict.fromkeys((t.name for t in tools), 0.0)
-                if evidence:
-                    self._add_description_evidence(tools, odds, text)
                 logprobs = self._next_logprobs(setup, prefix, text)
-                for t in tools:
-                    odds[t.name] += float(logprobs[firsts[t.name]]) - (
-                        float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0
-                    )
-                if allow_none and not evidence:
+                odds = {
+                    t.name: float(logprobs[firsts[t.name]])
+                    - (float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0)
+                    for t in tools
+                }
+                if allow_none:
                     tools = [t for t in tools if odds[t.name] > VERIFY_MARGIN]
-                tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
+                evicted = evidence and bool(tools)
+                if evicted:
+                    self._add_description_evidence(tools, odds, text)
+                tool, setup, prefix = self._best_candidate(
+                    tools, odds, check, setup, prefix, text, evicted=evicted
+                )
                 if allow_none and (tool is None or odds[tool.name] <= VERIFY_MARGIN):
                     return None
             if tool is None or cancel.is_set():
@@ -296,11 +303,13 @@ class LlamaToolRouter:
         setup: RouterSetup,
         prefix: str,
         text: str,
+        *,
+        evicted: bool = False,
     ) -> tuple[Any, RouterSetup, str]:
         """The candidate with the highest log-odds against "none" (router lock held), with the
         setup and prompt prefix to decode its arguments in. With `check`, each candidate's
         own single-tool prompt adds its log-odds to `odds` first (most promising last, so its
-        prompt is the one left in the cache)."""
+        prompt is the one left in the cache). `evicted`: the cache no longer holds `prefix`."""
         if not candidates:
             return None, setup, prefix
         prompts: dict[str, tuple[RouterSetup, str]] = {}
@@ -322,6 +331,8 @@ class LlamaToolRouter:
             setup, prefix = prompts[best.name]
             if best.name != last:  # put its prompt back in the cache for the arguments
                 self._next_logprobs(setup, prefix, text)
+        elif evicted:
+            self._next_logprobs(setup, prefix, text)
         return best, setup, prefix
 
     def _add_description_evidence(
@@ -335,7 +346,9 @@ class LlamaToolRouter:
 
     def _text_logprob(self, system: str, text: str) -> float:
         """The log-probability of `text` as the user's turn after the system message `system`
-        (router lock held). The prefix up to the text is kept in a KV snapshot per `system`."""
+        (router lock held), without its names (`place_spans`): a city is likelier from someone
+        asking for the weather whatever they ask about it. The prefix up to the text is kept in
+        a KV snapshot per `system`."""
         import numpy as np
 
         model = self.model
@@ -354,9 +367,8 @@ class LlamaToolRouter:
             return 0.0
         snapshot = self._contexts.get(system)
         restore_if_longer(model, snapshot, tokens)
-        done = min(
-            model.longest_token_prefix(llama_adapter.cached_tokens(model), tokens), start - 1
-        )
+        cached = llama_adapter.cached_tokens(model)
+        done = min(model.longest_token_prefix(cached, tokens), start - 1)
         if snapshot is None or done < start - 1:
             llama_adapter.evaluate_after(model, done, tokens[done : start - 1])
             done = start - 1
@@ -369,4 +381,30 @@ class LlamaToolRouter:
         top = rows.max(axis=1, keepdims=True)
         normaliser = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
         chosen = rows[np.arange(len(rows)), tokens[start:]]
-        return float((chosen - normaliser).sum())
+        kept = self._outside_names(tokens[start:], text)
+        return float(((chosen - normaliser) * kept).sum())
+
+    def _outside_names(self, tokens: list[int], text: str) -> Any:
+        """1.0 for each of the text's tokens outside its names (`place_spans`), else 0.0."""
+        import numpy as np
+
+        names = [
+            (match.start(), match.end())
+            for span in place_spans(text)
+            for match in re.finditer(re.escape(span), text)
+        ]
+        kept = np.ones(len(tokens))
+        if not names:
+            return kept
+        decoded = [
+            len(self.model.detokenize(tokens[: index + 1]).decode("utf-8", "replace"))
+            for index in range(len(tokens))
+        ]
+        lead = max(0, decoded[-1] - len(text))  # a newline merged into the first token
+        begin = 0
+        for index, stop in enumerate(decoded):
+            first, last = begin - lead, stop - lead
+            if any(first < name_end and name_start < last for name_start, name_end in names):
+                kept[index] = 0.0
+            begin = stop
+        return kept

@@ -303,7 +303,7 @@ def build_router_prompt(tools: Sequence[FunctionTool], allow_none: bool) -> Rout
 
 
 GENERAL_CONTEXT: Final = (
-    "You are a helpful voice assistant. The user asks a general question or chats."
+    "You are a helpful voice assistant. The user asks you to answer a question or to chat."
 )
 """The system message under which a user's words are scored as ordinary conversation."""
 
