@@ -145,8 +145,9 @@ class LlamaToolRouter:
         description evidence (`evidence`, unless `description_evidence` is off) and, with
         several tools, its log-odds in its own single-tool prompt (restored from a snapshot of
         its evaluated prefix) added, and the candidate with the largest sum is called when that
-        sum exceeds `VERIFY_MARGIN`. Its arguments are then decoded under a grammar built from its JSON schema,
-        string values limited to words of the text, in the last prompt it was scored in.
+        sum exceeds `VERIFY_MARGIN`. Its arguments are then decoded under a grammar built from
+        its JSON schema, string values limited to words of the text, in the last prompt it was
+        scored in.
         `on_tool` hears the chosen tool's name before its arguments are decoded. `keep`:
         snapshot this tool list's evaluated prompt.
         """
