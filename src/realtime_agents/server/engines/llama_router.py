@@ -113,8 +113,9 @@ class LlamaToolRouter:
         return self._template.render(setup.prompt.messages(user_text))
 
     def prepare(self, tools: Sequence[FunctionTool], allow_none: bool) -> None:
-        """Prefill a tool list's prompt (and, when a choice is checked, each tool's own prompt,
-        kept in a snapshot) on `PREPARE_BATCH_THREADS` threads, leaving the list's in the cache."""
+        """Prefill a tool list's prompt, each tool's own prompt when a choice is checked and
+        the evidence contexts (each kept in a snapshot) on `PREPARE_BATCH_THREADS` threads,
+        leaving the list's prompt in the cache."""
         check = checks_choice(tools, allow_none)
         evidence = allow_none and self.description_evidence
         with self._prefill_threads(PREPARE_BATCH_THREADS):
@@ -212,8 +213,8 @@ class LlamaToolRouter:
         return LlmToolCall(name=name, arguments=json.dumps(decoded), call_id=new_call_id())
 
     def evidence(self, tool: FunctionTool, user_text: str) -> float:
-        """How much likelier (log ratio) `user_text` is from someone asking for `tool`
-        (`request_context`) than in general conversation (`GENERAL_CONTEXT`)."""
+        """How much likelier (log ratio) `user_text`, its names left out, is from someone
+        asking for `tool` (`request_context`) than in conversation (`GENERAL_CONTEXT`)."""
         with self.lock:
             general = self._text_logprob(GENERAL_CONTEXT, user_text)
             return self._text_logprob(request_context(tool), user_text) - general

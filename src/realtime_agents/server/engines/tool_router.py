@@ -305,7 +305,8 @@ def build_router_prompt(tools: Sequence[FunctionTool], allow_none: bool) -> Rout
 GENERAL_CONTEXT: Final = (
     "You are a helpful voice assistant. The user asks you to answer a question or to chat."
 )
-"""The system message under which a user's words are scored as ordinary conversation."""
+"""The system message under which a user's words are scored as ordinary conversation (framed
+like `request_context`, so the two differ only in what is asked for)."""
 
 
 def request_context(tool: FunctionTool) -> str:
@@ -314,7 +315,7 @@ def request_context(tool: FunctionTool) -> str:
     How much likelier the words are here than under `GENERAL_CONTEXT` (their pointwise mutual
     information with the tool's description) is evidence for the tool that does not depend on
     the few-shot examples: "Put on music by the Beatles" is far likelier from someone asking
-    to play music, "What is the population of Tokyo?" hardly more than in general conversation.
+    to play music than from someone asking a question, which the examples alone miss.
     """
     summary = tool.description.strip().rstrip(".") or " ".join(_words(tool.name))
     summary = summary[0].lower() + summary[1:]
