@@ -117,8 +117,9 @@ class StageClock:
             timed_generate,
             timed_synthesize,
         )
-        route = getattr(llm, "_route", None)
-        if route is not None:
+        router = getattr(llm, "tool_router", None)
+        if router is not None:
+            route = router.route
 
             def timed_route(*args: Any, **kwargs: Any) -> Any:
                 mark("route")
@@ -126,7 +127,7 @@ class StageClock:
                 mark("route done")
                 return call
 
-            llm._route = timed_route
+            router.route = timed_route
         replier = getattr(llm, "_replier", None)
         if replier is not None:
             evaluate = replier.eval

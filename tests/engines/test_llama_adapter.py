@@ -108,3 +108,21 @@ def test_a_saved_sequence_restores_the_same_next_token(embedded: EngineSet) -> N
         llama_adapter.set_threads(model, 1, 2)
         assert llama_adapter.thread_counts(model) == (1, 2)
         llama_adapter.set_threads(model, 1, 1)
+
+
+def test_scoring_evaluation_keeps_the_logits_after_every_token(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    model = llm._router
+    tokens = model.tokenize(b"The capital of France is Paris", add_bos=False, special=True)
+    with llm._router_lock:
+        rows = llama_adapter.evaluate_scoring(model, 0, tokens)
+        assert rows.shape == (len(tokens), model.n_vocab())
+        assert llama_adapter.cached_tokens(model) == tokens
+        for end in (3, len(tokens)):  # the same logits as evaluating up to that token
+            llama_adapter.evaluate_after(model, 0, tokens[:end])
+            expected = llama_adapter.next_token_logits(model)
+            assert int(rows[end - 1].argmax()) == int(expected.argmax())
+            assert abs(float(rows[end - 1].max()) - float(expected.max())) < 1e-2

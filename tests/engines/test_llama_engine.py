@@ -297,7 +297,10 @@ def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet
     assert isinstance(llm, LlamaLanguageModel)
     llm.prepare(TOOLS)
     tools = parse_tools(TOOLS)
-    setups = [llm._router_setup(tools, True), *(llm._router_setup([t], True) for t in tools)]
+    setups = [
+        llm.tool_router.setup(tools, True),
+        *(llm.tool_router.setup([t], True) for t in tools),
+    ]
     assert all(setup.snapshot is not None for setup in setups)  # all prefilled by `prepare`
     router = llm._router
     evaluated: list[int] = []
@@ -316,7 +319,10 @@ def test_checking_a_tool_restores_the_prompts_from_snapshots(embedded: EngineSet
         assert "- set_timer(" in cached and "- get_weather(" not in cached  # its own prompt
         evaluated.clear()
         assert _text(_run(embedded, _ask("How are you doing today?"), TOOLS)).strip()
-        assert 0 < sum(evaluated) < 40  # the tool list's prefix came back from its snapshot
+        assert sum(evaluated) == 0  # no place or number for any tool: the model is not asked
+        assert _text(_run(embedded, _ask("What's two plus two?"), TOOLS)).strip()
+        # The tool list's prefix and the evidence contexts came back from their snapshots.
+        assert 0 < sum(evaluated) < 100
     finally:
         del router.eval
 
@@ -378,3 +384,42 @@ def test_tool_arguments_come_from_the_words_and_are_needed_for_a_call(embedded: 
     timer = _run(embedded, _ask("Wake me up in twenty minutes."), tools)
     assert timer[0].tool_call is not None and timer[0].tool_call.name == "set_timer"
     assert json.loads(timer[0].tool_call.arguments) == {"minutes": 20}
+
+
+def test_description_evidence_favours_the_tool_asked_for(embedded: EngineSet) -> None:
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+    from realtime_agents.server.engines.tool_router import parse_tools
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    weather, timer, music = parse_tools([*TOOLS, MUSIC])
+    request = "Put on something by Metallica."
+    first = llm.tool_router.evidence(music, request)
+    assert first > 0  # likelier from someone asking for music than in general conversation
+    assert first > llm.tool_router.evidence(weather, request)
+    assert llm.tool_router.evidence(timer, "Count down 30 minutes, please.") > 0
+    # The second time the contexts come from their snapshots: the same score.
+    assert llm.tool_router.evidence(music, request) == pytest.approx(first, abs=1e-3)
+
+
+def test_description_evidence_routes_a_request_the_examples_miss(embedded: EngineSet) -> None:
+    """With three tools the few-shot prompts call "Put on music by the Beatles." no tool; the
+    description evidence turns it into a call, and a general question stays without one."""
+    from realtime_agents.server.engines.llama import LlamaLanguageModel
+    from realtime_agents.server.engines.tool_router import parse_tools
+
+    llm = embedded.llm
+    assert isinstance(llm, LlamaLanguageModel)
+    tools = parse_tools([*TOOLS, MUSIC])
+    request = "Put on music by the Beatles."
+    router = llm.tool_router
+    try:
+        router.description_evidence = False
+        assert router.route(request, tools, True, threading.Event()) is None
+        router.description_evidence = True
+        call = router.route(request, tools, True, threading.Event())
+        assert call is not None and call.name == "play_music"
+        assert "Beatles" in json.loads(call.arguments)["query"]
+        assert router.route("Who painted the Mona Lisa?", tools, True, threading.Event()) is None
+    finally:
+        router.description_evidence = True

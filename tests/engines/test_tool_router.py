@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from realtime_agents.server.engines.tool_router import (
+    GENERAL_CONTEXT,
     build_router_prompt,
     parse_tools,
+    request_context,
     router_schema,
     select_tools,
 )
@@ -99,3 +101,12 @@ def test_parse_tools_accepts_chat_shape_and_skips_others() -> None:
     chat = {"type": "function", "function": {"name": "f", "parameters": {"properties": {}}}}
     parsed = parse_tools([chat, {"type": "mcp", "name": "x"}, {"type": "function"}])
     assert [t.name for t in parsed] == ["f"]
+
+
+def test_request_contexts_state_each_tool_apart_from_general_conversation() -> None:
+    weather, music, clock = parse_tools(TOOLS)
+    assert request_context(weather).endswith("asks you to get the current weather for a city.")
+    assert request_context(music).endswith("asks you to play a song.")
+    assert request_context(clock).endswith("asks you to get time.")  # no description: the name
+    contexts = {GENERAL_CONTEXT, request_context(weather), request_context(music)}
+    assert len(contexts) == 3

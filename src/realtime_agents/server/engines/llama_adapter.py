@@ -22,8 +22,18 @@ from realtime_agents.errors import RealtimeAgentsError
 SUPPORTED_RANGE: Final = ">=0.3.36,<0.3.37"
 """The llama-cpp-python versions whose internals this module was tested against."""
 
-_LLAMA_MEMBERS: Final = ("_ctx", "_model", "n_tokens", "input_ids", "_requires_eval", "eval")
-_CONTEXT_MEMBERS: Final = ("ctx", "kv_cache_seq_rm")
+_LLAMA_MEMBERS: Final = (
+    "_ctx",
+    "_model",
+    "_batch",
+    "n_batch",
+    "n_tokens",
+    "input_ids",
+    "_requires_eval",
+    "eval",
+)
+_CONTEXT_MEMBERS: Final = ("ctx", "kv_cache_seq_rm", "decode")
+_BATCH_MEMBERS: Final = ("set_batch",)
 _MODEL_MEMBERS: Final = ("token_get_text",)
 _C_FUNCTIONS: Final = (
     "llama_state_seq_get_size",
@@ -56,6 +66,9 @@ def missing_internals(model: Any) -> list[str]:
     context = getattr(model, "_ctx", None)
     if context is not None:
         missing += [f"Llama._ctx.{n}" for n in _CONTEXT_MEMBERS if not hasattr(context, n)]
+    batch = getattr(model, "_batch", None)
+    if batch is not None:
+        missing += [f"Llama._batch.{n}" for n in _BATCH_MEMBERS if not hasattr(batch, n)]
     wrapped = getattr(model, "_model", None)
     if wrapped is not None:
         missing += [f"Llama._model.{n}" for n in _MODEL_MEMBERS if not hasattr(wrapped, n)]
@@ -112,6 +125,28 @@ def next_token_logits(model: Any) -> Any:
     return np.ctypeslib.as_array(
         llama_cpp.llama_get_logits_ith(model._ctx.ctx, -1), shape=(model.n_vocab(),)
     )
+
+
+def evaluate_scoring(model: Any, position: int, tokens: list[int]) -> Any:
+    """Evaluate `tokens` at `position` like `evaluate_after`, keeping the logits after each of
+    them: a (len(tokens), n_vocab) float32 array, row i scoring the token after tokens[i]."""
+    import llama_cpp
+    import numpy as np
+
+    model._ctx.kv_cache_seq_rm(-1, position, -1)
+    model.n_tokens = position
+    n_vocab = model.n_vocab()
+    rows = []
+    for start in range(0, len(tokens), model.n_batch):
+        batch = tokens[start : start + model.n_batch]
+        model._batch.set_batch(batch=batch, n_past=model.n_tokens, logits_all=True)
+        model._ctx.decode(model._batch)
+        model.input_ids[model.n_tokens : model.n_tokens + len(batch)] = batch
+        model.n_tokens += len(batch)
+        for index in range(len(batch)):
+            row = llama_cpp.llama_get_logits_ith(model._ctx.ctx, index)
+            rows.append(np.ctypeslib.as_array(row, shape=(n_vocab,)).copy())
+    return np.stack(rows) if rows else np.zeros((0, n_vocab), dtype=np.float32)
 
 
 # ------------------------------------------------------------------ KV snapshots

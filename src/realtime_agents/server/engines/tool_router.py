@@ -300,3 +300,23 @@ def build_router_prompt(tools: Sequence[FunctionTool], allow_none: bool) -> Rout
     return RouterPrompt(
         system="\n".join(lines), examples=tuple(examples), schema=router_schema(tools, allow_none)
     )
+
+
+GENERAL_CONTEXT: Final = (
+    "You are a helpful voice assistant. The user asks you to answer a question or to chat."
+)
+"""The system message under which a user's words are scored as ordinary conversation (framed
+like `request_context`, so the two differ only in what is asked for)."""
+
+
+def request_context(tool: FunctionTool) -> str:
+    """The system message under which a user's words are scored as a request for `tool`.
+
+    How much likelier the words are here than under `GENERAL_CONTEXT` (their pointwise mutual
+    information with the tool's description) is evidence for the tool that does not depend on
+    the few-shot examples: "Put on music by the Beatles" is far likelier from someone asking
+    to play music than from someone asking a question, which the examples alone miss.
+    """
+    summary = tool.description.strip().rstrip(".") or " ".join(_words(tool.name))
+    summary = summary[0].lower() + summary[1:]
+    return f"You are a helpful voice assistant. The user asks you to {summary}."
