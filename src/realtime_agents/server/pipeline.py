@@ -258,13 +258,13 @@ class SessionPipeline:
     async def _transcribe_turn(self, effect: TranscribeTurn) -> None:
         """The transcript a turn decision waits for (a speculative one of the same speech item
         when there is one: it transcribed the same audio at the same pause)."""
-        text = await self._speculations.transcript_of(effect.item_id)
+        text = None if effect.fresh else await self._speculations.transcript_of(effect.item_id)
         if text is None:
             stt = self.engines.stt
 
             def transcribe() -> str:
                 return transcribe_audio(
-                    stt, effect.audio, effect.audio_format, effect.language, None
+                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                 )
 
             try:
