@@ -8,7 +8,8 @@ WebSocket client with three tools in the session (get_weather, set_timer, play_m
 the turn-taking set (`turn_taking_set.py`, espeak-ng at 135/165/195 wpm) at realtime pace in
 20 ms chunks, always streaming (silence between clips). The client "plays" the assistant's
 audio in real time from the arrival of its first delta, stops playing on
-`input_audio_buffer.speech_started` (as SDK clients do) and can mix that playback back into its
+`input_audio_buffer.speech_started` (as SDK clients do), plays the next response (the answer to
+the interruption) as a new playback, and can mix that playback back into its
 input (the echo: attenuated, delayed, band-limited to 300-3400 Hz). Per mode it reports:
 
 - false end of turn: paused utterances (a 400-900 ms pause where the sentence is unfinished)
@@ -186,6 +187,8 @@ class Client:
                 self.playback.add(base64.b64decode(event["delta"]), self.sent_samples, now)
             elif kind == "input_audio_buffer.speech_started":
                 self.playback.stop(self.sent_samples)
+            elif kind == "response.created" and self.playback.stopped is not None:
+                self.playback = Playback()  # the answer to the interruption plays too
             elif kind == "conversation.item.added":
                 self.items.append(event["item"]["id"])
             elif kind == "response.function_call_arguments.done":

@@ -170,9 +170,10 @@ def test_short_speech_interrupts_on_an_interrupt_word_or_enough_words() -> None:
     said = ["the", "capital", "of", "france", "is", "paris", "it", "is", "on", "the", "seine"]
     assert decide("capital of France is", rules, said) == "resume"  # its own echo
     assert decide("Berlin, not Paris", rules, said) == "interrupt"
-    # short words it said count as echo only next to a word they were said with
+    # its words count as echo only in a run of three it said in that order
     assert decide("The soiled on", rules, said) == "interrupt"
     assert decide("on the Seine", rules, said) == "resume"
+    assert decide("Sorry, tell me about Paris", rules, said) == "interrupt"
     strict = InterruptionRules(enabled=True, min_interruption_words=1)
     assert decide("Run.", strict) == "interrupt"
 

@@ -23,7 +23,6 @@ a turn; an interrupt word ("stop", "wait", "no") or enough other words are.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,9 +88,9 @@ Verdict = Literal["interrupt", "resume", "unsure"]
 _WORD = re.compile(r"[a-z][a-z'-]*")
 _HUM = re.compile(r"^(?:[mh]*m[mh]*|u+h+|a+h+|o+h+|e+r+m*)$")
 """Hums and hesitations however the recogniser spells them ("Mmmmm", "hmmm", "uhh")."""
-_CONTENT_LETTERS = 4
-"""An assistant's word this long heard alone is its echo; shorter ones ("the", "on") only
-with a neighbour they followed or preceded in what it said."""
+_ECHO_RUN = 3
+"""Words of a transcript count as the assistant's echo when they are part of a run of this
+many words it said in that order (single words it said may well be the person's)."""
 
 
 def words_of(transcript: str) -> list[str]:
@@ -109,15 +108,13 @@ def is_backchannel(transcript: str, words: frozenset[str]) -> bool:
 
 
 def _echoed(words: list[str], said: Sequence[str]) -> list[bool]:
-    """Which of `words` are the assistant's own words coming back (a content word it said, or
-    a pair of words it said in that order)."""
-    content = {word for word in said if len(word) >= _CONTENT_LETTERS}
-    pairs = set(itertools.pairwise(said))
-    out = []
-    for index, word in enumerate(words):
-        before = index > 0 and (words[index - 1], word) in pairs
-        after = index + 1 < len(words) and (word, words[index + 1]) in pairs
-        out.append(word in content or before or after)
+    """Which of `words` are the assistant's own words coming back: those in a run of
+    `_ECHO_RUN` consecutive words that it said in that order."""
+    runs = {tuple(said[i : i + _ECHO_RUN]) for i in range(len(said) - _ECHO_RUN + 1)}
+    out = [False] * len(words)
+    for i in range(len(words) - _ECHO_RUN + 1):
+        if tuple(words[i : i + _ECHO_RUN]) in runs:
+            out[i : i + _ECHO_RUN] = [True] * _ECHO_RUN
     return out
 
 
