@@ -6,8 +6,9 @@ import base64
 
 import pytest
 
-from realtime_agents.server.effects import Output, TranscribeTurn
+from realtime_agents.server.effects import Output, StartResponse, TranscribeTurn
 from realtime_agents.server.protocol import SessionProtocol
+from realtime_agents.server.turns.interruptions import BACKCHANNEL_PROMPT
 
 
 def frames(start_ms: float, count: int, probability: float) -> list[tuple[float, float, float]]:
@@ -65,3 +66,58 @@ def test_server_vad_ends_the_turn_at_any_pause() -> None:
     out = speak(core, "I'd like to set a timer for")
     assert kinds(out).count("input_audio_buffer.committed") == 2
     assert "TranscribeTurn" not in kinds(out)
+
+
+def answering_core() -> tuple[SessionProtocol, str]:
+    """A semantic_vad session whose answer has 3 s of audio playing from input time 0."""
+    core = semantic_core()
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+    core.receive({"type": "conversation.item.create", "item": item}, 0.0)
+    start = next(
+        o for o in core.receive({"type": "response.create"}, 0.0) if isinstance(o, StartResponse)
+    )
+    core.response_audio(start.response_id, bytes(2 * 24 * 3000))
+    audio = base64.b64encode(bytes(2 * 24 * 3000)).decode()
+    core.receive({"type": "input_audio_buffer.append", "audio": audio}, 0.0)
+    return core, start.response_id
+
+
+def feed(
+    core: SessionProtocol, start_ms: float, count: int, probability: float, heard: list[str]
+) -> tuple[list[Output], list[TranscribeTurn]]:
+    """Frames; each transcript request is answered with the next of `heard`."""
+    out: list[Output] = []
+    requests: list[TranscribeTurn] = []
+    pending = list(frames(start_ms, count, probability))
+    for frame in pending:
+        step = core.vad_frames([frame], 0.0)
+        while any(isinstance(effect, TranscribeTurn) for effect in step):
+            request = next(e for e in step if isinstance(e, TranscribeTurn))
+            requests.append(request)
+            out += step
+            step = core.turn_transcript(request.request, heard.pop(0), 0.0)
+        out += step
+    return out, requests
+
+
+def test_a_hum_longer_than_min_interruption_ms_is_checked_held_and_resumed() -> None:
+    core, response_id = answering_core()
+    heard = ["I make him...", "Mm-hm.", "Mm-hm."]
+    out, requests = feed(core, 0.0, 44, 0.9, heard)  # 1.4 s of hum
+    assert [(r.fresh, r.prompt) for r in requests] == [(True, None), (True, BACKCHANNEL_PROMPT)]
+    assert not any(k.startswith("input_audio_buffer") for k in kinds(out))
+    more, requests = feed(core, 44 * 32, 20, 0.05, heard)  # then silence
+    assert [r.prompt for r in requests] == [None] and heard == []
+    assert not any(k.startswith("input_audio_buffer") for k in kinds(out + more))
+    assert core.default_response_id == response_id  # the answer goes on
+    assert not core.turns.arbiter.holding
+
+
+def test_speech_going_on_with_words_interrupts_at_the_check() -> None:
+    core, _ = answering_core()
+    heard = ["Can you tell me about Berlin instead"]
+    out, requests = feed(core, 0.0, 40, 0.9, heard)
+    assert len(requests) == 1 and requests[0].fresh
+    assert "input_audio_buffer.speech_started" in kinds(out)
+    done = [o for o in out if isinstance(o, dict) and o["type"] == "response.done"]
+    assert done[0]["response"]["status"] == "cancelled"
