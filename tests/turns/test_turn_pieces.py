@@ -185,6 +185,10 @@ def test_a_few_unclear_words_are_unsure_many_words_or_an_interrupt_word_are_a_tu
     assert judge("Can you speak a bit more slowly?", rules) == "interrupt"
     assert judge("Wait, I meant", rules) == "interrupt"
     assert judge("Mm-m.", rules) == "resume"
+    going_on = "I'm out of my chest."  # a hum cut off midway
+    assert judge(going_on, rules) == "interrupt"
+    assert judge(going_on, rules, going_on=True) == "unsure"
+    assert judge("Wait, I meant", rules, going_on=True) == "interrupt"
 
 
 def test_arbiter_checks_long_speech_and_interrupts_it_at_the_cap() -> None:

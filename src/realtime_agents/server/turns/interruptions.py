@@ -16,9 +16,10 @@ a turn; an interrupt word ("stop", "wait", "no") or enough other words are.
   once; otherwise (a long "mm-hm") it stays held and is checked again every
   `RECHECK_MS`, until it ends (then as above) or reaches `max_hold_ms`, where it interrupts
   whatever its words.
-- A transcript of a few unclear words (whisper hears a hum as "I make him") gets a second
-  opinion from a transcription biased toward backchannels (`BACKCHANNEL_PROMPT`): it is
-  taken for a backchannel only when that one hears nothing but backchannel words too.
+- A transcript of a few unclear words (whisper hears a hum as "I make him"), or any words
+  but an interrupt word while the speech goes on, gets a second opinion from a
+  transcription biased toward backchannels (`BACKCHANNEL_PROMPT`): it is taken for a
+  backchannel only when that one hears nothing but backchannel words too.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ gotcha aha ha haha thanks thank you
 DEFAULT_BACKCHANNEL_WORDS = frozenset(_BACKCHANNEL_TEXT.split())
 """Words that, alone or together, acknowledge the speaker without taking the turn."""
 DEFAULT_MIN_INTERRUPTION_MS = 1000
-"""Held speech that goes on this long is transcribed so far (longer than most backchannels)."""
+"""Held speech that goes on this long is transcribed so far (most backchannels end sooner)."""
 DEFAULT_MAX_HOLD_MS = 2500
 """Held speech interrupts at this length whatever its words."""
 RECHECK_MS = 500
@@ -118,12 +119,16 @@ def _echoed(words: list[str], said: Sequence[str]) -> list[bool]:
     return out
 
 
-def judge(transcript: str, rules: InterruptionRules, said: Sequence[str] = ()) -> Verdict:
+def judge(
+    transcript: str, rules: InterruptionRules, said: Sequence[str] = (), going_on: bool = False
+) -> Verdict:
     """Held speech over the answer: not a turn ("resume"), a turn ("interrupt"), or a few
     unclear words ("unsure": a hum misheard as words, or a short real turn).
 
     `said`: the words the assistant just said, in order; heard again they are its own echo (a
-    frame the echo gate let through), not the person's.
+    frame the echo gate let through), not the person's. `going_on`: the speech goes on (a
+    check of it so far), where any words but an interrupt word are unsure: cut off mid-hum,
+    whisper can hear a sentence ("I'm out of my chest"), and holding on costs little.
     """
     words = words_of(transcript)
     echoed = _echoed(words, said)
@@ -136,7 +141,7 @@ def judge(transcript: str, rules: InterruptionRules, said: Sequence[str] = ()) -
         return "interrupt"
     if not other or len(other) < rules.min_interruption_words:
         return "resume"
-    return "unsure" if len(other) <= UNSURE_WORDS else "interrupt"
+    return "unsure" if going_on or len(other) <= UNSURE_WORDS else "interrupt"
 
 
 def decide(transcript: str, rules: InterruptionRules, said: Sequence[str] = ()) -> Decision:

@@ -271,7 +271,7 @@ class TurnTaking:
         if entry.purpose == "end_of_turn" or not self.arbiter.holding:
             # a pause's words go to the detector (it waits for them); a check's are stale
             return [] if entry.interim else self._judge(core, speech_end_ms, words, now)
-        verdict = judge(text, self.arbiter.rules, list(self.said))
+        verdict = judge(text, self.arbiter.rules, list(self.said), going_on=entry.interim)
         logger.debug(
             "%s over the answer heard as %r%s: %s",
             "speech going on" if entry.interim else "speech",
