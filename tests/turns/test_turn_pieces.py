@@ -10,6 +10,7 @@ from realtime_agents.server.input_audio import SpeechStarted, SpeechStopped
 from realtime_agents.server.turns.completion import completion_probability
 from realtime_agents.server.turns.echo import EchoGate
 from realtime_agents.server.turns.interruptions import (
+    DEFAULT_MAX_HOLD_MS,
     RESUME_SILENCE_MS,
     InterruptionArbiter,
     InterruptionRules,
@@ -238,6 +239,12 @@ def test_rules_from_turn_detection() -> None:
         )
     )
     assert rules.enabled and rules.min_interruption_ms == 500
+    assert rules.max_hold_ms == DEFAULT_MAX_HOLD_MS
+    short_cap = {"min_interruption_ms": 1200, "max_hold_ms": 800}
+    capped = InterruptionRules.from_options(
+        false_interruption_options({"type": "semantic_vad", "false_interruption": short_cap})
+    )
+    assert capped.max_hold_ms == 1200  # never below the first check
     custom = InterruptionRules.from_options(
         false_interruption_options(
             {"type": "semantic_vad", "false_interruption": {"backchannel_words": ["Oui"]}}

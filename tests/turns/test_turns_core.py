@@ -122,3 +122,18 @@ def test_speech_going_on_with_words_interrupts_at_the_check() -> None:
     assert "input_audio_buffer.speech_started" in kinds(out)
     done = [o for o in out if isinstance(o, dict) and o["type"] == "response.done"]
     assert done[0]["response"]["status"] == "cancelled"
+
+
+def test_max_hold_ms_is_a_validated_session_option() -> None:
+    core = SessionProtocol(model="test", now=0.0)
+    detection = {"type": "semantic_vad", "false_interruption": {"max_hold_ms": 1800}}
+    update = {"type": "realtime", "audio": {"input": {"turn_detection": detection}}}
+    out = core.receive({"type": "session.update", "session": update}, 0.0)
+    updated = next(o for o in out if isinstance(o, dict) and o["type"] == "session.updated")
+    echoed = updated["session"]["audio"]["input"]["turn_detection"]["false_interruption"]
+    assert echoed["max_hold_ms"] == 1800
+    assert core.turns.arbiter.rules.max_hold_ms == 1800
+    detection["false_interruption"] = {"max_hold_ms": -5}
+    out = core.receive({"type": "session.update", "session": update}, 0.0)
+    errors = [o for o in out if isinstance(o, dict) and o["type"] == "error"]
+    assert errors and "max_hold_ms" in errors[0]["error"]["param"]
