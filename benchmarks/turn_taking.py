@@ -1,13 +1,15 @@
 """Turn taking on the local server: server_vad (silence only) against semantic_vad, side by side.
 
     python benchmarks/turn_taking.py [--quick] [--modes server_vad,semantic_vad] [--json PATH]
+        [--kinds paused,complete,backchannel,noise,echo,bargein] [--repeat N]
 
 Starts the local realtime server in-process with the embedded engines, connects a plain
 WebSocket client with three tools in the session (get_weather, set_timer, play_music) and plays
 the turn-taking set (`turn_taking_set.py`, espeak-ng at 135/165/195 wpm) at realtime pace in
 20 ms chunks, always streaming (silence between clips). The client "plays" the assistant's
 audio in real time from the arrival of its first delta, stops playing on
-`input_audio_buffer.speech_started` (as SDK clients do) and can mix that playback back into its
+`input_audio_buffer.speech_started` (as SDK clients do), plays the next response (the answer to
+the interruption) as a new playback, and can mix that playback back into its
 input (the echo: attenuated, delayed, band-limited to 300-3400 Hz). Per mode it reports:
 
 - false end of turn: paused utterances (a 400-900 ms pause where the sentence is unfinished)
@@ -20,7 +22,11 @@ input (the echo: attenuated, delayed, band-limited to 300-3400 Hz). Per mode it 
 - echo: the answer's playback mixed back at -6 to -20 dB with 50-200 ms delay; a
   self-interruption is a `speech_started` while it played;
 - barge-ins: a real sentence spoken 800 ms into playback (half of them over -10 dB echo):
-  interrupted when `speech_started` arrives while it plays.
+  interrupted when `speech_started` arrives while it plays; the delay from the sentence's
+  first sample to the arrival of `speech_started` is reported (p50/max).
+
+`--kinds` runs a subset of the trials (the figures of the others read "-"); `--repeat N` plays
+each overlap trial (backchannel, noise, echo, barge-in) N times, for the flaky ones.
 
 Latency figures are distorted by whatever else runs on the two cores: the load average is
 printed. The figures are not assertions; the script exits 0 unless the server fails.
@@ -32,6 +38,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import statistics
 import sys
@@ -180,6 +187,8 @@ class Client:
                 self.playback.add(base64.b64decode(event["delta"]), self.sent_samples, now)
             elif kind == "input_audio_buffer.speech_started":
                 self.playback.stop(self.sent_samples)
+            elif kind == "response.created" and self.playback.stopped is not None:
+                self.playback = Playback()  # the answer to the interruption plays too
             elif kind == "conversation.item.added":
                 self.items.append(event["item"]["id"])
             elif kind == "response.function_call_arguments.done":
@@ -329,17 +338,23 @@ async def overlap_trial(
         await client.forget()
         return {"valid": False}
     started_events = len(client.events)
+    onset_ms = 0.0
     if echo is not None:
         gain, delay = 10 ** (echo[0] / 20), echo[1] / 1000
         client.echo = (gain, delay)
     await client.stream(offset_s)
     valid = client.playback.playing(client.sent_samples)
     if overlay is not None:
+        onset_ms = client.input_ms()
         client.play(overlay)
     await settle(client, mark)
     client.echo = None
     client.echo_tail[:] = 0
-    interrupted = bool(client.since(started_events, "input_audio_buffer.speech_started"))
+    started = client.since(started_events, "input_audio_buffer.speech_started")
+    interrupted = bool(started)
+    delay_ms = None
+    if started and overlay is not None:
+        delay_ms = (started[0][0] - (client.clock_origin + onset_ms / 1000)) * 1000
     cancelled = any(
         e["response"]["status"] == "cancelled" for _, e in client.since(mark, "response.done")
     )
@@ -349,6 +364,7 @@ async def overlap_trial(
         "interrupted": interrupted,
         "cancelled": cancelled,
         "name": overlay.name if overlay else f"echo {echo}",
+        "delay_ms": delay_ms,
     }
 
 
@@ -364,7 +380,12 @@ def turn_detection(mode: str) -> dict[str, Any]:
     return {"type": "semantic_vad", "eagerness": mode.partition(":")[2] or "auto"}
 
 
-async def run_mode(url: str, mode: str, clips: list[Clip], quick: bool) -> dict[str, Any]:
+KINDS = ("paused", "complete", "backchannel", "noise", "echo", "bargein")
+
+
+async def run_mode(
+    url: str, mode: str, clips: list[Clip], quick: bool, kinds: set[str], repeat: int = 1
+) -> dict[str, Any]:
     async with websockets.connect(url + "?model=local", max_size=None) as connection:
         client = Client(connection)
         client.clock_origin = time.monotonic()
@@ -388,7 +409,7 @@ async def run_mode(url: str, mode: str, clips: list[Clip], quick: bool) -> dict[
         results: dict[str, list[dict[str, Any]]] = {}
         for kind in ("paused", "complete"):
             results[kind] = []
-            for clip in by_kind[kind][:limit]:
+            for clip in by_kind[kind][:limit] if kind in kinds else []:
                 row = await utterance_trial(client, clip)
                 results[kind].append(row)
                 latency = row["latency_ms"]
@@ -403,18 +424,21 @@ async def run_mode(url: str, mode: str, clips: list[Clip], quick: bool) -> dict[
             question.name, question.kind, question.text, question.pcm, _speech_end(question.pcm)
         )
         results["overlap"] = []
-        for clip in (by_kind["backchannel"] + by_kind["noise"])[: limit * 2]:
+        overlaps = [c for c in by_kind["backchannel"] if "backchannel" in kinds][:limit]
+        overlaps += [c for c in by_kind["noise"] if "noise" in kinds][:limit]
+        for clip in overlaps * repeat:
             row = await overlap_trial(client, question, clip, None, 0.7)
             results["overlap"].append(row)
             print(f"  {mode:>20} {row}", flush=True)
         results["echo"] = []
-        for level, delay in ECHO_CASES[: max(2, limit)]:
+        for level, delay in (ECHO_CASES[: max(2, limit)] if "echo" in kinds else []) * repeat:
             row = await overlap_trial(client, question, None, (level, delay), 0.2)
             row["level"] = level
             results["echo"].append(row)
             print(f"  {mode:>20} {row}", flush=True)
         results["barge_in"] = []
-        for index, clip in enumerate(by_kind["barge_in"][:limit]):
+        barge_ins = list(enumerate(by_kind["barge_in"][:limit])) if "bargein" in kinds else []
+        for index, clip in barge_ins * repeat:
             echo = (-10.0, 120.0) if index % 2 else None
             row = await overlap_trial(client, question, clip, echo, 0.8)
             results["barge_in"].append(row)
@@ -442,6 +466,7 @@ def summary(mode: str, results: dict[str, list[dict[str, Any]]]) -> dict[str, An
     overlap = [r for r in results["overlap"] if r.get("valid")]
     echo = [r for r in results["echo"] if r.get("valid")]
     barge = [r for r in results["barge_in"] if r.get("valid")]
+    delays = [r["delay_ms"] for r in barge if r.get("delay_ms") is not None]
     return {
         "mode": mode,
         "false_eot": f"{sum(r['early_stop'] for r in paused)}/{len(paused)}",
@@ -456,6 +481,8 @@ def summary(mode: str, results: dict[str, list[dict[str, Any]]]) -> dict[str, An
         f"/{len(overlap)}",
         "self_interruptions": f"{sum(r['interrupted'] for r in echo)}/{len(echo)}",
         "true_interruptions": f"{sum(r['interrupted'] for r in barge)}/{len(barge)}",
+        "barge_in_delay_p50_ms": statistics.median(delays) if delays else None,
+        "barge_in_delay_max_ms": max(delays) if delays else None,
     }
 
 
@@ -466,11 +493,18 @@ async def main_async(arguments: argparse.Namespace) -> int:
     server, _engines, load_seconds = await demo.start_local_server("embedded", {})
     print(f"engines loaded in {load_seconds:.1f} s", flush=True)
     clips = build_set()
+    kinds = set(arguments.kinds.split(","))
+    unknown = kinds - set(KINDS)
+    if unknown:
+        print(f"unknown kinds {sorted(unknown)}: choose from {','.join(KINDS)}", file=sys.stderr)
+        return 2
     summaries = []
     raw: dict[str, Any] = {}
     try:
         for mode in arguments.modes.split(","):
-            results = await run_mode(server.url, mode, clips, arguments.quick)
+            results = await run_mode(
+                server.url, mode, clips, arguments.quick, kinds, arguments.repeat
+            )
             raw[mode] = results
             summaries.append(summary(mode, results))
     finally:
@@ -479,6 +513,7 @@ async def main_async(arguments: argparse.Namespace) -> int:
     print()
     header = ["mode", "false EOT (paused)", "p50 ms", "p95 ms", "spoken p50", "tool p50"]
     header += ["lost (backch./noise)", "self-interrupt (echo)", "barge-in interrupts"]
+    header += ["barge-in delay p50/max ms"]
     print(" | ".join(header))
     for row in summaries:
         cells = [
@@ -491,6 +526,7 @@ async def main_async(arguments: argparse.Namespace) -> int:
             row["lost_answers"],
             row["self_interruptions"],
             row["true_interruptions"],
+            f"{_ms(row['barge_in_delay_p50_ms'])}/{_ms(row['barge_in_delay_max_ms'])}",
         ]
         print(" | ".join(cells))
     print(
@@ -512,7 +548,14 @@ def main() -> int:
     parser.add_argument("--modes", default="server_vad,semantic_vad")
     parser.add_argument("--quick", action="store_true", help="a few clips of each kind")
     parser.add_argument("--json", help="write every trial's figures here")
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--kinds", default=",".join(KINDS), help="the trials to run")
+    parser.add_argument("--repeat", type=int, default=1, help="play each overlap trial N times")
+    parser.add_argument("--debug", action="store_true", help="log the turn-taking decisions")
+    arguments = parser.parse_args()
+    if arguments.debug:
+        logging.basicConfig(format="   %(name)s: %(message)s")
+        logging.getLogger("realtime_agents.server.turns").setLevel(logging.DEBUG)
+    return asyncio.run(main_async(arguments))
 
 
 if __name__ == "__main__":

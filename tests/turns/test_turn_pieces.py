@@ -10,10 +10,13 @@ from realtime_agents.server.input_audio import SpeechStarted, SpeechStopped
 from realtime_agents.server.turns.completion import completion_probability
 from realtime_agents.server.turns.echo import EchoGate
 from realtime_agents.server.turns.interruptions import (
+    DEFAULT_MAX_HOLD_MS,
+    RESUME_SILENCE_MS,
     InterruptionArbiter,
     InterruptionRules,
     decide,
     is_backchannel,
+    judge,
 )
 from realtime_agents.server.turns.options import false_interruption_options
 from realtime_agents.server.turns.playout import Playout
@@ -165,25 +168,64 @@ def test_short_speech_interrupts_on_an_interrupt_word_or_enough_words() -> None:
     assert decide("Yeah.", rules) == "resume"
     assert decide("Berlin, not Paris", rules) == "interrupt"
     assert decide("", rules) == "resume"
-    said = frozenset(["the", "capital", "of", "france", "is", "paris"])
+    said = ["the", "capital", "of", "france", "is", "paris", "it", "is", "on", "the", "seine"]
     assert decide("capital of France is", rules, said) == "resume"  # its own echo
     assert decide("Berlin, not Paris", rules, said) == "interrupt"
+    # its words count as echo only in a run of three it said in that order
+    assert decide("The soiled on", rules, said) == "interrupt"
+    assert decide("on the Seine", rules, said) == "resume"
+    assert decide("Sorry, tell me about Paris", rules, said) == "interrupt"
     strict = InterruptionRules(enabled=True, min_interruption_words=1)
     assert decide("Run.", strict) == "interrupt"
 
 
-def test_arbiter_interrupts_long_speech_and_decides_short_speech_by_its_words() -> None:
-    arbiter = InterruptionArbiter(InterruptionRules(enabled=True, min_interruption_ms=700))
+def test_a_few_unclear_words_are_unsure_many_words_or_an_interrupt_word_are_a_turn() -> None:
+    rules = InterruptionRules(enabled=True)
+    assert judge("I make him...", rules) == "unsure"  # a hum misheard
+    assert judge("Berlin, not Paris", rules) == "unsure"
+    assert judge("Can you speak a bit more slowly?", rules) == "interrupt"
+    assert judge("Wait, I meant", rules) == "interrupt"
+    assert judge("Mm-m.", rules) == "resume"
+    going_on = "I'm out of my chest."  # a hum cut off midway
+    assert judge(going_on, rules) == "interrupt"
+    assert judge(going_on, rules, going_on=True) == "unsure"
+    assert judge("Wait, I meant", rules, going_on=True) == "interrupt"
+
+
+def test_arbiter_checks_long_speech_and_interrupts_it_at_the_cap() -> None:
+    rules = InterruptionRules(enabled=True, min_interruption_ms=700, max_hold_ms=2000)
+    arbiter = InterruptionArbiter(rules)
     arbiter.hold(900, 1200.0, "item_1", "resp_1")
     assert arbiter.speech(1600.0) is None
-    assert arbiter.speech(1900.0) == "interrupt"
+    assert arbiter.speech(1900.0) == "check"
+    assert arbiter.speech(1950.0) is None  # the check is awaited
+    arbiter.checked(1900.0)  # only backchannel so far
+    assert arbiter.speech(2300.0) is None
+    assert arbiter.speech(2400.0) == "check"  # 500 ms later
+    arbiter.checked(2400.0)
+    assert arbiter.speech(3200.0) == "interrupt"  # 2000 ms held
     arbiter.release()
+    assert arbiter.speech(3300.0) is None
     arbiter.hold(3000, 3300.0, "item_2", "resp_1")
-    request = arbiter.stopped()
-    assert arbiter.transcript(request - 1, "mm-hm") is None  # stale
-    assert arbiter.transcript(request, "mm-hm") == "resume"
-    request = arbiter.stopped()
-    assert arbiter.transcript(request, "no, stop") == "interrupt"
+    arbiter.stopped()
+    assert arbiter.awaiting_transcript and arbiter.speech(4500.0) is None
+    arbiter.resumed_speaking()
+    assert arbiter.speech(4500.0) == "check"
+
+
+def test_arbiter_resumes_after_a_pause_only_if_the_silence_lasts() -> None:
+    arbiter = InterruptionArbiter(InterruptionRules(enabled=True))
+    arbiter.hold(0, 300.0, "item_1", "resp_1")
+    arbiter.stopped()
+    arbiter.resume_after_silence(500.0)  # "top" at the gap in "Stop | talking"
+    assert not arbiter.silence(500.0 + RESUME_SILENCE_MS - 32)
+    arbiter.resumed_speaking()  # "talking": the same held speech goes on
+    assert not arbiter.silence(2000.0)
+    assert arbiter.speech(1300.0) == "check"  # 1000 ms from the first onset
+    arbiter.checked(1300.0)
+    arbiter.stopped()
+    arbiter.resume_after_silence(1400.0)
+    assert arbiter.silence(1400.0 + RESUME_SILENCE_MS)
 
 
 def test_rules_from_turn_detection() -> None:
@@ -197,6 +239,12 @@ def test_rules_from_turn_detection() -> None:
         )
     )
     assert rules.enabled and rules.min_interruption_ms == 500
+    assert rules.max_hold_ms == DEFAULT_MAX_HOLD_MS
+    short_cap = {"min_interruption_ms": 1200, "max_hold_ms": 800}
+    capped = InterruptionRules.from_options(
+        false_interruption_options({"type": "semantic_vad", "false_interruption": short_cap})
+    )
+    assert capped.max_hold_ms == 1200  # never below the first check
     custom = InterruptionRules.from_options(
         false_interruption_options(
             {"type": "semantic_vad", "false_interruption": {"backchannel_words": ["Oui"]}}

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 import websockets
-from turns_scripted import REPLY
+from turns_scripted import REPLY, HummingStt
 from websockets.asyncio.client import ClientConnection
 
 from realtime_agents.server import RealtimeServer
+from realtime_agents.server.turns.interruptions import BACKCHANNEL_PROMPT
 
 RATE = 24_000
 
@@ -132,6 +133,44 @@ async def test_a_backchannel_during_an_answer_resumes_it(
         for delta in of_type(again, "response.output_audio.delta")
     )
     assert audio == undisturbed  # nothing lost, nothing repeated
+    await ws.close()
+
+
+def audio_bytes(events: list[dict[str, Any]]) -> int:
+    deltas = of_type(events, "response.output_audio.delta")
+    return sum(len(base64.b64decode(delta["delta"])) for delta in deltas)
+
+
+@pytest.mark.parametrize("prompted", ["Mm-hm.", "Berlin, not Paris."])
+async def test_a_hum_longer_than_min_interruption_ms_resumes_unless_it_holds_words(
+    hum_server: RealtimeServer, humming_stt: HummingStt, prompted: str
+) -> None:
+    humming_stt.prompted = prompted  # what the transcription biased toward backchannels hears
+    ws = await session(hum_server, {"type": "semantic_vad"})
+    seen: list[dict[str, Any]] = []
+    await ask(ws, seen, deltas=10)  # a second is playing
+    hum = np.concatenate([silence(200), tone(1400)])  # held past min_interruption_ms (1000)
+    await send_audio(ws, hum[: len(hum) * 5 // 7])
+    await asyncio.sleep(0.3)  # the check of the speech so far may come before its end
+    await send_audio(ws, np.concatenate([hum[len(hum) * 5 // 7 :], silence(900)]))
+    done = await until(ws, "response.done", seen)
+    assert BACKCHANNEL_PROMPT in humming_stt.prompts  # "I make him...": a second opinion
+    if prompted != "Mm-hm.":
+        assert done["response"]["status"] == "cancelled"
+        assert of_type(seen, "input_audio_buffer.speech_started")
+        await ws.close()
+        return
+    assert done["response"]["status"] == "completed"
+    assert not of_type(seen, "input_audio_buffer.speech_started")
+    assert not of_type(seen, "input_audio_buffer.committed")
+    assert len(of_type(seen, "response.created")) == 1
+    transcript = of_type(seen, "response.output_audio_transcript.done")[0]["transcript"]
+    assert transcript == REPLY  # one continuous answer
+    assert len({delta["item_id"] for delta in of_type(seen, "response.output_audio.delta")}) == 1
+    again: list[dict[str, Any]] = []
+    await ask(ws, again)
+    await until(ws, "response.done", again)
+    assert audio_bytes(seen) == audio_bytes(again)  # nothing lost or repeated
     await ws.close()
 
 

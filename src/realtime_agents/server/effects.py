@@ -110,7 +110,8 @@ class CancelSpeculation:
 class TranscribeTurn:
     """Transcribe the speech so far (`audio`) to decide the turn (`turns` package); report it
     with `turn_transcript(request, text, readings)`. A speculative transcript of the same
-    speech item may stand in for it."""
+    speech item may stand in for it, unless `fresh` (the speech went on since, or a `prompt`
+    biases it)."""
 
     request: int
     purpose: Literal["end_of_turn", "interruption"]
@@ -118,6 +119,8 @@ class TranscribeTurn:
     audio: bytes
     audio_format: AudioFormatName
     language: str | None
+    prompt: str | None = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

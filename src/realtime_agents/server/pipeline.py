@@ -259,13 +259,13 @@ class SessionPipeline:
     async def _transcribe_turn(self, effect: TranscribeTurn) -> None:
         """The transcript a turn decision waits for (a speculative one of the same speech item
         when there is one: it transcribed the same audio at the same pause)."""
-        found = await self._speculations.transcript_of(effect.item_id)
+        found = None if effect.fresh else await self._speculations.transcript_of(effect.item_id)
         if found is None:
             stt = self.engines.stt
 
             def transcribe() -> tuple[Hypothesis, ...]:
                 return transcribe_hypotheses(
-                    stt, effect.audio, effect.audio_format, effect.language, None
+                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt
                 )
 
             try:

@@ -42,6 +42,8 @@ def vad_frames(
         elif turns.arbiter.holding and probability >= detector.threshold:
             turns.speech_resumed()
             out += turns.held_frame(core, end_ms, now)
+        elif turns.arbiter.holding:
+            out += turns.held_silence(core, end_ms)
         if speculator is not None:
             stopped = isinstance(change, SpeechStopped)
             out += speculator.frame(core, end_ms, probability, stopped)

@@ -11,6 +11,12 @@ through a phone band filter); a person talking over it is not (their voice is un
 reference), so their frames still count as speech. The shell zeroes the speech probability of
 frames the gate calls echo.
 
+The echo path's delay hardly changes, but one window's best correlation can miss it where the
+window holds little sound (a word's tail or onset after a pause: a sliver of echo matches some
+louder stretch of the reference by chance). So the gate remembers the delay of the last window
+that was clearly echo and also tries it, and keeps the better share. A window whose input is
+silent (below about -70 dBFS) while the reference plays holds nothing of a person: echo.
+
 Everything runs at 8 kHz; buffers are bounded rings (`reference_ms` of scheduled assistant
 audio, a couple of seconds of input).
 """
@@ -30,6 +36,8 @@ _SEGMENT = 256
 _LOW_HZ, _HIGH_HZ = 200, 3600
 _SILENT_POWER = 1e-7
 """Mean square (of samples in -1..1) below which a window counts as silent (about -70 dBFS)."""
+_CLEAR_POWER = 1e-5
+"""Mean square of an input window loud enough (about -50 dBFS) for its delay to be remembered."""
 
 Floats = npt.NDArray[np.float64]
 Ring = npt.NDArray[np.float64] | npt.NDArray[np.float32]
@@ -66,6 +74,8 @@ class EchoGate:
         self._input_decimator: _Decimator | None = None
         self._input_rate = 0
         self._lock = threading.Lock()
+        self._delay: int | None = None
+        """The echo delay (8 kHz samples) of the last window that was clearly echo."""
         band = np.fft.rfftfreq(_SEGMENT, 1 / RATE)
         self._band = (band >= _LOW_HZ) & (band <= _HIGH_HZ)
         self._hann = np.hanning(_SEGMENT)
@@ -121,7 +131,7 @@ class EchoGate:
 
     def explained(self, end_ms: float) -> float:
         """The share (0..1) of the input power over the window ending at `end_ms` that the
-        reference explains; 0 when either is silent."""
+        reference explains; 0 when the reference is silent, 1 when the input is."""
         end = min(round(end_ms * RATE / 1000), self._input_end)
         window, delay, margin = self.window, self.max_delay, self.margin
         x = _read(self._input, end - window, end, self._input_end - len(self._input))
@@ -133,10 +143,19 @@ class EchoGate:
                 self._reference_start,
                 self._reference_end,
             )
-        if float(np.mean(x * x)) < _SILENT_POWER or float(np.mean(r * r)) < _SILENT_POWER:
+        if float(np.mean(r * r)) < _SILENT_POWER:
             return 0.0
-        aligned = r[self._best_shift(x, r) :][:window]
-        return self._coherent_share(x, aligned)
+        power = float(np.mean(x * x))
+        if power < _SILENT_POWER:
+            return 1.0  # nothing audible: no person, whatever the reference plays
+        shift = self._best_shift(x, r)
+        share = self._coherent_share(x, r[shift:][:window])
+        remembered = self._delay
+        if share < self.threshold and remembered is not None and delay - remembered != shift:
+            share = max(share, self._coherent_share(x, r[delay - remembered :][:window]))
+        elif share >= self.threshold and power >= _CLEAR_POWER:
+            self._delay = delay - shift
+        return share
 
     def is_echo(self, end_ms: float) -> bool:
         """Whether the frame ending at `end_ms` is the assistant's echo and nothing else."""

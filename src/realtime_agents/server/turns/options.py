@@ -1,8 +1,8 @@
 """The local server's turn-taking options inside `audio.input.turn_detection` (both VAD kinds).
 
-- `false_interruption`: `true`, `false` or `{"enabled", "min_interruption_ms",
-  "min_interruption_words", "backchannel_words", "interrupt_words"}`. On by default for
-  `semantic_vad`, off for `server_vad`.
+- `false_interruption`: `true`, `false` or `{"enabled", "min_interruption_ms", "max_hold_ms",
+  "min_interruption_words", "backchannel_words", "interrupt_words"}` (`interruptions.py` says
+  what each does). On by default for `semantic_vad`, off for `server_vad`.
 - `echo_suppression`: `true` or `false`. On by default for `semantic_vad`, off for `server_vad`.
 
 They are echoed in `session.updated` only once a client sets them.
@@ -25,6 +25,7 @@ from ..json_validators import (
 from .interruptions import (
     DEFAULT_BACKCHANNEL_WORDS,
     DEFAULT_INTERRUPT_WORDS,
+    DEFAULT_MAX_HOLD_MS,
     DEFAULT_MIN_INTERRUPTION_MS,
     DEFAULT_MIN_INTERRUPTION_WORDS,
 )
@@ -33,6 +34,7 @@ EXTENSION_KEYS = ("false_interruption", "echo_suppression")
 _FALSE_INTERRUPTION_KEYS = [
     "enabled",
     "min_interruption_ms",
+    "max_hold_ms",
     "min_interruption_words",
     "backchannel_words",
     "interrupt_words",
@@ -57,13 +59,9 @@ def parse_extensions(obj: dict[str, Any], base: dict[str, Any], param: str) -> N
     check_keys(options, _FALSE_INTERRUPTION_KEYS, name)
     result: dict[str, Any] = dict(base.get("false_interruption") or {})
     result["enabled"] = expect_bool(options.get("enabled", True), join(name, "enabled"))
-    if "min_interruption_ms" in options:
-        result["min_interruption_ms"] = expect_int(
-            options["min_interruption_ms"],
-            join(name, "min_interruption_ms"),
-            minimum=0,
-            maximum=10_000,
-        )
+    for key in ("min_interruption_ms", "max_hold_ms"):
+        if key in options:
+            result[key] = expect_int(options[key], join(name, key), minimum=0, maximum=10_000)
     if "min_interruption_words" in options:
         result["min_interruption_words"] = expect_int(
             options["min_interruption_words"],
@@ -107,6 +105,7 @@ def false_interruption_options(turn_detection: dict[str, Any] | None) -> dict[st
         return None
     return {
         "min_interruption_ms": options.get("min_interruption_ms", DEFAULT_MIN_INTERRUPTION_MS),
+        "max_hold_ms": options.get("max_hold_ms", DEFAULT_MAX_HOLD_MS),
         "min_interruption_words": options.get(
             "min_interruption_words", DEFAULT_MIN_INTERRUPTION_WORDS
         ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ...audio import AudioFormatName, decode_to_pcm16, sample_rate_of
@@ -20,7 +21,14 @@ from ..engines.base import Hypothesis, LlmToolCall
 from ..input_audio import InputAudioBuffer, SpeechStarted, SpeechStopped, TurnDetector
 from ..session_config import vad_parameters
 from .echo import EchoGate
-from .interruptions import InterruptionArbiter, InterruptionRules, words_of
+from .interruptions import (
+    BACKCHANNEL_PROMPT,
+    RESUME_SILENCE_MS,
+    InterruptionArbiter,
+    InterruptionRules,
+    judge,
+    words_of,
+)
 from .options import echo_suppression_enabled, false_interruption_options
 from .playout import Playout
 from .semantic import SemanticTurnDetector, TranscriptWanted
@@ -33,6 +41,22 @@ MAX_SAID_WORDS = 200
 """The assistant's words kept to recognise its echo in speech held over an answer."""
 Detector = TurnDetector | SemanticTurnDetector
 Purpose = Literal["end_of_turn", "interruption"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """An open transcript request."""
+
+    purpose: Purpose
+    speech_end_ms: float
+    audio: bytes
+    interim: bool = False
+    """Of held speech that goes on (a check at `min_interruption_ms` and after)."""
+    second: bool = False
+    """The second opinion (biased toward backchannels) on `first_text`."""
+    first_text: str = ""
+    at_pause: bool = False
+    """Asked at the first silent frame (`semantic_vad`): a resume waits for more silence."""
 
 
 class TurnCore(Protocol):
@@ -94,9 +118,11 @@ class TurnTaking:
         """Reports for the paused response, replayed through the core on resume."""
         self.said: deque[str] = deque(maxlen=MAX_SAID_WORDS)
         """The assistant's latest words (an echo that slipped through repeats them)."""
-        self._requests: dict[int, tuple[Purpose, float]] = {}
-        """Open transcript requests: number -> (purpose, speech end ms)."""
+        self._requests: dict[int, _Request] = {}
+        """Open transcript requests by number (only the latest is kept)."""
         self._next_request = 0
+        self._last_frame_ms = 0.0
+        """End of the last frame of held speech or silence after it."""
 
     def configure(self, turn_detection: dict[str, Any] | None) -> None:
         """Apply the session's `turn_detection` options."""
@@ -164,10 +190,24 @@ class TurnTaking:
         return True
 
     def held_frame(self, core: TurnCore, end_ms: float, now: float) -> list[Output]:
-        """A frame of held speech: interrupt once it went on long enough."""
-        if self.arbiter.speech(end_ms) == "interrupt":
-            logger.debug("speech over the answer went on: interrupt")
+        """A frame of held speech: check its words so far once it went on, interrupt once it
+        went on too long."""
+        self._last_frame_ms = end_ms
+        step = self.arbiter.speech(end_ms)
+        if step == "interrupt":
+            logger.debug("speech over the answer went on too long: interrupt")
             return self._interrupt(core, now)
+        if step == "check":
+            audio = core.buffer.peek_until(core.buffer.end_ms)
+            return [self._request(core, "interruption", end_ms, audio, interim=True)]
+        return []
+
+    def held_silence(self, core: TurnCore, end_ms: float) -> list[Output]:
+        """A silent frame after held speech: resume once the silence lasted long enough."""
+        self._last_frame_ms = end_ms
+        if self.arbiter.silence(end_ms):
+            logger.debug("silence after the held speech lasted: resume")
+            return self._resume(core)
         return []
 
     def speech_stopped(self, core: TurnCore, change: SpeechStopped) -> list[Output] | None:
@@ -181,16 +221,26 @@ class TurnTaking:
         """The semantic detector paused at `speech_end_ms`: transcribe the speech so far."""
         audio = core.buffer.peek_until(core.buffer.end_ms)
         purpose: Purpose = "interruption" if self.arbiter.holding else "end_of_turn"
-        return [self._request(core, purpose, change.speech_end_ms, audio)]
+        return [self._request(core, purpose, change.speech_end_ms, audio, at_pause=True)]
 
     def _request(
-        self, core: TurnCore, purpose: Purpose, speech_end_ms: float, audio: bytes
+        self,
+        core: TurnCore,
+        purpose: Purpose,
+        speech_end_ms: float,
+        audio: bytes,
+        *,
+        interim: bool = False,
+        second: bool = False,
+        first_text: str = "",
+        at_pause: bool = False,
     ) -> TranscribeTurn:
         self._next_request += 1
         number = self._next_request
-        if purpose == "interruption":
+        if purpose == "interruption" and not interim:
             self.arbiter.stopped()
-        self._requests = {number: (purpose, speech_end_ms)}  # only the latest matters
+        request = _Request(purpose, speech_end_ms, audio, interim, second, first_text, at_pause)
+        self._requests = {number: request}  # only the latest matters
         transcription = core.session["audio"]["input"]["transcription"] or {}
         return TranscribeTurn(
             number,
@@ -199,13 +249,16 @@ class TurnTaking:
             audio,
             core.buffer.format,
             transcription.get("language"),
+            prompt=BACKCHANNEL_PROMPT if second else None,
+            fresh=interim or second,
         )
 
     def speech_resumed(self) -> None:
-        """Held speech went on after a pause: its transcript request is stale."""
+        """Held speech went on after a pause: the transcript asked for at the pause is stale
+        (a check of the speech so far still stands)."""
         if self.arbiter.awaiting_transcript:
             self.arbiter.resumed_speaking()
-        self._requests.clear()
+        self._requests = {n: r for n, r in self._requests.items() if r.interim}
 
     # ------------------------------------------------------------------ transcripts
 
@@ -221,17 +274,47 @@ class TurnTaking:
         entry = self._requests.pop(request, None)
         if entry is None:
             return []
-        purpose, speech_end_ms = entry
-        detector = core.detector
-        if purpose == "end_of_turn" or not self.arbiter.holding:
-            return self._judge(core, speech_end_ms, text, now, readings)
-        decision = self.arbiter.transcript(self.arbiter.request, text, frozenset(self.said))
-        logger.debug("speech over the answer heard as %r: %s", text, decision)
-        if decision == "resume":
+        speech_end_ms = entry.speech_end_ms
+        words = entry.first_text if entry.second else text  # what the person said
+        heard = () if entry.second else readings  # the prompted second reading is biased
+        if entry.purpose == "end_of_turn" or not self.arbiter.holding:
+            # a pause's words go to the detector (it waits for them); a check's are stale
+            return [] if entry.interim else self._judge(core, speech_end_ms, words, now, heard)
+        verdict = judge(text, self.arbiter.rules, list(self.said), going_on=entry.interim)
+        logger.debug(
+            "%s over the answer heard as %r%s: %s",
+            "speech going on" if entry.interim else "speech",
+            text,
+            " (second opinion)" if entry.second else "",
+            verdict,
+        )
+        if verdict == "unsure" and not entry.second:
+            return [
+                self._request(
+                    core,
+                    "interruption",
+                    speech_end_ms,
+                    entry.audio,
+                    interim=entry.interim,
+                    second=True,
+                    first_text=text,
+                    at_pause=entry.at_pause,
+                )
+            ]
+        if entry.interim:
+            if verdict == "resume":  # only backchannel so far: hold on
+                self.arbiter.checked(speech_end_ms)
+                return []
+            return self._interrupt(core, now)
+        if verdict == "resume":
+            if entry.at_pause and self._last_frame_ms - speech_end_ms < RESUME_SILENCE_MS:
+                self.arbiter.resume_after_silence(speech_end_ms)  # unless speech goes on
+                return []
             return self._resume(core)
         out = self._interrupt(core, now)
+        detector = core.detector
         if isinstance(detector, SemanticTurnDetector):
-            out += self._judge(core, speech_end_ms, text, now, readings)
+            out += self._judge(core, speech_end_ms, words, now, heard)
         elif not detector.in_speech:  # server_vad already saw the speech end
             out += core.end_turn(int(speech_end_ms), now)
         return out
@@ -262,12 +345,14 @@ class TurnTaking:
         self.paused_response_id = None
         self.held.clear()
         arbiter.release()
+        self._requests = {n: r for n, r in self._requests.items() if not r.interim}
         self.playback_cut(arbiter.onset_ms)
         return core.announce_speech(audio_start_ms, item_id)
 
     def _resume(self, core: TurnCore) -> list[Output]:
         """The held speech was a backchannel or a noise: drop it, let the answer go on."""
         self.arbiter.release()
+        self._requests.clear()
         detector = core.detector
         detector.reset()
         core.speech_item_id = None
