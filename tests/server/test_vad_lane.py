@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from server_helpers import EventRecorder, utterance_chunks
@@ -83,6 +84,27 @@ async def one_engine_thread(
         await server.close()
 
 
+async def speak_while_busy(
+    busy: Any, speaker: Any, speaker_update: dict[str, Any], blocking_llm: BlockingLlm
+) -> None:
+    """`busy`'s reply holds the only engine thread while `speaker` (set up with
+    `speaker_update`) says an utterance: its turn end must still be seen."""
+    for ws, update in ((busy, TEXT_ONLY), (speaker, speaker_update)):
+        await receive(ws)
+        await send(ws, update)
+        await until(ws, "session.updated")
+    await send(busy, user_message("hold the only engine thread"))
+    await send(busy, {"type": "response.create"})
+    await until(busy, "response.created")
+    assert await asyncio.to_thread(blocking_llm.entered.wait, WAIT_S)
+
+    for chunk in utterance_chunks():
+        await send(speaker, {"type": "input_audio_buffer.append", "audio": chunk})
+    seen = await asyncio.wait_for(until(speaker, "input_audio_buffer.speech_stopped"), WAIT_S)
+    assert "input_audio_buffer.speech_started" in kinds(seen)
+    assert not blocking_llm.release.is_set()  # seen while the model held the thread
+
+
 async def test_turn_ends_are_detected_while_the_model_holds_every_worker(
     one_engine_thread: RealtimeServer, blocking_llm: BlockingLlm
 ) -> None:
@@ -90,20 +112,7 @@ async def test_turn_ends_are_detected_while_the_model_holds_every_worker(
         await connect(one_engine_thread.url) as busy,
         await connect(one_engine_thread.url) as speaker,
     ):
-        for ws in (busy, speaker):
-            await receive(ws)
-            await send(ws, TEXT_ONLY)
-            await until(ws, "session.updated")
-        await send(busy, user_message("hold the only engine thread"))
-        await send(busy, {"type": "response.create"})
-        await until(busy, "response.created")
-        assert await asyncio.to_thread(blocking_llm.entered.wait, WAIT_S)
-
-        for chunk in utterance_chunks():
-            await send(speaker, {"type": "input_audio_buffer.append", "audio": chunk})
-        seen = await asyncio.wait_for(until(speaker, "input_audio_buffer.speech_stopped"), WAIT_S)
-        assert "input_audio_buffer.speech_started" in kinds(seen)
-        assert not blocking_llm.release.is_set()  # seen while the model held the thread
+        await speak_while_busy(busy, speaker, TEXT_ONLY, blocking_llm)
 
         blocking_llm.release.set()  # then both turns are answered
         for ws in (busy, speaker):
@@ -129,20 +138,7 @@ async def test_semantic_turn_ends_are_judged_while_the_model_holds_every_worker(
         await connect(one_engine_thread.url) as busy,
         await connect(one_engine_thread.url) as speaker,
     ):
-        for ws, update in ((busy, TEXT_ONLY), (speaker, semantic)):
-            await receive(ws)
-            await send(ws, update)
-            await until(ws, "session.updated")
-        await send(busy, user_message("hold the only engine thread"))
-        await send(busy, {"type": "response.create"})
-        await until(busy, "response.created")
-        assert await asyncio.to_thread(blocking_llm.entered.wait, WAIT_S)
-
-        for chunk in utterance_chunks():
-            await send(speaker, {"type": "input_audio_buffer.append", "audio": chunk})
-        seen = await asyncio.wait_for(until(speaker, "input_audio_buffer.speech_stopped"), WAIT_S)
-        assert "input_audio_buffer.speech_started" in kinds(seen)
-        assert not blocking_llm.release.is_set()  # judged while the model held the thread
+        await speak_while_busy(busy, speaker, semantic, blocking_llm)
         blocking_llm.release.set()
         done = (await asyncio.wait_for(until(speaker, "response.done"), WAIT_S))[-1]
         assert done["response"]["status"] == "completed"
