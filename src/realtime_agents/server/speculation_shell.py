@@ -208,7 +208,7 @@ class Speculations:
         self._warmed: tuple[str | None, float] = (None, 0.0)
         """(speech item, its audio length in ms) of the last prefill."""
         self._stopping: set[asyncio.Task[None]] = set()
-        """Tasks of discarded runs, referenced until they end (the loop keeps only weak
+        """Tasks of discarded and adopted runs, referenced until they end (the loop keeps only weak
         references: a pending task nothing holds can be collected mid-await)."""
 
     def warm(self) -> None:
@@ -271,11 +271,14 @@ class Speculations:
         if self.current is not None:
             logger.debug("speculation on %s discarded", self.current.effect.item_id)
             self.current.stop()
-            task = self.current.task
-            if not task.done():
-                self._stopping.add(task)
-                task.add_done_callback(self._stopping.discard)
+            self._keep_until_done(self.current.task)
             self.current = None
+
+    def _keep_until_done(self, task: asyncio.Task[None]) -> None:
+        """Reference a run's task until it ends (see `_stopping`)."""
+        if not task.done():
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     def transcription(self, effect: Transcribe) -> Coroutine[Any, Any, None] | None:
         """The coroutine delivering `effect`'s transcript from the run, if it is for it."""
@@ -312,6 +315,7 @@ class Speculations:
             return None
         self.current = None
         logger.debug("speculation on %s adopted by %s", run.effect.item_id, effect.response_id)
+        self._keep_until_done(run.task)  # a barge-in may drop the replay before the run ends
         task = asyncio.create_task(run.replay(effect))
         task.add_done_callback(lambda _: run.stop())  # also when cancelled before it ran
         return task
