@@ -106,6 +106,13 @@ class SpeculativeRun:
         self.cancel.set()
         self._changed.set()
 
+    def end(self) -> None:
+        """`stop`, and cancel the task once past its transcription: a generation that waits
+        on something nobody will set again must not stay pending."""
+        self.stop()
+        if self.transcribed.is_set() and not self.task.done():
+            self.task.cancel()
+
     # ------------------------------------------------------------------ the speculative work
 
     async def _run(self) -> None:
@@ -270,7 +277,7 @@ class Speculations:
         """Stop and forget the current run."""
         if self.current is not None:
             logger.debug("speculation on %s discarded", self.current.effect.item_id)
-            self.current.stop()
+            self.current.end()
             self._keep_until_done(self.current.task)
             self.current = None
 
@@ -317,7 +324,7 @@ class Speculations:
         logger.debug("speculation on %s adopted by %s", run.effect.item_id, effect.response_id)
         self._keep_until_done(run.task)  # a barge-in may drop the replay before the run ends
         task = asyncio.create_task(run.replay(effect))
-        task.add_done_callback(lambda _: run.stop())  # also when cancelled before it ran
+        task.add_done_callback(lambda _: run.end())  # also when cancelled before it ran
         return task
 
     async def aclose(self) -> None:
