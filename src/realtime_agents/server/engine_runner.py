@@ -35,37 +35,33 @@ CHANNEL_SLOTS = 32
 
 VAD_LANE_THREADS = 1
 """Threads of the process-wide VAD lane (a VAD call takes well under a millisecond)."""
-_vad_lane: ThreadPoolExecutor | None = None
+TURN_LANE_THREADS = 2
+"""Threads of the process-wide turn lane (transcriptions of a few seconds of speech)."""
+_lanes: dict[str, ThreadPoolExecutor] = {}
 _lanes_lock = threading.Lock()
 
 
-TURN_LANE_THREADS = 2
-"""Threads of the process-wide turn lane (transcriptions of a few seconds of speech)."""
-_turn_lane: ThreadPoolExecutor | None = None
+def _shared_lane(name: str, threads: int) -> ThreadPoolExecutor:
+    """The process's lane `name` of `threads` threads (created on first use, shared by every
+    session and server of the process, never shut down)."""
+    with _lanes_lock:
+        lane = _lanes.get(name)
+        if lane is None:
+            lane = _lanes[name] = ThreadPoolExecutor(
+                max_workers=threads, thread_name_prefix=f"realtime-{name}"
+            )
+        return lane
+
+
+def shared_vad_lane() -> ThreadPoolExecutor:
+    """The process's VAD lane: `VAD_LANE_THREADS` threads that run only VAD calls."""
+    return _shared_lane("vad", VAD_LANE_THREADS)
 
 
 def shared_turn_lane() -> ThreadPoolExecutor:
     """The process's turn lane: `TURN_LANE_THREADS` threads that run only the transcriptions a
-    turn decision waits for (created on first use, shared, never shut down)."""
-    global _turn_lane
-    with _lanes_lock:
-        if _turn_lane is None:
-            _turn_lane = ThreadPoolExecutor(
-                max_workers=TURN_LANE_THREADS, thread_name_prefix="realtime-turn"
-            )
-        return _turn_lane
-
-
-def shared_vad_lane() -> ThreadPoolExecutor:
-    """The process's VAD lane: `VAD_LANE_THREADS` threads that run only VAD calls (created on
-    first use, shared by every session and server of the process, never shut down)."""
-    global _vad_lane
-    with _lanes_lock:
-        if _vad_lane is None:
-            _vad_lane = ThreadPoolExecutor(
-                max_workers=VAD_LANE_THREADS, thread_name_prefix="realtime-vad"
-            )
-        return _vad_lane
+    turn decision waits for."""
+    return _shared_lane("turn", TURN_LANE_THREADS)
 
 
 class EngineRunner:

@@ -27,6 +27,7 @@ from .effects import StartResponse
 from .engine_runner import EngineRunner
 from .engines.base import (
     EngineSet,
+    Float32Array,
     HypothesesSpeechToText,
     Hypothesis,
     LlmChunk,
@@ -63,9 +64,16 @@ def transcribe_audio(
     prompt: str | None,
 ) -> str:
     """Decode, resample and transcribe one utterance (blocking: call it in a worker thread)."""
-    pcm, rate = decode_to_pcm16(audio, audio_format)
-    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
+    samples = _engine_samples(stt, audio, audio_format)
     return stt.transcribe(samples, language=language, prompt=prompt)
+
+
+def _engine_samples(
+    stt: SpeechToTextEngine, audio: bytes, audio_format: AudioFormatName
+) -> Float32Array:
+    """`audio` decoded and resampled to the engine's rate, as float32."""
+    pcm, rate = decode_to_pcm16(audio, audio_format)
+    return pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
 
 
 TURN_HYPOTHESES = 4
@@ -78,16 +86,14 @@ def transcribe_hypotheses(
     audio_format: AudioFormatName,
     language: str | None,
     prompt: str | None,
+    count: int = TURN_HYPOTHESES,
 ) -> tuple[Hypothesis, ...]:
-    """Like `transcribe_audio`, with the engine's other likely readings after the best one
-    (just the one reading, scored 0, from an engine without `transcribe_hypotheses`)."""
-    if not isinstance(stt, HypothesesSpeechToText):
+    """Like `transcribe_audio`, with up to `count` readings, best first (just the one reading,
+    scored 0, for a `count` of 1 or from an engine without `transcribe_hypotheses`)."""
+    if count <= 1 or not isinstance(stt, HypothesesSpeechToText):
         return (Hypothesis(transcribe_audio(stt, audio, audio_format, language, prompt), 0.0),)
-    pcm, rate = decode_to_pcm16(audio, audio_format)
-    samples = pcm16_to_float32(resample_pcm16(pcm, rate, stt.sample_rate))
-    found = stt.transcribe_hypotheses(
-        samples, language=language, prompt=prompt, count=TURN_HYPOTHESES
-    )
+    samples = _engine_samples(stt, audio, audio_format)
+    found = stt.transcribe_hypotheses(samples, language=language, prompt=prompt, count=count)
     return tuple(found) or (Hypothesis("", 0.0),)
 
 

@@ -28,7 +28,12 @@ from .effects import Output, Speculate, StartResponse, Transcribe
 from .engine_runner import EngineRunner
 from .engines.base import EngineSet, Hypothesis, LlmToolCall, PrefillingLanguageModel
 from .protocol import SessionProtocol
-from .response_generation import generate_response, transcribe_audio, transcribe_hypotheses
+from .response_generation import (
+    TURN_HYPOTHESES,
+    generate_response,
+    transcribe_audio,
+    transcribe_hypotheses,
+)
 from .speculation_core import speculate
 
 logger = logging.getLogger(__name__)
@@ -119,19 +124,12 @@ class SpeculativeRun:
         effect, shell = self.effect, self.shell
         stt = shell.engines.stt
         try:
-            if effect.hypotheses:
-                found = await shell.runner.in_turn_lane(
-                    lambda: transcribe_hypotheses(
-                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
-                    )
+            count = TURN_HYPOTHESES if effect.hypotheses else 1
+            found = await shell.runner.in_turn_lane(
+                lambda: transcribe_hypotheses(
+                    stt, effect.audio, effect.audio_format, effect.language, effect.prompt, count
                 )
-            else:
-                text = await shell.runner.in_turn_lane(
-                    lambda: transcribe_audio(
-                        stt, effect.audio, effect.audio_format, effect.language, effect.prompt
-                    )
-                )
-                found = (Hypothesis(text, 0.0),)
+            )
             self.hypotheses = found
             self.transcript = found[0].text.strip()
         except Exception:

@@ -162,14 +162,8 @@ class WhisperSpeechToText:
         self, samples: Float32Array, *, language: str | None = None, prompt: str | None = None
     ) -> str:
         """The transcript of one utterance of 16 kHz float32 mono audio ("" for silence)."""
-        audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
-        if audio.size < _MIN_SAMPLES:
-            return ""
-        if self._fits_window(audio):
-            found = self._transcribe_window(audio, language or self._language, prompt, 1)
-            if found is not None:
-                return found[0].text
-        return self._transcribe_chunked(audio, language or self._language, prompt)
+        best = self.transcribe_hypotheses(samples, language=language, prompt=prompt, count=1)
+        return best[0].text
 
     def transcribe_hypotheses(
         self,
