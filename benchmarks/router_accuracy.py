@@ -83,38 +83,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from realtime_agents.server.engines.llama import LlamaLanguageModel
 from realtime_agents.server.engines.tool_router import parse_tools, select_tools
+from realtime_agents.testing.sample_tools import MUSIC_TOOL, TIMER_TOOL, WEATHER_TOOL
 
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Get the current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-TIMER: dict[str, Any] = {
-    "type": "function",
-    "name": "set_timer",
-    "description": "Start a countdown timer.",
-    "parameters": {
-        "type": "object",
-        "properties": {"minutes": {"type": "integer"}},
-        "required": ["minutes"],
-    },
-}
-MUSIC: dict[str, Any] = {
-    "type": "function",
-    "name": "play_music",
-    "description": "Play music by an artist or in a genre.",
-    "parameters": {
-        "type": "object",
-        "properties": {"query": {"type": "string"}},
-        "required": ["query"],
-    },
-}
-TOOL_SETS: list[list[dict[str, Any]]] = [[WEATHER], [WEATHER, TIMER], [WEATHER, TIMER, MUSIC]]
+TOOL_SETS: list[list[dict[str, Any]]] = [
+    [WEATHER_TOOL],
+    [WEATHER_TOOL, TIMER_TOOL],
+    [WEATHER_TOOL, TIMER_TOOL, MUSIC_TOOL],
+]
 
 Query = tuple[str, str, dict[str, Any] | None]
 """(utterance, expected tool or "none", expected arguments or None when not checked)"""

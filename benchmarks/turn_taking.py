@@ -56,42 +56,12 @@ from turn_taking_set import SAMPLE_RATE as SET_RATE
 from turn_taking_set import Clip, build_set
 
 from realtime_agents.audio import resample_pcm16
+from realtime_agents.testing.sample_tools import MUSIC_TOOL, TIMER_TOOL, WEATHER_TOOL
 
 RATE = 24_000
 CHUNK = RATE // 50  # 20 ms
 INSTRUCTIONS = "You are a friendly voice assistant. Answer in two or three short sentences."
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Get the current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-    {
-        "type": "function",
-        "name": "set_timer",
-        "description": "Start a countdown timer.",
-        "parameters": {
-            "type": "object",
-            "properties": {"minutes": {"type": "integer"}},
-            "required": ["minutes"],
-        },
-    },
-    {
-        "type": "function",
-        "name": "play_music",
-        "description": "Play music by an artist or in a genre.",
-        "parameters": {
-            "type": "object",
-            "properties": {"query": {"type": "string"}},
-            "required": ["query"],
-        },
-    },
-]
+TOOLS: list[dict[str, Any]] = [WEATHER_TOOL, TIMER_TOOL, MUSIC_TOOL]
 LONG_QUESTION = "Tell me about the city of Paris."
 ECHO_CASES = [(-6, 50), (-6, 200), (-10, 100), (-10, 150), (-15, 120), (-15, 200), (-20, 50)]
 ECHO_CASES += [(-20, 180)]

@@ -12,29 +12,9 @@ import pytest
 
 from realtime_agents.server.engines import llama_adapter
 from realtime_agents.server.engines.base import ChatMessage, EngineSet, LlmChunk, LlmRequest
+from realtime_agents.testing.sample_tools import MUSIC_TOOL, TIMER_TOOL, WEATHER_TOOL
 
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Get the current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-    {
-        "type": "function",
-        "name": "set_timer",
-        "description": "Start a countdown timer.",
-        "parameters": {
-            "type": "object",
-            "properties": {"minutes": {"type": "integer"}},
-            "required": ["minutes"],
-        },
-    },
-]
+TOOLS: list[dict[str, Any]] = [WEATHER_TOOL, TIMER_TOOL]
 
 
 def _run(
@@ -256,23 +236,11 @@ def test_a_chosen_tool_prefills_the_answer_to_its_result(embedded: EngineSet) ->
     assert "sunny" in _text(_run(embedded, messages, TOOLS)).lower()
 
 
-MUSIC: dict[str, Any] = {
-    "type": "function",
-    "name": "play_music",
-    "description": "Play music by an artist or in a genre.",
-    "parameters": {
-        "type": "object",
-        "properties": {"query": {"type": "string"}},
-        "required": ["query"],
-    },
-}
-
-
 @pytest.mark.parametrize(
     ("tools", "questions"),
     [
         (TOOLS, ["What color is the sky?", "What's two plus two?"]),
-        ([*TOOLS, MUSIC], ["What color is the sky?"]),
+        ([*TOOLS, MUSIC_TOOL], ["What color is the sky?"]),
     ],
     ids=["2 tools", "3 tools"],
 )
@@ -375,7 +343,7 @@ def test_replies_see_the_instructions_and_a_bounded_recent_view(embedded: Engine
 
 
 def test_tool_arguments_come_from_the_words_and_are_needed_for_a_call(embedded: EngineSet) -> None:
-    tools = [*TOOLS, MUSIC]
+    tools = [*TOOLS, MUSIC_TOOL]
     cairo = _run(embedded, _ask("How hot is it in Cairo today?"), tools)
     assert cairo[0].tool_call is not None and cairo[0].tool_call.name == "get_weather"
     assert json.loads(cairo[0].tool_call.arguments) == {"city": "Cairo"}  # not "Egypt"
@@ -392,7 +360,7 @@ def test_description_evidence_favours_the_tool_asked_for(embedded: EngineSet) ->
 
     llm = embedded.llm
     assert isinstance(llm, LlamaLanguageModel)
-    weather, timer, music = parse_tools([*TOOLS, MUSIC])
+    weather, timer, music = parse_tools([*TOOLS, MUSIC_TOOL])
     request = "Put on something by Metallica."
     first = llm.tool_router.evidence(music, request)
     assert first > 0  # likelier from someone asking for music than in general conversation
@@ -410,7 +378,7 @@ def test_description_evidence_routes_a_request_the_examples_miss(embedded: Engin
 
     llm = embedded.llm
     assert isinstance(llm, LlamaLanguageModel)
-    tools = parse_tools([*TOOLS, MUSIC])
+    tools = parse_tools([*TOOLS, MUSIC_TOOL])
     request = "Put on music by the Beatles."
     router = llm.tool_router
     try:

@@ -21,6 +21,7 @@ from realtime_agents.server import ServerOptions, serve
 from realtime_agents.server.engines.base import EngineSet, LlmRequest
 from realtime_agents.server.engines.http import HttpEndpoint, HttpLanguageModel
 from realtime_agents.server.engines.scripted import scripted_engine_set
+from realtime_agents.testing.sample_tools import WEATHER_TOOL
 
 SERVER_MODULES = (
     "llama_cpp",
@@ -39,16 +40,6 @@ pytestmark = pytest.mark.skipif(
 )
 MODEL = "smollm2"
 TIMEOUT_S = 120.0
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Get the current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 def llama_arguments(port: int) -> list[str]:

@@ -13,18 +13,10 @@ from realtime_agents.server.engines.tool_router import (
     router_schema,
     select_tools,
 )
+from realtime_agents.testing.sample_tools import WEATHER_TOOL
 
 TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Get the current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
+    WEATHER_TOOL,
     {
         "type": "function",
         "name": "playMusic",
