@@ -67,20 +67,8 @@ async def test_a_pinging_client_that_never_reads_is_bounded_then_dropped(
             write_timeout=1.0,
         ),
     )
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that takes nothing
-    raw.setblocking(False)
+    raw, writer = await raw_client(server)  # a client that takes nothing
     try:
-        await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
-        reader, writer = await asyncio.open_connection(sock=raw)
-        writer.write(
-            b"GET /v1/realtime?model=local HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            b"Authorization: Bearer test-key\r\n\r\n"
-        )
-        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-        writer.transport.pause_reading()  # and never read again
         chunk = masked_pings(1000)
         sent, most, stalled = 0, 0, False
         while sent < FLOOD_BYTES:
