@@ -116,29 +116,31 @@ async def test_a_backchannel_during_an_answer_resumes_it(
         assert of_type(seen, "input_audio_buffer.speech_started")
         await ws.close()
         return
-    assert done["response"]["status"] == "completed"
-    assert not of_type(seen, "input_audio_buffer.speech_started")
-    assert not of_type(seen, "input_audio_buffer.committed")
-    assert len(of_type(seen, "response.created")) == 1
-    transcript = of_type(seen, "response.output_audio_transcript.done")[0]["transcript"]
-    assert transcript == REPLY  # the whole answer, resumed where it paused
-    deltas = of_type(seen, "response.output_audio.delta")
-    assert len({delta["item_id"] for delta in deltas}) == 1
-    audio = sum(len(base64.b64decode(delta["delta"])) for delta in deltas)
-    again: list[dict[str, Any]] = []  # the same answer, undisturbed
-    await ask(ws, again)
-    await until(ws, "response.done", again)
-    undisturbed = sum(
-        len(base64.b64decode(delta["delta"]))
-        for delta in of_type(again, "response.output_audio.delta")
-    )
-    assert audio == undisturbed  # nothing lost, nothing repeated
+    await assert_one_continuous_answer(ws, done, seen)
     await ws.close()
 
 
 def audio_bytes(events: list[dict[str, Any]]) -> int:
     deltas = of_type(events, "response.output_audio.delta")
     return sum(len(base64.b64decode(delta["delta"])) for delta in deltas)
+
+
+async def assert_one_continuous_answer(
+    ws: ClientConnection, done: dict[str, Any], seen: list[dict[str, Any]]
+) -> None:
+    """The answer was held and resumed: the client saw no speech, one response, the whole
+    reply in one item, and as much audio as the same answer undisturbed."""
+    assert done["response"]["status"] == "completed"
+    assert not of_type(seen, "input_audio_buffer.speech_started")
+    assert not of_type(seen, "input_audio_buffer.committed")
+    assert len(of_type(seen, "response.created")) == 1
+    transcript = of_type(seen, "response.output_audio_transcript.done")[0]["transcript"]
+    assert transcript == REPLY  # the whole answer, resumed where it paused
+    assert len({delta["item_id"] for delta in of_type(seen, "response.output_audio.delta")}) == 1
+    again: list[dict[str, Any]] = []  # the same answer, undisturbed
+    await ask(ws, again)
+    await until(ws, "response.done", again)
+    assert audio_bytes(seen) == audio_bytes(again)  # nothing lost, nothing repeated
 
 
 @pytest.mark.parametrize("prompted", ["Mm-hm.", "Berlin, not Paris."])
@@ -160,17 +162,7 @@ async def test_a_hum_longer_than_min_interruption_ms_resumes_unless_it_holds_wor
         assert of_type(seen, "input_audio_buffer.speech_started")
         await ws.close()
         return
-    assert done["response"]["status"] == "completed"
-    assert not of_type(seen, "input_audio_buffer.speech_started")
-    assert not of_type(seen, "input_audio_buffer.committed")
-    assert len(of_type(seen, "response.created")) == 1
-    transcript = of_type(seen, "response.output_audio_transcript.done")[0]["transcript"]
-    assert transcript == REPLY  # one continuous answer
-    assert len({delta["item_id"] for delta in of_type(seen, "response.output_audio.delta")}) == 1
-    again: list[dict[str, Any]] = []
-    await ask(ws, again)
-    await until(ws, "response.done", again)
-    assert audio_bytes(seen) == audio_bytes(again)  # nothing lost or repeated
+    await assert_one_continuous_answer(ws, done, seen)
     await ws.close()
 
 
